@@ -1,0 +1,3 @@
+from hotgo.cli import main
+
+raise SystemExit(main())

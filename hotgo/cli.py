@@ -1,0 +1,139 @@
+"""Command line: `hotgo run`, `hotgo version`. Flags are derived from hotgo.settings."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from hotgo import __version__
+from hotgo.errors import RuntimeFailure, UsageError
+from hotgo.events import FilesChanged, StopRequested
+from hotgo.filters import PathFilter
+from hotgo.gomod import find_go, resolve_package
+from hotgo.log import Log, colour_wanted
+from hotgo.settings import SETTINGS, Settings, Value, resolve
+from hotgo.sockets import bind_shared, bound_address
+from hotgo.supervisor import Supervisor
+from hotgo.watch import Watcher
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `hotgo {self.prog.split()[-1]} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hotgo", description="Watch, rebuild and hand off a Go service on one shared port.")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    run = commands.add_parser("run", help="build, run and hot-reload a Go service")
+    run.add_argument("package", nargs="?", default=None, metavar="PKG",
+                     help="Go package to build (default: build.package, '.')")
+    for setting in SETTINGS:
+        if setting.flag is None:
+            continue
+        if setting.parse.__name__ == "_bool":
+            run.add_argument(setting.flag, dest=setting.dest, action="store_const", const="true",
+                             help=setting.help)
+        else:
+            run.add_argument(setting.flag, dest=setting.dest, metavar=setting.metavar,
+                             action="append" if setting.repeat else "store", help=setting.help)
+    run.add_argument("--no-color", action="store_true", help="plain output (also when NO_COLOR is set)")
+    commands.add_parser("version", help="print hotgo's version")
+    return parser
+
+
+def settings_from_flags(namespace: argparse.Namespace, app_args: List[str]) -> Settings:
+    values: Dict[str, Value] = {}
+    for setting in SETTINGS:
+        raw = getattr(namespace, setting.dest, None) if setting.flag else None
+        if raw is None:
+            continue
+        try:
+            if setting.repeat:
+                values[setting.dest] = tuple(setting.parse(item) for item in raw)  # type: ignore[misc]
+            else:
+                values[setting.dest] = setting.parse(raw)
+        except ValueError as err:
+            raise UsageError(f"{setting.flag}: {err}") from None
+    if namespace.package:
+        values["build_package"] = namespace.package
+    if app_args:
+        values["run_args"] = app_args
+    return resolve(values)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    app_args: List[str] = []
+    if "--" in args:
+        split = args.index("--")
+        args, app_args = args[:split], args[split + 1 :]
+    try:
+        namespace = build_parser().parse_args(args)
+        if namespace.command == "version":
+            print(f"hotgo {__version__}")
+            return 0
+        if namespace.command != "run":
+            build_parser().print_help()
+            return 2
+        return run(namespace, app_args)
+    except (UsageError, RuntimeFailure) as err:
+        print(f"hotgo: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except Exception as err:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("HOTGO_DEBUG"):
+            traceback.print_exc()
+        print(f"hotgo: internal error: {err!r} (set HOTGO_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
+    settings = settings_from_flags(namespace, app_args)
+    log = Log(sys.stdout, colour_wanted(sys.stdout, namespace.no_color))
+    go = find_go()
+    cwd = Path.cwd()
+    package = resolve_package(go, cwd, settings.build_package, settings.build_env)
+    state_dir = package.root / ".hotgo"
+    try:
+        state_dir.mkdir(exist_ok=True)
+    except OSError as err:
+        raise RuntimeFailure(f"cannot create {state_dir}: {err.strerror}") from None
+
+    listeners = bind_shared(settings.run_listen) if settings.socket_mode == "inherit" else []
+    addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
+    notify_dir = Path(tempfile.mkdtemp(prefix="hotgo-"))
+    supervisor = Supervisor(settings, package, go, log, addresses, listeners, cwd, state_dir, notify_dir)
+    filters = [PathFilter(package.root, settings.watch_include, settings.watch_exclude)]
+    filters += [PathFilter((package.root / p).resolve(), settings.watch_include, settings.watch_exclude)
+                for p in settings.watch_paths]
+    watcher = Watcher(filters, settings.watch_settle, settings.watch_max_wait, settings.watch_poll,
+                      lambda change: supervisor.post(FilesChanged(change)), log)
+
+    def request_stop(signum: int, _frame: object) -> None:
+        supervisor.post(StopRequested(signal.Signals(signum).name))
+
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), request_stop)
+
+    where = ", ".join(f"{a} ({settings.socket_mode})" for a in addresses) or "no shared port (socket mode none)"
+    log.info(f"hotgo {__version__} · {package.package} in {package.root} · {where}")
+    if settings.socket_mode == "none":
+        log.warn("no --listen: every reload stops the old process before the new one starts (downtime)")
+    try:
+        watcher.start()
+        return supervisor.run()
+    finally:
+        watcher.stop()
+        for generation in supervisor.alive():
+            generation.kill()
+        for sock in listeners:
+            sock.close()
+        shutil.rmtree(notify_dir, ignore_errors=True)

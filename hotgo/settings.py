@@ -1,0 +1,201 @@
+"""Every setting hotgo has, declared once: name, type, default, help.
+
+The flag parser is derived from these declarations; values are parsed and
+checked here, so a bad value is reported the same way wherever it came from.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple, Union
+
+from hotgo.addresses import ListenAddress, parse_listen
+from hotgo.errors import UsageError
+
+Value = Union[
+    str, int, float, bool, List[str], Dict[str, str], ListenAddress, Tuple[ListenAddress, ...]
+]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """'250ms', '2s', '1.5s', '1m' -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write e.g. '250ms', '2s', '1m'")
+    number, unit = match.groups()
+    return float(number) * _UNITS[unit or "s"]
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    return f"{seconds:.2f}s".replace(".00s", "s")
+
+
+def parse_signal(text: str) -> str:
+    """Normalise 'term', 'SIGTERM', '15' to 'SIGTERM' (a name valid on this OS or on POSIX)."""
+    name = text.strip().upper()
+    if name.isdigit():
+        try:
+            return signal.Signals(int(name)).name
+        except ValueError:
+            raise ValueError(f"{text!r} is not a signal number on this system") from None
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    if name not in _KNOWN_SIGNALS:
+        raise ValueError(f"{text!r} is not a signal name; use e.g. SIGTERM, SIGINT, SIGHUP, SIGQUIT")
+    return name
+
+
+# Names valid for a stop or push signal. Windows maps them in hotgo.platform.
+_KNOWN_SIGNALS = {
+    "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGKILL", "SIGWINCH",
+    "SIGCONT", "SIGSTOP", "SIGALRM",
+}
+
+SOCKET_MODES = ("inherit", "reuseport", "none")
+_READY_FORMS = "'auto', 'notify', 'http:/healthz', 'delay:300ms'"
+
+
+def parse_ready(text: str) -> str:
+    value = text.strip()
+    if value in ("auto", "notify"):
+        return value
+    if value.startswith("http:"):
+        path = value[5:]
+        if not path.startswith("/"):
+            raise ValueError(f"ready {text!r}: the probe path must start with '/', e.g. 'http:/healthz'")
+        return value
+    if value.startswith("delay:"):
+        parse_duration(value[6:])
+        return value
+    raise ValueError(f"ready {text!r} is not one of {_READY_FORMS}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str
+    key: str
+    default: Value
+    help: str
+    flag: Optional[str] = None  # long option, e.g. "--listen"
+    parse: Callable[[str], Value] = str
+    repeat: bool = False  # flag may be given several times (a list)
+    metavar: str = "VALUE"
+
+    @property
+    def dest(self) -> str:
+        return f"{self.section}_{self.key}"
+
+
+def _split_words(text: str) -> List[str]:
+    return shlex.split(text)
+
+
+def _socket_mode(text: str) -> str:
+    if text not in SOCKET_MODES:
+        raise ValueError(f"socket {text!r} is not one of {', '.join(SOCKET_MODES)}")
+    return text
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not true or false")
+
+
+DEFAULT_INCLUDE = ["**/*.go", "go.mod", "go.sum", "go.work", "go.work.sum"]
+DEFAULT_EXCLUDE = [
+    ".git/", ".hg/", ".svn/", ".hotgo/", "vendor/", "testdata/", "node_modules/",
+    ".idea/", ".vscode/", "**/*_test.go",
+]
+
+SETTINGS: Tuple[Setting, ...] = (
+    Setting("build", "package", ".", "Go package to build, as `go build` takes it.", metavar="PKG"),
+    Setting("build", "flags", [], "Extra `go build` flags, e.g. -tags dev -race.",
+            "--build-flags", _split_words, metavar="'FLAGS'"),
+    Setting("build", "env", {}, "Environment added to `go build` (e.g. CGO_ENABLED = \"0\")."),
+    Setting("build", "keep", 3, "Builds kept in .hotgo/bin (for rollback).", parse=int),
+    Setting("run", "args", [], "Arguments for the service (also after `--` on the command line)."),
+    Setting("run", "env", {}, "Environment added to the service."),
+    Setting("run", "listen", (), "Address hotgo shares across generations: ':8080', "
+            "'127.0.0.1:8080', '[::1]:9000', 'name=:8080'. Repeatable.",
+            "--listen", parse_listen, repeat=True, metavar="ADDR"),
+    Setting("run", "socket", "", "inherit (hotgo binds, children inherit the socket), reuseport "
+            "(the service binds with SO_REUSEPORT), none (stop then start: downtime). "
+            "Default: inherit with --listen, else none.", "--socket", _socket_mode,
+            metavar="MODE"),
+    Setting("run", "ready", "auto", f"When a new process counts as ready: {_READY_FORMS}.",
+            "--ready", parse_ready, metavar="HOW"),
+    Setting("run", "ready_timeout", 15.0, "A new process not ready by then is killed; "
+            "the old one keeps serving.", "--ready-timeout", parse_duration, metavar="DUR"),
+    Setting("run", "drain_timeout", 10.0, "Time an old process gets to finish requests "
+            "before it is killed.", "--drain-timeout", parse_duration, metavar="DUR"),
+    Setting("run", "stop_signal", "SIGTERM", "Signal that asks a process to drain and stop.",
+            "--stop-signal", parse_signal, metavar="SIG"),
+    Setting("watch", "paths", [], "Extra directories to watch besides the module root."),
+    Setting("watch", "include", DEFAULT_INCLUDE, "Files whose change rebuilds (globs, ** ok)."),
+    Setting("watch", "exclude", DEFAULT_EXCLUDE, "Files and directories (trailing /) ignored."),
+    Setting("watch", "settle", 0.05, "Quiet time after the last change before building "
+            "(one save = one build).", "--settle", parse_duration, metavar="DUR"),
+    Setting("watch", "max_wait", 2.0, "Build at the latest this long after the first change "
+            "of a burst that never goes quiet.", "--max-wait", parse_duration, metavar="DUR"),
+    Setting("watch", "poll", False, "Poll instead of OS events (WSL2 /mnt, Docker Desktop, NFS).",
+            "--poll", _bool),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one `hotgo run`."""
+
+    build_package: str = "."
+    build_flags: List[str] = field(default_factory=list)
+    build_env: Dict[str, str] = field(default_factory=dict)
+    build_keep: int = 3
+    run_args: List[str] = field(default_factory=list)
+    run_env: Dict[str, str] = field(default_factory=dict)
+    run_listen: Tuple[ListenAddress, ...] = ()
+    run_socket: str = ""
+    run_ready: str = "auto"
+    run_ready_timeout: float = 15.0
+    run_drain_timeout: float = 10.0
+    run_stop_signal: str = "SIGTERM"
+    watch_paths: List[str] = field(default_factory=list)
+    watch_include: List[str] = field(default_factory=lambda: list(DEFAULT_INCLUDE))
+    watch_exclude: List[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    watch_settle: float = 0.05
+    watch_max_wait: float = 2.0
+    watch_poll: bool = False
+
+    @property
+    def socket_mode(self) -> str:
+        if self.run_socket:
+            return self.run_socket
+        return "inherit" if self.run_listen else "none"
+
+
+def resolve(values: Dict[str, Value]) -> Settings:
+    """Build Settings from parsed values (dest -> value), checking cross-setting rules."""
+    known = {s.dest for s in SETTINGS}
+    unknown = set(values) - known
+    if unknown:
+        raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.socket_mode in ("inherit", "reuseport") and not settings.run_listen:
+        raise UsageError(
+            f"socket = {settings.socket_mode!r} needs at least one listen address "
+            "(--listen 127.0.0.1:8080)"
+        )
+    if settings.build_keep < 1:
+        raise UsageError("build.keep must be at least 1 (the running build is kept)")
+    return settings

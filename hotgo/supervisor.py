@@ -1,0 +1,480 @@
+"""The generation handoff state machine (DESIGN §2).
+
+Threads (watcher, builds, process waiters, notify readers, signal handlers)
+only post events; this loop, on the main thread, decides everything. Spawning
+from the main thread also matters on Linux: PR_SET_PDEATHSIG fires when the
+*thread* that forked the child ends, and the main thread lives as long as hotgo.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import queue
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import psutil
+
+from hotgo import platform
+from hotgo.addresses import ListenAddress
+from hotgo.build import Build, BuildResult, prune_builds, show_failure
+from hotgo.events import BuildDone, Event, Exited, FilesChanged, Notified, ProbeReady, StopRequested
+from hotgo.generation import Generation, State, describe_exit
+from hotgo.gomod import GoPackage
+from hotgo.log import Log
+from hotgo.notify import Message
+from hotgo.ready import AUTO_DELAY, HttpProbe, ReadyPlan, plan
+from hotgo.settings import Settings, format_duration
+from hotgo.watch import ChangeSet
+
+CRASH_WINDOW = 10.0  # a process that dies sooner than this after start counts towards a crash loop
+CRASH_LOOP = 3
+BACKOFF_FIRST = 0.5
+BACKOFF_CAP = 30.0
+
+_PROTOCOL_VARS = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "HOTGO_PARENT_PID")
+
+
+@dataclass(order=True)
+class _Timer:
+    deadline: float
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclass
+class _Reload:
+    """Timings of one reload, printed as one line when the old generation is gone."""
+
+    change: Optional[ChangeSet] = None
+    build_seconds: float = 0.0
+
+
+class Supervisor:
+    def __init__(
+        self,
+        settings: Settings,
+        package: GoPackage,
+        go: str,
+        log: Log,
+        addresses: Sequence[ListenAddress],
+        listeners: Sequence[socket.socket],
+        workdir: Path,
+        state_dir: Path,
+        notify_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self.package = package
+        self.go = go
+        self.log = log
+        self.addresses = list(addresses)
+        self.listeners = list(listeners)
+        self.workdir = workdir
+        self.bin_dir = state_dir / "bin"
+        self.notify_dir = notify_dir
+        self.mode = settings.socket_mode
+        self.ready_plan: ReadyPlan = plan(settings.run_ready)
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()  # safe from signal handlers
+        self._timers: List[_Timer] = []
+        self._seq = itertools.count()
+        self.generations: Dict[int, Generation] = {}
+        self.serving: Optional[Generation] = None
+        self.candidate: Optional[Generation] = None
+        self.build: Optional[Build] = None
+        self.next_number = 1
+        self.reloads: Dict[int, _Reload] = {}
+        self.pending_launch: Optional[Tuple[int, Path]] = None  # mode none: waits for the old to exit
+        self.speaks_notify = False
+        self.crash_streak = 0
+        self.restart_timer: Optional[_Timer] = None
+        self.ready_timers: Dict[int, _Timer] = {}
+        self.probes: Dict[int, HttpProbe] = {}
+        self.stopping = False
+        self.hinted_listen = False
+        self.last_build: Dict[str, str] = {"result": "none"}
+
+    # -- plumbing ----------------------------------------------------------------
+    def post(self, event: Event) -> None:
+        self.events.put(event)
+
+    def after(self, delay: float, action: Callable[[], None]) -> _Timer:
+        timer = _Timer(time.monotonic() + delay, next(self._seq), action)
+        heapq.heappush(self._timers, timer)
+        return timer
+
+    def _run_due_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0].deadline <= now:
+            timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                timer.action()
+
+    def _next_wait(self) -> Optional[float]:
+        while self._timers and self._timers[0].cancelled:
+            heapq.heappop(self._timers)
+        if not self._timers:
+            return None
+        return max(0.0, self._timers[0].deadline - time.monotonic())
+
+    def alive(self) -> List[Generation]:
+        return [g for g in self.generations.values() if g.state is not State.STOPPED]
+
+    def run(self) -> int:
+        self.start_build(None)
+        while not (self.stopping and not self.alive() and self.build is None):
+            try:
+                event = self.events.get(timeout=self._next_wait())
+            except queue.Empty:
+                event = None
+            if event is not None:
+                self.dispatch(event)
+            self._run_due_timers()
+        return 0
+
+    def dispatch(self, event: Event) -> None:
+        if isinstance(event, FilesChanged):
+            self.on_change(event.change)
+        elif isinstance(event, BuildDone):
+            self.on_build_done(event.result)
+        elif isinstance(event, Notified):
+            self.on_notify(event.generation, event.message)
+        elif isinstance(event, ProbeReady):
+            generation = self.generations.get(event.generation)
+            if generation is not None:
+                self.mark_ready(generation, event.how)
+        elif isinstance(event, Exited):
+            self.on_exit(event.generation, event.code)
+        elif isinstance(event, StopRequested):
+            self.on_stop(event.reason)
+
+    # -- changes and builds --------------------------------------------------------
+    def on_change(self, change: ChangeSet) -> None:
+        if self.stopping:
+            return
+        names = [self._display(p) for p in change.paths]
+        shown = ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+        self.log.info(f"changed: {shown}")
+        self.start_build(change)
+
+    def _display(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.package.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def start_build(self, change: Optional[ChangeSet]) -> None:
+        if self.build is not None:
+            self.log.info(f"newer change: cancelling the build of generation {self.build.generation}")
+            self.build.cancel()
+        number = self.next_number
+        self.next_number += 1
+        binary = self.bin_dir / f"{self.package.name}-{number}{platform.EXE_SUFFIX}"
+        self.reloads[number] = _Reload(change=change)
+        self.build = Build(
+            self.go, self.package.root, self.package.package, binary, number,
+            self.settings.build_flags, self.settings.build_env, self.log,
+            lambda result: self.post(BuildDone(result)),
+        )
+        self.log.info(f"building generation {number} ({self.package.package})…")
+        self.build.start()
+
+    def on_build_done(self, result: BuildResult) -> None:
+        if self.build is None or result.generation != self.build.generation:
+            return  # a stale, cancelled build
+        self.build = None
+        if result.cancelled or self.stopping:
+            return
+        self.reloads.setdefault(result.generation, _Reload()).build_seconds = result.seconds
+        if not result.ok:
+            self.last_build = {"result": "failed", "error": (result.errors or result.output or ["?"])[0]}
+            show_failure(self.log, result, self.package.root)
+            return
+        self.last_build = {"result": "ok"}
+        self.log.info(f"built generation {result.generation} in {result.seconds:.2f}s")
+        if self.restart_timer is not None:
+            self.restart_timer.cancel()
+            self.restart_timer = None
+        self.crash_streak = 0
+        self.launch(result.generation, result.binary)
+
+    # -- starting and readiness ----------------------------------------------------
+    def launch(self, number: int, binary: Path) -> None:
+        if self.candidate is not None:
+            stale = self.candidate
+            self.log.info(f"generation {stale.number} superseded by {number} before it was ready: stopping it")
+            self._abandon(stale)
+        old = self.serving
+        if self.mode == "none" and old is not None and old.state is not State.STOPPED:
+            self.log.warn(
+                f"socket mode none: stopping generation {old.number} before starting {number} — "
+                "connections are refused meanwhile (share the port with --listen to avoid this)"
+            )
+            self.pending_launch = (number, binary)
+            self._drain(old, replaced_by=number)
+            self.serving = None
+            return
+        self._start(number, binary)
+
+    def _start(self, number: int, binary: Path) -> None:
+        generation = Generation(number, binary, self.package.name)
+        self.generations[number] = generation
+        try:
+            generation.start(
+                self.settings.run_args, self.service_env(number), self.workdir,
+                [s.fileno() for s in self.listeners] if self.mode == "inherit" else [],
+                self.notify_dir, self.log,
+                lambda n, m: self.post(Notified(n, m)),
+                lambda n, code: self.post(Exited(n, code)),
+            )
+        except OSError as err:
+            generation.state = State.STOPPED
+            self.log.error(f"could not start generation {number} ({binary}): {err}")
+            return
+        self.candidate = generation
+        self.log.info(f"started generation {number} (pid {generation.pid}), waiting until it is ready")
+        self.ready_timers[number] = self.after(
+            self.settings.run_ready_timeout, lambda: self._ready_timeout(generation)
+        )
+        kind = self.ready_plan.kind
+        if kind == "http" and self.addresses:
+            url = self.addresses[0].url(self.ready_plan.path)
+            self.probes[number] = HttpProbe(url, number, lambda how: self.post(ProbeReady(number, how)))
+        elif kind == "delay":
+            self.after(self.ready_plan.delay,
+                       lambda: self.mark_ready(generation, "still running after the ready delay"))
+        elif kind == "auto" and not self.speaks_notify:
+            self.after(AUTO_DELAY, lambda: self.mark_ready(
+                generation, f"no READY=1 yet, still running after {format_duration(AUTO_DELAY)} (heuristic)",
+                heuristic=True))
+
+    def service_env(self, number: int) -> Dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _PROTOCOL_VARS}
+        env.update(self.settings.run_env)
+        env["HOTGO_GENERATION"] = str(number)
+        env["HOTGO_SOCKET"] = self.mode
+        if self.addresses:
+            env["PORT"] = str(self.addresses[0].port)
+            env["HOTGO_LISTEN"] = ",".join(str(a) for a in self.addresses)
+        if self.mode == "inherit":
+            env["LISTEN_FDS"] = str(len(self.listeners))
+            env["LISTEN_FDNAMES"] = ":".join(a.name for a in self.addresses)
+        return env
+
+    def on_notify(self, number: int, message: Message) -> None:
+        generation = self.generations.get(number)
+        if generation is None:
+            return
+        if "STATUS" in message:
+            generation.status = message["STATUS"]
+            self.log.info(f"generation {number} status: {generation.status}")
+        if message.get("READY") == "1":
+            self.speaks_notify = True
+            self.mark_ready(generation, "READY=1")
+
+    def mark_ready(self, generation: Generation, how: str, heuristic: bool = False) -> None:
+        if generation is not self.candidate or generation.state is not State.STARTING:
+            return
+        if heuristic and self.speaks_notify:
+            return  # learned meanwhile that this service says READY=1: wait for it
+        generation.state = State.READY
+        generation.ready_at = time.monotonic()
+        self._clear_readiness(generation.number)
+        self.candidate = None
+        old = self.serving
+        self.serving = generation
+        took = generation.ready_at - generation.started
+        self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}")
+        if old is not None and old.state is not State.STOPPED:
+            self._drain(old, replaced_by=generation.number)
+        else:
+            self._summary(generation, None)
+        if self.mode == "none" and not self.hinted_listen:
+            self.hinted_listen = True
+            self.after(1.0, lambda: self._hint_listen(generation))
+
+    def _clear_readiness(self, number: int) -> None:
+        timer = self.ready_timers.pop(number, None)
+        if timer is not None:
+            timer.cancel()
+        probe = self.probes.pop(number, None)
+        if probe is not None:
+            probe.stop()
+
+    def _ready_timeout(self, generation: Generation) -> None:
+        if generation is not self.candidate or generation.state is not State.STARTING:
+            return
+        hint = ""
+        if self.ready_plan.kind in ("notify", "auto"):
+            hint = (" — it never sent READY=1 on NOTIFY_SOCKET; use the hotgo Go helper, "
+                    "or set --ready delay:500ms / http:/healthz")
+        self.log.error(
+            f"generation {generation.number} not ready after "
+            f"{format_duration(self.settings.run_ready_timeout)}: killed{hint}; {self._still_serving()}"
+        )
+        self._abandon(generation)
+
+    def _abandon(self, generation: Generation) -> None:
+        self._clear_readiness(generation.number)
+        if self.candidate is generation:
+            self.candidate = None
+        generation.kill()
+
+    def _still_serving(self) -> str:
+        if self.serving is not None and self.serving.state is not State.STOPPED:
+            return f"generation {self.serving.number} keeps serving"
+        return "nothing is serving; waiting for the next change"
+
+    # -- draining and exits --------------------------------------------------------
+    def _drain(self, old: Generation, replaced_by: Optional[int]) -> None:
+        old.replaced_by = replaced_by
+        old.request_stop(self.settings.run_stop_signal)
+        self.after(self.settings.run_drain_timeout, lambda: self._drain_timeout(old))
+
+    def _drain_timeout(self, old: Generation) -> None:
+        if old.state is State.STOPPED:
+            return
+        self.log.warn(
+            f"generation {old.number} still running {format_duration(self.settings.run_drain_timeout)} "
+            f"after {self.settings.run_stop_signal}: killing its process group"
+        )
+        old.kill()
+
+    def on_exit(self, number: int, code: int) -> None:
+        generation = self.generations.get(number)
+        if generation is None:
+            return
+        was = generation.state
+        generation.finished(code)
+        self._clear_readiness(number)
+        if generation is self.candidate:
+            self.candidate = None
+            self.log.error(
+                f"generation {number} exited before it was ready ({describe_exit(code)}); "
+                f"{self._still_serving()}"
+            )
+        elif generation is self.serving and was is not State.DRAINING:
+            self.serving = None
+            self._crashed(generation, code)
+        elif generation.replaced_by is not None:
+            new = self.generations.get(generation.replaced_by)
+            drained = time.monotonic() - generation.stop_sent
+            if new is not None and new.state is State.READY:
+                self._summary(new, (generation, drained))
+            else:
+                self.log.info(f"generation {number} stopped ({describe_exit(code)}) after {format_duration(drained)}")
+        elif self.stopping:
+            self.log.info(f"generation {number} stopped ({describe_exit(code)})")
+        self._prune()
+        if self.pending_launch is not None and not self.alive():
+            number_next, binary = self.pending_launch
+            self.pending_launch = None
+            if not self.stopping:
+                self._start(number_next, binary)
+
+    def _summary(self, new: Generation, old: Optional[Tuple[Generation, float]]) -> None:
+        reload = self.reloads.pop(new.number, _Reload())
+        ready = new.ready_at - new.started
+        parts = []
+        if reload.change is not None:
+            parts.append(f"settle {format_duration(reload.change.settle_seconds)}")
+        if reload.build_seconds:
+            parts.append(f"build {format_duration(reload.build_seconds)}")
+        parts.append(f"start→ready {format_duration(ready)}")
+        if old is not None:
+            parts.append(f"drain of generation {old[0].number} {format_duration(old[1])}")
+        total = ""
+        if reload.change is not None:
+            total = f" · change→serving {format_duration(new.ready_at - reload.change.first_event)}"
+        self.log.ok(f"generation {new.number} serving{total} · " + " · ".join(parts))
+
+    def _crashed(self, generation: Generation, code: int) -> None:
+        if self.stopping:
+            return
+        lived = time.monotonic() - generation.started
+        self.crash_streak = self.crash_streak + 1 if lived < CRASH_WINDOW else 1
+        delay = min(BACKOFF_FIRST * 2 ** (self.crash_streak - 1), BACKOFF_CAP)
+        what = (f"generation {generation.number} exited on its own ({describe_exit(code)}) "
+                f"after {format_duration(lived)}")
+        if self.crash_streak >= CRASH_LOOP:
+            self.log.error(
+                f"crash loop: {what}, {self.crash_streak} times in a row; restarting in "
+                f"{format_duration(delay)} (save a fix to rebuild now)"
+            )
+        else:
+            self.log.warn(f"{what}; restarting in {format_duration(delay)}")
+        binary = generation.binary
+        self.restart_timer = self.after(delay, lambda: self._restart(binary))
+
+    def _restart(self, binary: Path) -> None:
+        self.restart_timer = None
+        if self.stopping or self.serving is not None or self.candidate is not None:
+            return
+        number = self.next_number
+        self.next_number += 1
+        self._start(number, binary)
+
+    def _prune(self) -> None:
+        protect = [g.binary for g in self.alive()]
+        if self.serving is not None:
+            protect.append(self.serving.binary)
+        prune_builds(self.bin_dir, self.package.name, self.settings.build_keep, protect)
+
+    def _hint_listen(self, generation: Generation) -> None:
+        if generation.state is State.STOPPED:
+            return
+        ports = listening_ports(generation.pid)
+        if not ports:
+            return
+        shown = ", ".join(ports)
+        listen = ", ".join(f'"{p}"' for p in ports)
+        self.log.warn(
+            f"generation {generation.number} listens on {shown}; with socket mode none every reload "
+            f"refuses connections while the service restarts. For seamless reloads add "
+            f"`listen = [{listen}]` under [run] in hotgo.toml (or --listen {ports[0]}) "
+            "and take the socket with the hotgo Go helper (see README)."
+        )
+
+    # -- stopping --------------------------------------------------------------------
+    def on_stop(self, reason: str) -> None:
+        if self.stopping:
+            self.log.warn("second stop request: killing everything now")
+            for generation in self.alive():
+                generation.kill()
+            return
+        self.stopping = True
+        self.pending_launch = None
+        if self.build is not None:
+            self.build.cancel()
+        if self.restart_timer is not None:
+            self.restart_timer.cancel()
+        if self.candidate is not None:
+            self._abandon(self.candidate)
+        live = self.alive()
+        names = ", ".join(str(g.number) for g in live) or "none running"
+        self.log.info(f"{reason}: draining generation {names} and exiting")
+        for generation in live:
+            if generation.state is not State.DRAINING:
+                self._drain(generation, replaced_by=None)
+
+
+def listening_ports(pid: int) -> List[str]:
+    try:
+        connections = psutil.Process(pid).net_connections(kind="inet")
+    except psutil.Error:
+        return []
+    found = []
+    for conn in connections:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr:
+            host = conn.laddr.ip
+            host = "" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+            found.append(f"{host}:{conn.laddr.port}")
+    return sorted(set(found))
