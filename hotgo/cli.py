@@ -16,7 +16,7 @@ from hotgo import __version__
 from hotgo.errors import RuntimeFailure, UsageError
 from hotgo.events import FilesChanged, StopRequested
 from hotgo.filters import PathFilter
-from hotgo.gomod import find_go, resolve_package
+from hotgo.gomod import embed_patterns, find_go, resolve_package
 from hotgo.log import Log, colour_wanted
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.sockets import bind_shared, bound_address
@@ -110,7 +110,9 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
     notify_dir = Path(tempfile.mkdtemp(prefix="hotgo-"))
     supervisor = Supervisor(settings, package, go, log, addresses, listeners, cwd, state_dir, notify_dir)
-    filters = [PathFilter(package.root, settings.watch_include, settings.watch_exclude)]
+    include = list(settings.watch_include)
+    include += embed_patterns(package.root, PathFilter(package.root, include, settings.watch_exclude).walk())
+    filters = [PathFilter(package.root, include, settings.watch_exclude)]
     filters += [PathFilter((package.root / p).resolve(), settings.watch_include, settings.watch_exclude)
                 for p in settings.watch_paths]
     watcher = Watcher(filters, settings.watch_settle, settings.watch_max_wait, settings.watch_poll,

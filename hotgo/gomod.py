@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, List, Optional
 
 from hotgo.errors import UsageError
 
@@ -80,3 +82,29 @@ def _module_basename(root: Path) -> str:
         if len(words) >= 2 and words[0] == "module":
             return words[1].strip('"').rstrip("/").rsplit("/", 1)[-1]
     return root.name
+
+
+_EMBED = re.compile(r"^//go:embed\s+(.+)$", re.MULTILINE)
+
+
+def embed_patterns(root: Path, go_files: Iterable[Path]) -> List[str]:
+    """Watch globs for the files `//go:embed` directives pull into the binary.
+
+    Embed patterns are relative to the .go file's directory; a directory embeds
+    everything below it, so both `pattern` and `pattern/**` are returned.
+    """
+    found: List[str] = []
+    for path in go_files:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "//go:embed" not in text:
+            continue
+        base = path.parent.relative_to(root).as_posix()
+        for match in _EMBED.finditer(text):
+            for word in shlex.split(match.group(1).replace("`", '"')):
+                word = word.removeprefix("all:")
+                pattern = word if base == "." else f"{base}/{word}"
+                found += [pattern, f"{pattern}/**"]
+    return sorted(set(found))

@@ -1,0 +1,220 @@
+"""Test harness: real hotgo processes on real Go code, real sockets on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+VERSION_LINE = re.compile(r'const version = "[^"]*"')
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, step: float = 0.02) -> object:
+    """Poll until condition() is truthy; fail with `what` after the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def copy_sample(tmp: Path, name: str = "api") -> Path:
+    """Copy samples/<name> (and the Go helper it replaces to) into tmp, same layout."""
+    shutil.copytree(REPO / "go", tmp / "go", ignore=shutil.ignore_patterns(".hotgo"))
+    target = tmp / "samples" / name
+    shutil.copytree(REPO / "samples" / name, target, ignore=shutil.ignore_patterns(".hotgo"))
+    return target
+
+
+def set_version(project: Path, version: str, main: str = "cmd/api/main.go") -> None:
+    path = project / main
+    text = path.read_text()
+    assert VERSION_LINE.search(text), f"{path} has no version line"
+    path.write_text(VERSION_LINE.sub(f'const version = "{version}"', text))
+
+
+def get(port: int, path: str = "/", timeout: float = 2.0) -> Optional[str]:
+    """Body of a 200 answer, or None when nothing (good) answers."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read().decode()
+        return body if response.status == 200 else None
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def field_of(body: Optional[str], key: str) -> Optional[str]:
+    if not body:
+        return None
+    match = re.search(rf"\b{key}=(\S+)", body)
+    return match.group(1) if match else None
+
+
+class Hotgo:
+    """A `hotgo` process whose output is collected line by line."""
+
+    def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> None:
+        self.cwd = cwd
+        full_env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hotgo", *args],
+            cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: List[str] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def count(self, pattern: str) -> int:
+        regex = re.compile(pattern)
+        with self._lock:
+            return sum(1 for line in self.lines if regex.search(line))
+
+    def wait_line(self, pattern: str, timeout: float = 60, occurrences: int = 1) -> None:
+        try:
+            wait_for(lambda: self.count(pattern) >= occurrences or self.proc.poll() is not None,
+                     timeout, f"{pattern!r} x{occurrences}")
+        except AssertionError:
+            raise AssertionError(f"no {pattern!r} x{occurrences} in hotgo output:\n{self.output}") from None
+        if self.count(pattern) < occurrences:
+            raise AssertionError(f"hotgo exited ({self.proc.returncode}) before {pattern!r}:\n{self.output}")
+
+    def wait_serving(self, generation_count: int = 1, timeout: float = 120) -> None:
+        self.wait_line(r"generation \d+ serving", timeout, generation_count)
+
+    def service_pids(self) -> List[int]:
+        """Live processes below hotgo (its generations and their children)."""
+        try:
+            return [p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def interrupt(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"hotgo did not exit after {sig!r}:\n{self.output}") from None
+
+    def close(self) -> None:
+        """Always called: leave nothing running, whatever the test did."""
+        children = []
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for child in children:
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+        self._reader.join(timeout=5)
+
+
+def kill_processes_under(directory: Path) -> None:
+    """Safety net: any process whose executable lives under `directory`."""
+    for proc in psutil.process_iter(["exe", "pid"]):
+        exe = proc.info.get("exe") or ""
+        if exe.startswith(str(directory)):
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+
+@dataclass
+class LoadResult:
+    ok: int = 0
+    failures: List[str] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)  # type: ignore[type-arg]
+    versions: Counter = field(default_factory=Counter)  # type: ignore[type-arg]
+
+
+class Load:
+    """Keep-alive HTTP clients hammering one loopback port, bounded in time and count."""
+
+    def __init__(self, port: int, clients: int, max_seconds: float = 120, max_requests: int = 2_000_000) -> None:
+        self.port = port
+        self.result = LoadResult()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+        self._budget = max_requests // clients
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> LoadResult:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        return self.result
+
+    def _client(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        sent = 0
+        while not self._stop.is_set() and sent < self._budget and time.monotonic() < self._deadline:
+            sent += 1
+            try:
+                conn.request("GET", "/")
+                response = conn.getresponse()
+                body = response.read().decode()
+            except (OSError, http.client.HTTPException) as err:
+                with self._lock:
+                    self.result.failures.append(f"{type(err).__name__}: {err}")
+                conn.close()
+                continue
+            with self._lock:
+                self.result.statuses[response.status] += 1
+                if response.status == 200:
+                    self.result.ok += 1
+                    self.result.versions[field_of(body, "version")] += 1
+        conn.close()

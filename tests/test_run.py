@@ -1,0 +1,317 @@
+"""`hotgo run` end to end: real go build, real processes, real HTTP on loopback (issue 2)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sys
+import subprocess
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness import Hotgo, Load, field_of, free_port, get, set_version, wait_for
+
+# A stdlib-only service: takes fd 3 (LISTEN_FDS), says READY=1, and with IGNORE_TERM set ignores SIGTERM.
+STUBBORN = '''package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const version = "stubborn"
+
+func main() {
+	ln, err := net.FileListener(os.NewFile(3, "listener"))
+	if err != nil {
+		panic(err)
+	}
+	signal.Ignore(syscall.SIGTERM)
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "version=%s pid=%d\\n", version, os.Getpid())
+	}))
+	if c, err := net.Dial("unixgram", os.Getenv("NOTIFY_SOCKET")); err == nil {
+		c.Write([]byte("READY=1"))
+		c.Close()
+	}
+	select {}
+}
+'''
+
+EXITS_AT_START = '''package main
+
+import "os"
+
+const version = "crash"
+
+func main() { os.Exit(3) }
+'''
+
+NEVER_READY = '''package main
+
+import "time"
+
+const version = "silent"
+
+func main() { time.Sleep(time.Hour) }
+'''
+
+
+def start(project: Path, port: int, *extra: str) -> Hotgo:
+    return Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", *extra], cwd=project)
+
+
+def served_version(port: int) -> object:
+    return field_of(get(port), "version")
+
+
+def wait_version(port: int, version: str, timeout: float = 60) -> None:
+    wait_for(lambda: served_version(port) == version, timeout, f"version {version} on :{port}")
+
+
+def test_edit_is_served_and_old_process_is_gone(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        hotgo.wait_serving()
+        first = get(port)
+        assert field_of(first, "version") == "v1"
+        old_pid = int(field_of(first, "pid") or 0)
+
+        set_version(api_project, "v2")
+        wait_version(port, "v2")
+        new_pid = int(field_of(get(port), "pid") or 0)
+        assert new_pid != old_pid
+        wait_for(lambda: not psutil.pid_exists(old_pid), 15, f"old pid {old_pid} to exit")
+        hotgo.wait_line(r"generation \d+ serving · change→serving .* build .* start→ready .* drain of generation 1")
+    finally:
+        hotgo.close()
+
+
+def test_build_failure_keeps_old_version_and_shows_compiler_error(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        hotgo.wait_serving()
+        main = api_project / "cmd/api/main.go"
+        good = main.read_text()
+        main.write_text(good.replace("func main() {", "func main() {\n\tthis is not go\n", 1))
+        hotgo.wait_line(r"build failed .* first at cmd/api/main\.go:\d+")
+        assert re.search(r"cmd/api/main\.go:\d+:\d+: .*syntax error", hotgo.output), hotgo.output
+        assert served_version(port) == "v1"
+
+        main.write_text(good)
+        set_version(api_project, "fixed")
+        wait_version(port, "fixed")
+    finally:
+        hotgo.close()
+
+
+def test_no_failed_request_during_ten_reloads_under_load(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        hotgo.wait_serving()
+        with Load(port, clients=8, max_seconds=180) as load:
+            for i in range(2, 12):
+                set_version(api_project, f"v{i}")
+                wait_version(port, f"v{i}")
+            result = load.stop()
+        assert result.failures == [], result.failures[:5]
+        assert set(result.statuses) == {200}, result.statuses
+        assert result.ok > 100
+        assert all(result.versions[f"v{i}"] > 0 for i in range(2, 12)), result.versions
+    finally:
+        hotgo.close()
+
+
+def test_new_binary_that_exits_at_start_leaves_old_serving(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        hotgo.wait_serving()
+        (api_project / "cmd/api/main.go").write_text(EXITS_AT_START)
+        hotgo.wait_line(r"generation \d+ exited before it was ready \(exit code 3\); generation 1 keeps serving")
+        assert served_version(port) == "v1"
+    finally:
+        hotgo.close()
+
+
+def test_new_binary_never_ready_is_killed_after_timeout(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port, "--ready-timeout", "2s")
+    try:
+        hotgo.wait_serving()
+        (api_project / "cmd/api/main.go").write_text(NEVER_READY)
+        hotgo.wait_line(r"started generation 2 \(pid (\d+)\)")
+        pid = int(re.findall(r"started generation 2 \(pid (\d+)\)", hotgo.output)[0])
+        hotgo.wait_line(r"generation 2 not ready after 2s: killed .*READY=1.*; generation 1 keeps serving")
+        wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+                 5, "never-ready process to be killed")
+        assert served_version(port) == "v1"
+    finally:
+        hotgo.close()
+
+
+def test_old_process_ignoring_sigterm_is_killed_after_drain_timeout(api_project: Path) -> None:
+    main = api_project / "cmd/api/main.go"
+    original = main.read_text()
+    main.write_text(STUBBORN)
+    port = free_port()
+    hotgo = start(api_project, port, "--drain-timeout", "1s")
+    try:
+        hotgo.wait_serving()
+        stubborn_pid = int(field_of(get(port), "pid") or 0)
+        assert served_version(port) == "stubborn"
+        main.write_text(original)
+        wait_version(port, "v1")
+        hotgo.wait_line(r"generation 1 still running 1s after SIGTERM: killing its process group")
+        wait_for(lambda: not psutil.pid_exists(stubborn_pid), 5, "stubborn process to be killed")
+    finally:
+        hotgo.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stop_signal_drains_service_and_exits_zero(api_project: Path, sig: int) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        hotgo.wait_serving()
+        pids = hotgo.service_pids()
+        assert pids
+        assert hotgo.interrupt(sig) == 0
+        assert re.search(r"generation 1 stopped \(exit code 0\)", hotgo.output), hotgo.output
+        assert not [p for p in pids if psutil.pid_exists(p)]
+    finally:
+        hotgo.close()
+
+
+def test_sigkill_of_hotgo_leaves_no_service_behind(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        hotgo.wait_serving()
+        pids = hotgo.service_pids()
+        assert pids
+        hotgo.proc.kill()
+        hotgo.proc.wait(5)
+        wait_for(lambda: not [p for p in pids if psutil.pid_exists(p)], 2, "service processes to die with hotgo")
+    finally:
+        hotgo.close()
+
+
+def _builds(hotgo: Hotgo) -> int:
+    return hotgo.count(r"building generation \d+")
+
+
+def _marker_change(api_project: Path, hotgo: Hotgo, serving_before: int) -> None:
+    """A known change after the one under test: its build proves the watcher caught up."""
+    set_version(api_project, f"marker{serving_before}")
+    hotgo.wait_serving(serving_before + 1)
+
+
+def test_vim_style_save_is_exactly_one_build(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        hotgo.wait_serving()
+        main = api_project / "cmd/api/main.go"
+        new_text = re.sub(r'const version = "[^"]*"', 'const version = "vim"', main.read_text())
+        probe = main.parent / "4913"
+        probe.write_text("")
+        probe.unlink()
+        backup = main.parent / "main.go~"
+        os.rename(main, backup)
+        temp = main.parent / ".main.go.swp"
+        temp.write_text("swap")
+        main.write_text(new_text)
+        backup.unlink()
+        temp.unlink()
+        hotgo.wait_serving(2)
+        assert served_version(port) == "vim"
+        _marker_change(api_project, hotgo, 2)
+        assert _builds(hotgo) == 3, hotgo.output
+    finally:
+        hotgo.close()
+
+
+def test_burst_of_200_files_is_one_build(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        hotgo.wait_serving()
+        generated = api_project / "internal" / "generated"
+        generated.mkdir(parents=True)
+        for i in range(200):
+            (generated / f"f{i}.go").write_text(f"package generated\n\nconst C{i} = {i}\n")
+        hotgo.wait_serving(2)
+        _marker_change(api_project, hotgo, 2)
+        assert _builds(hotgo) == 3, hotgo.output
+    finally:
+        hotgo.close()
+
+
+def test_test_file_edit_and_touch_do_not_rebuild(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        hotgo.wait_serving()
+        (api_project / "cmd/api/extra_test.go").write_text("package main\n")
+        main = api_project / "cmd/api/main.go"
+        main.write_text(main.read_text())  # saved without a change
+        os.utime(main)
+        _marker_change(api_project, hotgo, 1)
+        assert _builds(hotgo) == 2, hotgo.output
+    finally:
+        hotgo.close()
+
+
+# -- clear errors, exit code 2, never a traceback -------------------------------------------
+
+def run_hotgo(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hotgo", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    message = result.stderr.strip()
+    assert message.startswith("hotgo: error: ") and "\n" not in message, message
+    for needle in needles:
+        assert needle in message, message
+
+
+def test_error_no_go_mod(tmp_path: Path) -> None:
+    assert_usage_error(run_hotgo(["run"], tmp_path), "no go.mod found", "go mod init")
+
+
+def test_error_package_does_not_exist(api_project: Path) -> None:
+    assert_usage_error(run_hotgo(["run", "./cmd/nope"], api_project), "./cmd/nope", "does not exist")
+
+
+def test_error_go_not_on_path(api_project: Path) -> None:
+    result = run_hotgo(["run", "./cmd/api"], api_project, env={"PATH": "/nonexistent"})
+    assert_usage_error(result, "`go` was not found on PATH")
+
+
+def test_error_listen_address_in_use_names_the_holder(api_project: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], api_project)
+    assert_usage_error(result, f"127.0.0.1:{port} is already in use", f"pid {os.getpid()}")
+
+
+@pytest.mark.parametrize("bad", ["8080", "127.0.0.1:99999", "::1:80", "127.0.0.1:http", "bad name=:80"])
+def test_error_malformed_listen(api_project: Path, bad: str) -> None:
+    assert_usage_error(run_hotgo(["run", "./cmd/api", "--listen", bad], api_project), "listen address")

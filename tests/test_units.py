@@ -1,0 +1,91 @@
+"""Small pure parts: globs, temp files, addresses, durations, signals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hotgo.addresses import parse_listen
+from hotgo.errors import UsageError
+from hotgo.filters import PathFilter, glob_to_regex, is_temp_file
+from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, parse_duration, parse_ready, parse_signal
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("**/*.go", "main.go", True),
+        ("**/*.go", "cmd/api/main.go", True),
+        ("**/*.go", "cmd/api/main.gox", False),
+        ("go.mod", "go.mod", True),
+        ("go.mod", "sub/go.mod", True),
+        ("config/*.json", "config/a.json", True),
+        ("config/*.json", "config/x/a.json", False),
+        ("config/**", "config/x/a.json", True),
+        ("a?c.go", "abc.go", True),
+        ("[ab].go", "c.go", False),
+    ],
+)
+def test_glob(pattern: str, path: str, matches: bool) -> None:
+    assert bool(glob_to_regex(pattern).match(path)) is matches
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["4913", "main.go~", ".main.go.swp", ".main.go.a8Xk2Q", "main.go___jb_tmp___", "_skip.go", "#main.go#",
+     ".syncthing.main.go.tmp", "~syncthing~main.go.tmp", ".goutputstream-ABC123"],
+)
+def test_editor_and_sync_temp_files_are_ignored(name: str) -> None:
+    assert is_temp_file(name)
+
+
+def test_default_filter(tmp_path: Path) -> None:
+    rules = PathFilter(tmp_path, DEFAULT_INCLUDE, DEFAULT_EXCLUDE)
+    assert rules.relevant(tmp_path / "cmd/api/main.go")
+    assert rules.relevant(tmp_path / "go.mod")
+    assert not rules.relevant(tmp_path / "cmd/api/main_test.go")
+    assert not rules.relevant(tmp_path / "vendor/x/y.go")
+    assert not rules.relevant(tmp_path / "pkg/testdata/z.go")
+    assert not rules.relevant(tmp_path / "README.md")
+    assert rules.skips_dir(tmp_path / "node_modules")
+    assert rules.skips_dir(tmp_path / "web/node_modules")
+    assert not rules.skips_dir(tmp_path / "cmd")
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "host", "port"),
+    [
+        (":8080", "8080", "", 8080),
+        ("127.0.0.1:8080", "8080", "127.0.0.1", 8080),
+        ("[::1]:9000", "9000", "::1", 9000),
+        ("api=:8080", "api", "", 8080),
+        ("localhost:0", "0", "127.0.0.1", 0),
+    ],
+)
+def test_listen_addresses(text: str, name: str, host: str, port: int) -> None:
+    address = parse_listen(text)
+    assert (address.name, address.host, address.port) == (name, host, port)
+
+
+@pytest.mark.parametrize("text", ["8080", ":", ":99999", "::1:80", "1.2.3.4:x", "a:b=:80"])
+def test_bad_listen_addresses(text: str) -> None:
+    with pytest.raises(UsageError, match="listen address"):
+        parse_listen(text)
+
+
+def test_durations_and_signals() -> None:
+    assert parse_duration("250ms") == 0.25
+    assert parse_duration("2s") == 2
+    assert parse_duration("1.5") == 1.5
+    assert parse_duration("1m") == 60
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("soon")
+    assert parse_signal("term") == "SIGTERM"
+    assert parse_signal("SIGHUP") == "SIGHUP"
+    assert parse_signal("15") == "SIGTERM"
+    with pytest.raises(ValueError, match="not a signal name"):
+        parse_signal("SIGNOPE")
+    assert parse_ready("http:/healthz") == "http:/healthz"
+    with pytest.raises(ValueError):
+        parse_ready("sometimes")
