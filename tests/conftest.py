@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from harness import copy_sample, kill_processes_under
 
 # Keep builds within this machine's 2 cores, and the module cache shared between tests.

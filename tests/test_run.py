@@ -6,13 +6,12 @@ import os
 import re
 import signal
 import socket
-import sys
 import subprocess
+import sys
 from pathlib import Path
 
 import psutil
 import pytest
-
 from harness import Hotgo, Load, field_of, free_port, get, set_version, wait_for
 
 # A stdlib-only service: takes fd 3 (LISTEN_FDS), says READY=1, and with IGNORE_TERM set ignores SIGTERM.
@@ -62,6 +61,27 @@ import "time"
 const version = "silent"
 
 func main() { time.Sleep(time.Hour) }
+'''
+
+
+CRASHES_AFTER_READY = '''package main
+
+import (
+	"net"
+	"os"
+	"time"
+)
+
+const version = "flaky"
+
+func main() {
+	if c, err := net.Dial("unixgram", os.Getenv("NOTIFY_SOCKET")); err == nil {
+		c.Write([]byte("READY=1"))
+		c.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	os.Exit(7)
+}
 '''
 
 
@@ -141,6 +161,23 @@ def test_new_binary_that_exits_at_start_leaves_old_serving(api_project: Path) ->
         (api_project / "cmd/api/main.go").write_text(EXITS_AT_START)
         hotgo.wait_line(r"generation \d+ exited before it was ready \(exit code 3\); generation 1 keeps serving")
         assert served_version(port) == "v1"
+    finally:
+        hotgo.close()
+
+
+def test_service_crashing_on_its_own_is_restarted_with_backoff_and_loop_reported(api_project: Path) -> None:
+    main = api_project / "cmd/api/main.go"
+    original = main.read_text()
+    main.write_text(CRASHES_AFTER_READY)
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        hotgo.wait_line(r"exited on its own \(exit code 7\).*; restarting in 500ms")
+        hotgo.wait_line(r"exited on its own \(exit code 7\).*; restarting in 1s")
+        hotgo.wait_line(r"crash loop: generation \d+ exited on its own \(exit code 7\).* 3 times in a row; "
+                        r"restarting in 2s")
+        main.write_text(original)  # the fix: a rebuild ends the loop at once
+        wait_version(port, "v1")
     finally:
         hotgo.close()
 

@@ -1,0 +1,50 @@
+"""The promise under load: no request lost while reloading, in both shared-socket modes (issue 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from harness import Hotgo, Load, copy_sample, field_of, free_port, get, set_version, wait_for
+
+RELOADS = 20
+CLIENTS = 16
+
+
+@pytest.mark.parametrize("mode", ["inherit", "reuseport"])
+def test_sixteen_clients_twenty_reloads_zero_failures(api_project: Path, mode: str) -> None:
+    port = free_port()
+    hotgo = Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--socket", mode], cwd=api_project)
+    try:
+        hotgo.wait_serving()
+        with Load(port, clients=CLIENTS, max_seconds=240) as load:
+            for i in range(2, RELOADS + 2):
+                version = f"v{i}"
+                set_version(api_project, version)
+                hotgo.wait_serving(i, timeout=60)
+                # After each reload the new version is what answers, and only it.
+                wait_for(lambda v=version: field_of(get(port), "version") == v, 10, f"{version} answering")
+                assert all(field_of(get(port), "version") == version for _ in range(5))
+            result = load.stop()
+        assert result.failures == [], (len(result.failures), result.failures[:5])
+        assert set(result.statuses) == {200}, result.statuses
+        assert all(result.versions[f"v{i}"] > 0 for i in range(2, RELOADS + 2)), result.versions
+        assert hotgo.count(r"READY=1") == RELOADS + 1, hotgo.output  # exact readiness, no heuristic
+    finally:
+        hotgo.close()
+
+
+def test_plain_service_runs_in_mode_none_and_says_how_to_fix_it(tmp_path: Path) -> None:
+    project = copy_sample(tmp_path, "plain")
+    port = free_port()
+    hotgo = Hotgo(["run", ".", "--", "-addr", f"127.0.0.1:{port}"], cwd=project)
+    try:
+        hotgo.wait_serving()
+        hotgo.wait_line(r"every reload stops the old process before the new one starts \(downtime\)")
+        hotgo.wait_line(rf"listens on 127\.0\.0\.1:{port}.*refuses connections.*--listen 127\.0\.0\.1:{port}")
+        hotgo.wait_line(r"hotgo\.ListenAndServe")
+        set_version(project, "v2", main="main.go")
+        hotgo.wait_serving(2)
+        wait_for(lambda: field_of(get(port), "version") == "v2", 30, "v2 from the plain service")
+    finally:
+        hotgo.close()
