@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import signal
@@ -12,11 +13,13 @@ import traceback
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from hotgo import __version__
+from hotgo import __version__, config, envfile
+from hotgo import init as initfile
+from hotgo.config import CONFIG_NAME
 from hotgo.errors import RuntimeFailure, UsageError
 from hotgo.events import FilesChanged, StopRequested
 from hotgo.filters import PathFilter
-from hotgo.gomod import embed_patterns, find_go, resolve_package
+from hotgo.gomod import embed_patterns, find_go, find_module_root, resolve_package
 from hotgo.log import Log, colour_wanted
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.sockets import bind_shared, bound_address
@@ -35,38 +38,61 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="build, run and hot-reload a Go service")
     run.add_argument("package", nargs="?", default=None, metavar="PKG",
                      help="Go package to build (default: build.package, '.')")
+    run.add_argument("--config", metavar="FILE", help=f"settings file (default: {CONFIG_NAME} at the module root)")
     for setting in SETTINGS:
         if setting.flag is None:
             continue
-        if setting.parse.__name__ == "_bool":
-            run.add_argument(setting.flag, dest=setting.dest, action="store_const", const="true",
+        if setting.is_switch:
+            run.add_argument(setting.flag, dest=setting.dest, action="store_const", const=True,
                              help=setting.help)
         else:
             run.add_argument(setting.flag, dest=setting.dest, metavar=setting.metavar,
                              action="append" if setting.repeat else "store", help=setting.help)
     run.add_argument("--no-color", action="store_true", help="plain output (also when NO_COLOR is set)")
+    init = commands.add_parser("init", help=f"write a commented {CONFIG_NAME} at the module root")
+    init.add_argument("--force", action="store_true", help=f"overwrite an existing {CONFIG_NAME}")
     commands.add_parser("version", help="print hotgo's version")
     return parser
 
 
-def settings_from_flags(namespace: argparse.Namespace, app_args: List[str]) -> Settings:
+def values_from_flags(namespace: argparse.Namespace, app_args: List[str]) -> Dict[str, Value]:
     values: Dict[str, Value] = {}
     for setting in SETTINGS:
         raw = getattr(namespace, setting.dest, None) if setting.flag else None
         if raw is None:
             continue
         try:
-            if setting.repeat:
-                values[setting.dest] = tuple(setting.parse(item) for item in raw)  # type: ignore[misc]
-            else:
-                values[setting.dest] = setting.parse(raw)
+            values[setting.dest] = setting.convert(raw)
         except ValueError as err:
             raise UsageError(f"{setting.flag}: {err}") from None
     if namespace.package:
         values["build_package"] = namespace.package
     if app_args:
         values["run_args"] = app_args
-    return resolve(values)
+    return values
+
+
+def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path) -> Settings:
+    """Defaults, then hotgo.toml, then flags: the later wins."""
+    flag_values = values_from_flags(namespace, app_args)
+    config_path = Path(namespace.config).resolve() if namespace.config else None
+    if config_path is None:
+        try:
+            candidate = find_module_root(cwd) / CONFIG_NAME
+        except UsageError:
+            candidate = None
+        if candidate is not None and candidate.is_file():
+            config_path = candidate
+    file_values, locations = config.load(config_path) if config_path else ({}, {})
+    settings = resolve({**file_values, **flag_values})
+    if settings.run_env_file:
+        # A path in hotgo.toml is relative to that file; a flag's to the current directory.
+        from_flag = "run_env_file" in flag_values or config_path is None
+        base = cwd if from_flag else config_path.parent  # type: ignore[union-attr]
+        named_in = "--env-file" if from_flag else locations["run_env_file"]
+        from_file = envfile.load(base / settings.run_env_file, named_in)
+        settings = dataclasses.replace(settings, run_env={**from_file, **settings.run_env})
+    return settings
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -80,6 +106,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if namespace.command == "version":
             print(f"hotgo {__version__}")
             return 0
+        if namespace.command == "init":
+            return init_command(namespace.force)
         if namespace.command != "run":
             build_parser().print_help()
             return 2
@@ -94,11 +122,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
 
+def init_command(force: bool) -> int:
+    root = find_module_root(Path.cwd())
+    target, detected = initfile.write(root, force)
+    print(f"wrote {target}")
+    for line in detected:
+        print(f"  {line}")
+    return 0
+
+
 def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
-    settings = settings_from_flags(namespace, app_args)
+    cwd = Path.cwd()
+    settings = load_settings(namespace, app_args, cwd)
     log = Log(sys.stdout, colour_wanted(sys.stdout, namespace.no_color))
     go = find_go()
-    cwd = Path.cwd()
     package = resolve_package(go, cwd, settings.build_package, settings.build_env)
     state_dir = package.root / ".hotgo"
     try:

@@ -59,7 +59,7 @@ _KNOWN_SIGNALS = {
     "SIGCONT", "SIGSTOP", "SIGALRM",
 }
 
-SOCKET_MODES = ("inherit", "reuseport", "none")
+SOCKET_MODES = ("auto", "inherit", "reuseport", "none")
 _READY_FORMS = "'auto', 'notify', 'http:/healthz', 'delay:300ms'"
 
 
@@ -80,37 +80,128 @@ def parse_ready(text: str) -> str:
 
 @dataclass(frozen=True)
 class Setting:
+    """One setting: where it lives in hotgo.toml, its flag, default and help.
+
+    `convert` takes a value as TOML gives it (str, int, list, table...) or as a
+    flag gives it (str, or a list of str for repeatable flags) and returns the
+    checked value, or raises ValueError saying what is allowed.
+    """
+
     section: str
     key: str
     default: Value
     help: str
+    convert: Callable[[object], Value]
     flag: Optional[str] = None  # long option, e.g. "--listen"
-    parse: Callable[[str], Value] = str
-    repeat: bool = False  # flag may be given several times (a list)
+    repeat: bool = False  # flag may be given several times
     metavar: str = "VALUE"
 
     @property
     def dest(self) -> str:
         return f"{self.section}_{self.key}"
 
+    @property
+    def is_switch(self) -> bool:
+        return self.convert is _bool
 
-def _split_words(text: str) -> List[str]:
-    return shlex.split(text)
+
+def _describe(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"
 
 
-def _socket_mode(text: str) -> str:
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {_describe(value)}")
+    return value
+
+
+def _int(value: object) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {_describe(value)}")
+    return value
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+    raise ValueError(f"expected true or false, got {_describe(value)}")
+
+
+def _duration(value: object) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return parse_duration(_text(value))
+
+
+def _strings(value: object) -> List[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"expected a list of strings, got {_describe(value)}")
+    return list(value)
+
+
+def _words(value: object) -> List[str]:
+    """A command-line-like string ('-tags dev -race') or a list of words."""
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as err:
+            raise ValueError(f"cannot split {value!r} into words: {err}") from None
+    return _strings(value)
+
+
+def _globs(value: object) -> List[str]:
+    from hotgo.filters import glob_to_regex
+
+    patterns = _strings(value)
+    for pattern in patterns:
+        glob_to_regex(pattern)
+    return patterns
+
+
+def _env(value: object) -> Dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a table of NAME = \"value\", got {_describe(value)}")
+    env: Dict[str, str] = {}
+    for name, item in value.items():
+        if isinstance(item, bool):
+            env[name] = "true" if item else "false"
+        elif isinstance(item, (str, int, float)):
+            env[name] = str(item)
+        else:
+            raise ValueError(f"{name}: expected a string, got {type(item).__name__}")
+    return env
+
+
+def listen_list(value: object) -> Tuple[ListenAddress, ...]:
+    try:
+        return tuple(parse_listen(text) for text in _strings(value))
+    except UsageError as err:
+        raise ValueError(str(err)) from None
+
+
+def _socket_mode(value: object) -> str:
+    text = _text(value)
     if text not in SOCKET_MODES:
-        raise ValueError(f"socket {text!r} is not one of {', '.join(SOCKET_MODES)}")
+        raise ValueError(f"{text!r} is not one of {', '.join(SOCKET_MODES)}")
     return text
 
 
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{text!r} is not true or false")
+def _ready(value: object) -> str:
+    return parse_ready(_text(value))
+
+
+def _signal(value: object) -> str:
+    return parse_signal(_text(value))
 
 
 DEFAULT_INCLUDE = ["**/*.go", "go.mod", "go.sum", "go.work", "go.work.sum"]
@@ -120,37 +211,39 @@ DEFAULT_EXCLUDE = [
 ]
 
 SETTINGS: Tuple[Setting, ...] = (
-    Setting("build", "package", ".", "Go package to build, as `go build` takes it.", metavar="PKG"),
-    Setting("build", "flags", [], "Extra `go build` flags, e.g. -tags dev -race.",
-            "--build-flags", _split_words, metavar="'FLAGS'"),
-    Setting("build", "env", {}, "Environment added to `go build` (e.g. CGO_ENABLED = \"0\")."),
-    Setting("build", "keep", 3, "Builds kept in .hotgo/bin (for rollback).", parse=int),
-    Setting("run", "args", [], "Arguments for the service (also after `--` on the command line)."),
-    Setting("run", "env", {}, "Environment added to the service."),
-    Setting("run", "listen", (), "Address hotgo shares across generations: ':8080', "
-            "'127.0.0.1:8080', '[::1]:9000', 'name=:8080'. Repeatable.",
-            "--listen", parse_listen, repeat=True, metavar="ADDR"),
-    Setting("run", "socket", "", "inherit (hotgo binds, children inherit the socket), reuseport "
-            "(the service binds with SO_REUSEPORT), none (stop then start: downtime). "
-            "Default: inherit with --listen, else none.", "--socket", _socket_mode,
-            metavar="MODE"),
+    Setting("build", "package", ".", "Go package to build, as `go build` takes it (also the PKG argument).",
+            _text, metavar="PKG"),
+    Setting("build", "flags", [], "Extra `go build` flags, e.g. \"-tags dev -race\" or a list.",
+            _words, "--build-flags", metavar="'FLAGS'"),
+    Setting("build", "env", {}, "Environment added to `go build`, e.g. { CGO_ENABLED = \"0\" }.", _env),
+    Setting("build", "keep", 3, "Builds kept in .hotgo/bin (the running one is always kept).", _int),
+    Setting("run", "args", [], "Arguments for the service (also after `--` on the command line).", _strings),
+    Setting("run", "env", {}, "Environment added to the service (values are never logged).", _env),
+    Setting("run", "env_file", "", "A dotenv file (KEY=value lines) added to the service's environment; "
+            "`env` wins over it.", _text, "--env-file", metavar="FILE"),
+    Setting("run", "listen", (), "Addresses hotgo shares across generations: \":8080\", \"127.0.0.1:8080\", "
+            "\"[::1]:9000\", \"name=:8080\".", listen_list, "--listen", repeat=True, metavar="ADDR"),
+    Setting("run", "socket", "auto", "inherit (hotgo binds, every generation inherits the socket), reuseport "
+            "(the service binds with SO_REUSEPORT), none (stop then start: downtime); "
+            "auto = inherit with listen, else none.", _socket_mode, "--socket", metavar="MODE"),
     Setting("run", "ready", "auto", f"When a new process counts as ready: {_READY_FORMS}.",
-            "--ready", parse_ready, metavar="HOW"),
-    Setting("run", "ready_timeout", 15.0, "A new process not ready by then is killed; "
-            "the old one keeps serving.", "--ready-timeout", parse_duration, metavar="DUR"),
-    Setting("run", "drain_timeout", 10.0, "Time an old process gets to finish requests "
-            "before it is killed.", "--drain-timeout", parse_duration, metavar="DUR"),
+            _ready, "--ready", metavar="HOW"),
+    Setting("run", "ready_timeout", 15.0, "A new process not ready by then is killed; the old one keeps serving.",
+            _duration, "--ready-timeout", metavar="DUR"),
+    Setting("run", "drain_timeout", 10.0, "Time an old process gets to finish its requests before it is killed.",
+            _duration, "--drain-timeout", metavar="DUR"),
     Setting("run", "stop_signal", "SIGTERM", "Signal that asks a process to drain and stop.",
-            "--stop-signal", parse_signal, metavar="SIG"),
-    Setting("watch", "paths", [], "Extra directories to watch besides the module root."),
-    Setting("watch", "include", DEFAULT_INCLUDE, "Files whose change rebuilds (globs, ** ok)."),
-    Setting("watch", "exclude", DEFAULT_EXCLUDE, "Files and directories (trailing /) ignored."),
-    Setting("watch", "settle", 0.05, "Quiet time after the last change before building "
-            "(one save = one build).", "--settle", parse_duration, metavar="DUR"),
-    Setting("watch", "max_wait", 2.0, "Build at the latest this long after the first change "
-            "of a burst that never goes quiet.", "--max-wait", parse_duration, metavar="DUR"),
-    Setting("watch", "poll", False, "Poll instead of OS events (WSL2 /mnt, Docker Desktop, NFS).",
-            "--poll", _bool),
+            _signal, "--stop-signal", metavar="SIG"),
+    Setting("watch", "paths", [], "Extra directories to watch besides the module root.", _strings),
+    Setting("watch", "include", DEFAULT_INCLUDE, "Files whose change rebuilds (globs; ** spans directories).",
+            _globs),
+    Setting("watch", "exclude", DEFAULT_EXCLUDE, "Files and directories (trailing /) never watched.", _globs),
+    Setting("watch", "settle", 0.05, "Quiet time after the last change before building: one save = one build.",
+            _duration, "--settle", metavar="DUR"),
+    Setting("watch", "max_wait", 2.0, "Build at the latest this long after the first change of a burst "
+            "that never goes quiet.", _duration, "--max-wait", metavar="DUR"),
+    Setting("watch", "poll", False, "Poll instead of OS events (WSL2 /mnt, Docker Desktop mounts, NFS).",
+            _bool, "--poll"),
 )
 
 
@@ -164,8 +257,9 @@ class Settings:
     build_keep: int = 3
     run_args: List[str] = field(default_factory=list)
     run_env: Dict[str, str] = field(default_factory=dict)
+    run_env_file: str = ""
     run_listen: Tuple[ListenAddress, ...] = ()
-    run_socket: str = ""
+    run_socket: str = "auto"
     run_ready: str = "auto"
     run_ready_timeout: float = 15.0
     run_drain_timeout: float = 10.0
@@ -179,7 +273,7 @@ class Settings:
 
     @property
     def socket_mode(self) -> str:
-        if self.run_socket:
+        if self.run_socket != "auto":
             return self.run_socket
         return "inherit" if self.run_listen else "none"
 
@@ -199,3 +293,15 @@ def resolve(values: Dict[str, Value]) -> Settings:
     if settings.build_keep < 1:
         raise UsageError("build.keep must be at least 1 (the running build is kept)")
     return settings
+
+
+def reference_table() -> str:
+    """The README's settings reference, derived from SETTINGS (a test keeps README in sync)."""
+    from hotgo.init import toml_literal
+
+    rows = ["| key | flag | default | what it does |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        flag = f"`{setting.flag}`" if setting.flag else ""
+        default = toml_literal(setting, setting.default).replace("|", "\\|")
+        rows.append(f"| `[{setting.section}] {setting.key}` | {flag} | `{default}` | {setting.help} |")
+    return "\n".join(rows)

@@ -438,9 +438,11 @@ class Supervisor:
         listen = ", ".join(f'"{p}"' for p in ports)
         self.log.warn(
             f"generation {generation.number} listens on {shown}; with socket mode none every reload "
-            f"refuses connections while the service restarts. For seamless reloads add "
-            f"`listen = [{listen}]` under [run] in hotgo.toml (or --listen {ports[0]}) "
-            "and take the socket with the hotgo Go helper (see README)."
+            "refuses connections while the service restarts. For seamless reloads: run with "
+            f"--listen {ports[0]} (or `listen = [{listen}]` under [run] in hotgo.toml) and let the "
+            "service take the shared socket — with the hotgo Go helper that is: "
+            '`go get github.com/hotgo-dev/hotgo/go`, import hotgo "github.com/hotgo-dev/hotgo/go", '
+            "and call hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler)."
         )
 
     # -- stopping --------------------------------------------------------------------
