@@ -19,7 +19,7 @@ from hotgo.config import CONFIG_NAME
 from hotgo.errors import RuntimeFailure, UsageError
 from hotgo.events import FilesChanged, StopRequested
 from hotgo.filters import PathFilter
-from hotgo.gomod import embed_patterns, find_go, find_module_root, resolve_package
+from hotgo.gomod import embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
 from hotgo.log import Log, colour_wanted
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.sockets import bind_shared, bound_address
@@ -146,12 +146,16 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     listeners = bind_shared(settings.run_listen) if settings.socket_mode == "inherit" else []
     addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
     notify_dir = Path(tempfile.mkdtemp(prefix="hotgo-"))
-    supervisor = Supervisor(settings, package, go, log, addresses, listeners, cwd, state_dir, notify_dir)
-    include = list(settings.watch_include)
+    config_filter = PathFilter(package.root, settings.config_files, []) if settings.config_files else None
+    supervisor = Supervisor(settings, package, go, log, addresses, listeners, cwd, state_dir, notify_dir,
+                            config_filter)
+    include = list(settings.watch_include) + settings.config_files
     include += embed_patterns(package.root, PathFilter(package.root, include, settings.watch_exclude).walk())
     filters = [PathFilter(package.root, include, settings.watch_exclude)]
     filters += [PathFilter((package.root / p).resolve(), settings.watch_include, settings.watch_exclude)
                 for p in settings.watch_paths]
+    # Local `replace` targets and go.work `use` dirs: an edit in a sibling library rebuilds too.
+    filters += [PathFilter(d, settings.watch_include, settings.watch_exclude) for d in local_module_dirs(package.root)]
     watcher = Watcher(filters, settings.watch_settle, settings.watch_max_wait, settings.watch_poll,
                       lambda change: supervisor.post(FilesChanged(change)), log)
 

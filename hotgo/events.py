@@ -7,6 +7,7 @@ from typing import Union
 
 from hotgo.build import BuildResult
 from hotgo.notify import Message
+from hotgo.push import ConfigChecked, PushAnswered
 from hotgo.watch import ChangeSet
 
 
@@ -43,4 +44,4 @@ class StopRequested:
     reason: str
 
 
-Event = Union[FilesChanged, BuildDone, Notified, ProbeReady, Exited, StopRequested]
+Event = Union[FilesChanged, BuildDone, Notified, ProbeReady, Exited, StopRequested, ConfigChecked, PushAnswered]

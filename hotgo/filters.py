@@ -24,6 +24,10 @@ _TEMP_FILE = re.compile(
 )
 
 
+KUBELET_INTERNALS = "..*/"
+KUBELET_SWAP = "..data"  # renamed over atomically when a ConfigMap/Secret volume changes
+
+
 def is_temp_file(name: str) -> bool:
     return bool(_TEMP_FILE.match(name))
 
@@ -90,7 +94,9 @@ class PathFilter:
         self.root = root
         self._include = [glob_to_regex(p) for p in include]
         self._exclude_files = [glob_to_regex(p) for p in exclude if not p.endswith("/")]
-        self._exclude_dirs = [glob_to_regex(p) for p in exclude if p.endswith("/")]
+        # Always skipped: the kubelet's atomic-writer internals of ConfigMap/Secret volumes
+        # (`..data` symlink, `..<timestamp>` dirs); the user-visible files link through them.
+        self._exclude_dirs = [glob_to_regex(p) for p in [*exclude, KUBELET_INTERNALS] if p.endswith("/")]
         self._include_any = _any_of(self._include)
         self._exclude_files_any = _any_of(self._exclude_files)
         self._exclude_dirs_any = _any_of(self._exclude_dirs)

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 from hotgo.errors import UsageError
 
@@ -108,3 +108,91 @@ def embed_patterns(root: Path, go_files: Iterable[Path]) -> List[str]:
                 pattern = word if base == "." else f"{base}/{word}"
                 found += [pattern, f"{pattern}/**"]
     return sorted(set(found))
+
+
+def _directives(text: str, keyword: str) -> List[str]:
+    """Bodies of `keyword ...` lines and of the lines of `keyword ( ... )` blocks, comments removed."""
+    found: List[str] = []
+    in_block = False
+    for raw in text.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if in_block:
+            if line.startswith(")"):
+                in_block = False
+            elif line:
+                found.append(line)
+            continue
+        words = line.split(None, 1)
+        if not words or words[0] != keyword:
+            continue
+        rest = words[1].strip() if len(words) > 1 else ""
+        if rest.startswith("("):
+            inner = rest[1:].strip()
+            if inner.endswith(")"):  # `replace ( a => b )` on one line
+                if inner[:-1].strip():
+                    found.append(inner[:-1].strip())
+            else:
+                in_block = True
+                if inner:
+                    found.append(inner)
+        elif rest:
+            found.append(rest)
+    return found
+
+
+def _unquote(word: str) -> str:
+    return word[1:-1] if len(word) >= 2 and word[0] == word[-1] and word[0] in "\"`" else word
+
+
+def _local_path(word: str) -> bool:
+    word = word.replace("\\", "/")
+    return word.startswith(("./", "../")) or word in (".", "..") or os.path.isabs(word)
+
+
+def _find_go_work(root: Path) -> Optional[Path]:
+    setting = os.environ.get("GOWORK", "")
+    if setting == "off":
+        return None
+    if setting:
+        return Path(setting) if Path(setting).is_file() else None
+    for directory in (root, *root.parents):
+        if (directory / "go.work").is_file():
+            return directory / "go.work"
+    return None
+
+
+def local_module_dirs(root: Path) -> List[Path]:
+    """Directories of local modules the build of `root` uses, outside `root`.
+
+    `replace MOD [VERSION] => ./dir|../dir|/abs/dir` in go.mod (and go.work), and
+    `use` entries of the go.work that applies (GOWORK, else the first go.work in
+    root or a parent). Existing directories only; those inside root (already
+    watched) or containing it are left out, as is a directory inside another one
+    of the list.
+    """
+    sources: List[Tuple[Path, str]] = []
+    go_work = _find_go_work(root)
+    for path in [root / "go.mod", *([go_work] if go_work else [])]:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for body in _directives(text, "replace"):
+            _, arrow, target = body.partition("=>")
+            words = [_unquote(w) for w in target.split()]
+            if arrow and len(words) == 1 and _local_path(words[0]):
+                sources.append((path.parent, words[0]))
+        if path.name == "go.work":
+            for body in _directives(text, "use"):
+                for word in (_unquote(w) for w in body.split()):
+                    sources.append((path.parent, word))
+    root = root.resolve()
+    found: List[Path] = []
+    for base, word in sources:
+        directory = (base / word).resolve()
+        if not directory.is_dir() or directory == root or root in directory.parents:
+            continue
+        if directory in root.parents or directory in found:
+            continue
+        found.append(directory)
+    return sorted(d for d in found if not any(other in d.parents for other in found))

@@ -149,6 +149,19 @@ def send_signal(proc: subprocess.Popen[bytes], name: str) -> bool:
     return True
 
 
+def signal_process(proc: subprocess.Popen[bytes], name: str) -> bool:
+    """A config-push signal for the service process itself (not its children)."""
+    if proc.poll() is not None:
+        return False
+    if sys.platform == "win32" or not hasattr(signal, name):
+        return False  # Windows: push over HTTP instead (the default there)
+    try:
+        os.kill(proc.pid, signal_number(name))
+    except OSError:
+        return False
+    return True
+
+
 def kill_tree(proc: subprocess.Popen[bytes]) -> None:
     """Kill a generation and everything it started, now."""
     if sys.platform == "win32":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 import signal
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
@@ -204,6 +205,24 @@ def _signal(value: object) -> str:
     return parse_signal(_text(value))
 
 
+def _push(value: object) -> str:
+    from hotgo.push import parse_push
+
+    text = _text(value)
+    parse_push(text)
+    return text
+
+
+def _validate_command(value: object) -> List[str]:
+    """'auto' (parse by extension) -> []; else a command as words, run without a shell."""
+    if value == "auto":
+        return []
+    words = _words(value)
+    if not words:
+        raise ValueError("expected 'auto' or a command such as \"./bin/api -check-config {file}\"")
+    return words
+
+
 DEFAULT_INCLUDE = ["**/*.go", "go.mod", "go.sum", "go.work", "go.work.sum"]
 DEFAULT_EXCLUDE = [
     ".git/", ".hg/", ".svn/", ".hotgo/", "vendor/", "testdata/", "node_modules/",
@@ -244,6 +263,19 @@ SETTINGS: Tuple[Setting, ...] = (
             "that never goes quiet.", _duration, "--max-wait", metavar="DUR"),
     Setting("watch", "poll", False, "Poll instead of OS events (WSL2 /mnt, Docker Desktop mounts, NFS).",
             _bool, "--poll"),
+    Setting("config", "files", [], "Globs of the service's own config files: a change to only these is "
+            "checked and pushed to the running process, no rebuild.", _globs),
+    Setting("config", "push", "signal:SIGHUP" if sys.platform != "win32" else
+            "http:POST http://127.0.0.1:{port}/-/reload",
+            "How to tell the service: signal:SIGHUP (any signal), http:POST URL ({port} = first listen port; "
+            "2xx = success), restart (zero-downtime handoff), none.", _push),
+    Setting("config", "validate", "auto", "Check before pushing: auto (parse .toml/.json/.env/.yaml by "
+            "extension) or a command run without a shell, e.g. \"{binary} -check-config {file}\".",
+            _validate_command),
+    Setting("config", "ack_timeout", 5.0, "How long to wait for the service's notify-reload answer "
+            "(RELOADING=1 … READY=1).", _duration),
+    Setting("config", "min_interval", 0.5, "Minimum time between two pushes; changes meanwhile are "
+            "coalesced (the latest wins).", _duration),
 )
 
 
@@ -270,6 +302,11 @@ class Settings:
     watch_settle: float = 0.05
     watch_max_wait: float = 2.0
     watch_poll: bool = False
+    config_files: List[str] = field(default_factory=list)
+    config_push: str = "signal:SIGHUP" if sys.platform != "win32" else "http:POST http://127.0.0.1:{port}/-/reload"
+    config_validate: List[str] = field(default_factory=list)
+    config_ack_timeout: float = 5.0
+    config_min_interval: float = 0.5
 
     @property
     def socket_mode(self) -> str:

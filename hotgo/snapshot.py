@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
-from hotgo.filters import PathFilter
+from hotgo.filters import KUBELET_SWAP, PathFilter, WalkStats
 
 _CHUNK = 1 << 16
 
@@ -36,9 +36,9 @@ class Snapshot:
                 return candidate
         return None
 
-    def scan(self) -> int:
+    def scan(self, stats: Optional[WalkStats] = None) -> int:
         for path_filter in self._filters:
-            for path in path_filter.walk():
+            for path in path_filter.walk(stats=stats):
                 value = digest(path)
                 if value is not None:
                     self._hashes[path] = value
@@ -51,8 +51,11 @@ class Snapshot:
     def update(self, files: Iterable[Path], directories: Iterable[Path] = ()) -> List[Path]:
         """Re-hash the given paths; return the relevant ones whose content changed."""
         changed: List[Path] = []
+        files = list(files)
         candidates = {path for path in files if self.relevant(path)}
-        for directory in directories:
+        # A ConfigMap volume swap renames `..data`: the visible files (links through it) changed.
+        swapped = [path.parent for path in files if path.name == KUBELET_SWAP]
+        for directory in [*directories, *swapped]:
             candidates.update(self._files_under(directory))
         for path in sorted(candidates):
             value = digest(path)
@@ -65,6 +68,10 @@ class Snapshot:
                 self._hashes[path] = value
             changed.append(path)
         return changed
+
+    def rescan(self) -> List[Path]:
+        """Re-walk every root (events were lost): the relevant files whose content changed."""
+        return self.update((), [path_filter.root for path_filter in self._filters])
 
     def _files_under(self, directory: Path) -> List[Path]:
         """Known files below a directory plus what is there now (dir created, moved, deleted)."""

@@ -24,10 +24,12 @@ from hotgo import platform
 from hotgo.addresses import ListenAddress
 from hotgo.build import Build, BuildResult, prune_builds, show_failure
 from hotgo.events import BuildDone, Event, Exited, FilesChanged, Notified, ProbeReady, StopRequested
+from hotgo.filters import PathFilter
 from hotgo.generation import Generation, State, describe_exit
 from hotgo.gomod import GoPackage
 from hotgo.log import Log
 from hotgo.notify import Message
+from hotgo.push import ConfigChecked, ConfigPusher, PushAnswered, parse_push
 from hotgo.ready import AUTO_DELAY, HttpProbe, ReadyPlan, plan
 from hotgo.settings import Settings, format_duration
 from hotgo.watch import ChangeSet
@@ -71,6 +73,7 @@ class Supervisor:
         workdir: Path,
         state_dir: Path,
         notify_dir: Path,
+        config_filter: Optional[PathFilter] = None,
     ) -> None:
         self.settings = settings
         self.package = package
@@ -101,6 +104,15 @@ class Supervisor:
         self.stopping = False
         self.hinted_listen = False
         self.last_build: Dict[str, str] = {"result": "none"}
+        self.config_filter = config_filter
+        self.pusher = ConfigPusher(
+            parse_push(settings.config_push), settings.config_validate or None, settings.config_ack_timeout,
+            settings.config_min_interval, settings.watch_settle,
+            self.addresses[0].port if self.addresses else None, workdir, package.root, log,
+            self.after, self.post,
+            serving=lambda: self.serving, busy=lambda: self.candidate is not None,
+            restart=self._restart_same_build,
+        )
 
     # -- plumbing ----------------------------------------------------------------
     def post(self, event: Event) -> None:
@@ -155,10 +167,21 @@ class Supervisor:
             self.on_exit(event.generation, event.code)
         elif isinstance(event, StopRequested):
             self.on_stop(event.reason)
+        elif isinstance(event, ConfigChecked):
+            self.pusher.on_checked(event.verdicts)
+        elif isinstance(event, PushAnswered):
+            self.pusher.on_http_answer(event)
 
     # -- changes and builds --------------------------------------------------------
     def on_change(self, change: ChangeSet) -> None:
         if self.stopping:
+            return
+        config_only = self.config_filter is not None and all(
+            self.config_filter.relevant(p) for p in change.paths)
+        if config_only:
+            # Only the service's config changed: check and push it, no rebuild (a change that
+            # touches sources too is a rebuild: the new generation reads the new config anyway).
+            self.pusher.changed(change.paths)
             return
         names = [self._display(p) for p in change.paths]
         shown = ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
@@ -276,6 +299,7 @@ class Supervisor:
         if "STATUS" in message:
             generation.status = message["STATUS"]
             self.log.info(f"generation {number} status: {generation.status}")
+        self.pusher.on_notify(number, message)
         if message.get("READY") == "1":
             self.speaks_notify = True
             self.mark_ready(generation, "READY=1")
@@ -297,6 +321,7 @@ class Supervisor:
             self._drain(old, replaced_by=generation.number)
         else:
             self._summary(generation, None)
+        self.pusher.try_push()
         if self.mode == "none" and not self.hinted_listen:
             self.hinted_listen = True
             self.after(1.0, lambda: self._hint_listen(generation))
@@ -327,6 +352,7 @@ class Supervisor:
         if self.candidate is generation:
             self.candidate = None
         generation.kill()
+        self.pusher.try_push()
 
     def _still_serving(self) -> str:
         if self.serving is not None and self.serving.state is not State.STOPPED:
@@ -355,12 +381,14 @@ class Supervisor:
         was = generation.state
         generation.finished(code)
         self._clear_readiness(number)
+        self.pusher.generation_gone(number)
         if generation is self.candidate:
             self.candidate = None
             self.log.error(
                 f"generation {number} exited before it was ready ({describe_exit(code)}); "
                 f"{self._still_serving()}"
             )
+            self.pusher.try_push()
         elif generation is self.serving and was is not State.DRAINING:
             self.serving = None
             self._crashed(generation, code)
@@ -421,6 +449,14 @@ class Supervisor:
         number = self.next_number
         self.next_number += 1
         self._start(number, binary)
+
+    def _restart_same_build(self) -> None:
+        """Config push method `restart`: a zero-downtime handoff to a fresh process of the same build."""
+        if self.serving is None or self.stopping:
+            return
+        number = self.next_number
+        self.next_number += 1
+        self.launch(number, self.serving.binary)
 
     def _prune(self) -> None:
         protect = [g.binary for g in self.alive()]

@@ -1,19 +1,38 @@
 """Watch the module tree and turn bursts of file events into one change set.
 
 Only the event kinds hotgo uses are subscribed (DESIGN §4: open/close-nowrite
-events make a big tree's registration loop on itself). The root is watched
-without recursion and each top-level directory that is not excluded gets its
-own recursive watch, so `node_modules/` or `vendor/` at the top cost nothing.
+events make a big tree's registration loop on itself).
+
+Watch plan. watchdog's inotify emitter watches a directory either alone or with
+everything below it (one inotify watch per directory); it cannot leave out a
+subdirectory, and each scheduled watch costs an emitter thread, so one watch per
+directory (10,000 threads for a big tree) is not affordable either. hotgo
+therefore watches the root alone, and every other directory recursively unless
+an excluded directory worth avoiding lies below it: then that directory is
+watched alone and its subdirectories are planned the same way. "Worth avoiding"
+means at least _SPLIT_AT subdirectories (node_modules, vendor); a small excluded
+directory such as a package's testdata/ costs a few watches, which is cheaper
+than the extra emitter threads. So a node_modules/ at any depth present at start
+costs no watch. Limitation: a big excluded directory created later *inside* a
+recursively watched directory (npm install in web/ while hotgo runs) is watched
+by watchdog's recursive emitter until hotgo restarts.
+
+If the kernel's inotify queue overflows (fs.inotify.max_queued_events), events
+are lost: watchdog 7.1 re-adds its recursive watches but tells no handler, so
+hotgo hooks the overflow, re-plans its watches and rescans every file
+(content hashes: only a real change rebuilds).
 """
 
 from __future__ import annotations
 
 import errno
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -30,7 +49,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from hotgo.filters import PathFilter
+from hotgo.filters import PathFilter, WalkStats
 from hotgo.log import Log
 from hotgo.snapshot import Snapshot
 
@@ -38,6 +57,76 @@ _EVENTS: List[type] = [
     FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
     DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
 ]
+
+# An excluded directory with at least this many subdirectories is kept out of
+# the inotify watches at the price of extra (non-recursive) scheduled watches.
+_SPLIT_AT = 32
+
+
+def _native_observer(on_overflow: Callable[[], None]) -> Any:
+    """The platform's observer; on Linux one that reports inotify queue overflows."""
+    if sys.platform.startswith("linux"):
+        from watchdog.observers.api import DEFAULT_OBSERVER_TIMEOUT, BaseObserver
+        from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
+        from watchdog.observers.inotify_c import InotifyEvent, InotifyFD
+
+        class _InotifyFD(InotifyFD):
+            def handle_event(self, event: InotifyEvent) -> None:
+                super().handle_event(event)  # on overflow: watchdog re-adds its recursive watches
+                if event.is_queue_overflow:
+                    on_overflow()  # then hotgo rescans (watchdog tells no handler)
+
+        class _InotifyObserver(InotifyObserver):
+            def __init__(self) -> None:  # InotifyObserver.__init__ with the FD above
+                self._inotify_fd = _InotifyFD()
+                self._inotify_fd.start()
+                BaseObserver.__init__(self, InotifyEmitter, timeout=DEFAULT_OBSERVER_TIMEOUT,
+                                      inotify_fd=self._inotify_fd)
+
+        return _InotifyObserver()
+    return Observer()
+
+
+def inotify_watch_count(pid: Union[int, str] = "self") -> Optional[int]:
+    """inotify watches held by a process (Linux: `inotify wd:` lines of /proc/PID/fdinfo), else None."""
+    fdinfo = f"/proc/{pid}/fdinfo"
+    try:
+        names = os.listdir(fdinfo)
+    except OSError:
+        return None
+    count = 0
+    for name in names:
+        try:
+            with open(f"{fdinfo}/{name}", encoding="ascii", errors="replace") as handle:
+                count += sum(1 for line in handle if line.startswith("inotify wd:"))
+        except OSError:
+            continue
+    return count
+
+
+def _subdirectories(directory: Path) -> List[Path]:
+    try:
+        with os.scandir(directory) as scan:
+            return sorted(Path(e.path) for e in scan if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
+def _has_many_subdirectories(directory: Path, limit: int) -> bool:
+    """At least `limit` directories below `directory` (stops counting there)."""
+    stack, found = [str(directory)], 0
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as scan:
+                for entry in scan:
+                    if entry.is_dir(follow_symlinks=False):
+                        found += 1
+                        if found >= limit:
+                            return True
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return False
 
 
 @dataclass(frozen=True)
@@ -84,9 +173,12 @@ class Watcher:
         self._observer: Any = None
         self._handler = _Collector(self)
         self._watches: Dict[Path, Any] = {}
+        self._alone: Dict[Path, PathFilter] = {}  # directories watched without recursion
+        self._plan_lock = threading.RLock()
         self._cond = threading.Condition()
         self._files: Set[Path] = set()
         self._dirs: Set[Path] = set()
+        self._rescan = False
         self._first = 0.0
         self._last = 0.0
         self._stopped = False
@@ -94,27 +186,43 @@ class Watcher:
 
     # -- setup ---------------------------------------------------------------
     def start(self) -> None:
-        self.snapshot.scan()
-        self._observer = PollingObserver(timeout=0.5) if self.poll else Observer()
-        for path_filter in self.filters:
-            self._watch_root(path_filter)
-        self._observer.start()
+        began = time.monotonic()
+        stats = WalkStats()
+        files = self.snapshot.scan(stats)
+        self._observer = PollingObserver(timeout=0.5) if self.poll else _native_observer(self._overflowed)
+        with self._plan_lock:
+            for path_filter in self.filters:
+                self._watch_tree(path_filter, path_filter.root, self._split_points(stats.skipped), root=True)
+        self._observer.start()  # starts the emitters: their watches exist when this returns
         self._thread.start()
+        watches = None if self.poll else inotify_watch_count()
+        how = "polling" if self.poll else (
+            f"{watches} inotify watches" if watches is not None else f"{len(self._watches)} watches")
+        self.log.info(f"watching {files} files in {stats.directories} directories ({how}) "
+                      f"in {time.monotonic() - began:.2f}s")
 
-    def _watch_root(self, path_filter: PathFilter) -> None:
-        root = path_filter.root
-        self._schedule(root, recursive=False)
-        for child in sorted(root.iterdir()):
-            if child.is_dir() and not child.is_symlink() and not path_filter.skips_dir(child):
-                self._schedule(child, recursive=True)
+    @staticmethod
+    def _split_points(skipped: List[Path]) -> Set[Path]:
+        """Directories to watch alone: the ancestors of the big excluded directories."""
+        split: Set[Path] = set()
+        for directory in skipped:
+            if _has_many_subdirectories(directory, _SPLIT_AT):
+                split.update(directory.parents)
+        return split
+
+    def _watch_tree(self, path_filter: PathFilter, directory: Path, split: Set[Path], root: bool = False) -> None:
+        """Watch `directory` and its non-excluded subdirectories according to the plan."""
+        if not root and directory not in split:
+            self._schedule(directory, recursive=True)
+            return
+        self._alone[directory] = path_filter
+        self._schedule(directory, recursive=False)
+        for child in _subdirectories(directory):
+            if not path_filter.skips_dir(child):
+                self._watch_tree(path_filter, child, split)
 
     def _schedule(self, directory: Path, recursive: bool) -> None:
-        old = self._watches.pop(directory, None)
-        if old is not None:
-            try:
-                self._observer.unschedule(old)
-            except (KeyError, OSError):
-                pass
+        self._unschedule(directory)
         try:
             self._watches[directory] = self._observer.schedule(
                 self._handler, str(directory), recursive=recursive, event_filter=_EVENTS
@@ -132,18 +240,41 @@ class Watcher:
                 return  # deleted meanwhile; its parent's watch will see it come back
             raise
 
+    def _unschedule(self, directory: Path) -> None:
+        old = self._watches.pop(directory, None)
+        if old is not None:
+            try:
+                self._observer.unschedule(old)
+            except (KeyError, OSError):
+                pass
+
+    def _unschedule_tree(self, directory: Path) -> None:
+        for path in [p for p in self._watches if p == directory or directory in p.parents]:
+            self._unschedule(path)
+        for path in [p for p in self._alone if p == directory or directory in p.parents]:
+            del self._alone[path]
+
     def _fall_back_to_polling(self) -> None:
         old = self._observer
         self.poll = True
         self._watches.clear()
+        self._alone.clear()
         self._observer = PollingObserver(timeout=0.5)
         for path_filter in self.filters:
-            self._watch_root(path_filter)
+            self._watch_tree(path_filter, path_filter.root, self._split_points(self._big_skipped(path_filter)),
+                             root=True)
         self._observer.start()
         try:
             old.stop()
         except Exception:
             pass
+
+    @staticmethod
+    def _big_skipped(path_filter: PathFilter, start: Optional[Path] = None) -> List[Path]:
+        stats = WalkStats()
+        for _ in path_filter.walk(start, stats):
+            pass
+        return stats.skipped
 
     def stop(self) -> None:
         with self._cond:
@@ -152,13 +283,7 @@ class Watcher:
         if self._observer is not None:
             self._observer.stop()
 
-    # -- observer thread -------------------------------------------------------
-    def _top_level_dir(self, path: Path) -> Optional[PathFilter]:
-        for path_filter in self.filters:
-            if path.parent == path_filter.root:
-                return path_filter
-        return None
-
+    # -- observer threads -----------------------------------------------------
     def record(self, event: FileSystemEvent) -> None:
         paths = [Path(str(event.src_path))]
         dest = getattr(event, "dest_path", "")
@@ -166,35 +291,56 @@ class Watcher:
             paths.append(Path(str(dest)))
         if event.is_directory:
             for path in paths:
-                self._track_top_level_dir(path, event)
+                self._track_dir(path, event)
         with self._cond:
             now = time.monotonic()
-            if not self._files and not self._dirs:
+            if not self._files and not self._dirs and not self._rescan:
                 self._first = now
             self._last = now
             (self._dirs if event.is_directory else self._files).update(paths)
             self._cond.notify_all()
 
-    def _track_top_level_dir(self, path: Path, event: FileSystemEvent) -> None:
-        """A top-level directory came or went: (re)schedule its recursive watch."""
-        path_filter = self._top_level_dir(path)
-        if path_filter is None or path_filter.skips_dir(path):
-            return
-        if path.is_dir():
-            if path not in self._watches or isinstance(event, (DirCreatedEvent, DirMovedEvent)):
-                self._schedule(path, recursive=True)
-        elif path in self._watches:
-            old = self._watches.pop(path)
-            try:
-                self._observer.unschedule(old)
-            except (KeyError, OSError):
-                pass
+    def _track_dir(self, path: Path, event: FileSystemEvent) -> None:
+        """A directory below one watched alone came or went: (re)plan its watches."""
+        with self._plan_lock:
+            path_filter = self._alone.get(path.parent)
+            if path_filter is None or path_filter.skips_dir(path):
+                return
+            if path.is_dir():
+                if path not in self._watches or isinstance(event, (DirCreatedEvent, DirMovedEvent)):
+                    self._unschedule_tree(path)
+                    self._watch_tree(path_filter, path, self._split_points(self._big_skipped(path_filter, path)))
+            else:
+                self._unschedule_tree(path)
+
+    def _overflowed(self) -> None:
+        """inotify thread: the kernel dropped events; the settle thread rescans everything."""
+        self.log.warn("watch: the inotify event queue overflowed, events were lost: rescanning "
+                      "(raise fs.inotify.max_queued_events if this repeats)")
+        with self._cond:
+            now = time.monotonic()
+            if not self._files and not self._dirs and not self._rescan:
+                self._first = now
+            self._last = now
+            self._rescan = True
+            self._cond.notify_all()
+
+    def _replan(self) -> None:
+        """After lost events: watch directories that appeared, drop those that vanished."""
+        with self._plan_lock:
+            for directory in [d for d in self._watches if not d.is_dir()]:
+                self._unschedule_tree(directory)
+            for directory, path_filter in list(self._alone.items()):
+                for child in _subdirectories(directory):
+                    if child not in self._watches and not path_filter.skips_dir(child):
+                        self._watch_tree(path_filter, child,
+                                         self._split_points(self._big_skipped(path_filter, child)))
 
     # -- settle thread ---------------------------------------------------------
     def _settle_loop(self) -> None:
         while True:
             with self._cond:
-                while not self._stopped and not (self._files or self._dirs):
+                while not self._stopped and not (self._files or self._dirs or self._rescan):
                     self._cond.wait()
                 if self._stopped:
                     return
@@ -209,11 +355,15 @@ class Watcher:
                     self._cond.wait(deadline - now)
                 if self._stopped:
                     return
-                files, dirs = self._files, self._dirs
-                self._files, self._dirs = set(), set()
+                files, dirs, rescan = self._files, self._dirs, self._rescan
+                self._files, self._dirs, self._rescan = set(), set(), False
                 first, settled = self._first, time.monotonic()
             try:
-                changed = self.snapshot.update(files, dirs)
+                if rescan:
+                    self._replan()
+                    changed = sorted(set(self.snapshot.update(files, dirs)) | set(self.snapshot.rescan()))
+                else:
+                    changed = self.snapshot.update(files, dirs)
             except Exception as err:
                 self.log.error(f"watch: could not read changed files: {err}")
                 continue

@@ -1,0 +1,324 @@
+"""Config-only changes: check the files, push them to the serving generation, report the answer.
+
+The anchors: Prometheus and nginx (check, then reload; a bad file never
+reaches the service), systemd Type=notify-reload (SIGHUP, then RELOADING=1 …
+READY=1, with STATUS=/ERRNO= on failure), configmap-reload (settle, coalesce).
+This class owns the push state; the supervisor hands it events and a few callbacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+
+from hotgo import platform
+from hotgo.generation import Generation
+from hotgo.log import Log
+from hotgo.notify import Message
+from hotgo.validate import Verdict, check_file
+
+PUSH_KINDS = ("signal", "http", "restart", "none")
+DEFAULT_PUSH = "http:POST http://127.0.0.1:{port}/-/reload" if platform.IS_WINDOWS else "signal:SIGHUP"
+HTTP_METHODS = ("POST", "PUT", "GET")
+INCOMPLETE_RETRIES = 5  # an empty file is re-checked this many times, a settle apart
+
+
+@dataclass(frozen=True)
+class PushMethod:
+    kind: str
+    signal: str = ""
+    method: str = "POST"
+    url: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "signal":
+            return f"signal:{self.signal}"
+        if self.kind == "http":
+            return f"http:{self.method} {self.url}"
+        return self.kind
+
+
+def parse_push(text: str) -> PushMethod:
+    from hotgo.settings import parse_signal
+
+    value = text.strip()
+    if value in ("restart", "none"):
+        return PushMethod(value)
+    if value.startswith("signal:"):
+        return PushMethod("signal", signal=parse_signal(value[7:]))
+    if value.startswith("http:"):
+        method, _, url = value[5:].strip().partition(" ")
+        if not url:
+            method, url = "POST", method
+        if method.upper() not in HTTP_METHODS:
+            raise ValueError(f"push {text!r}: HTTP method must be one of {', '.join(HTTP_METHODS)}")
+        parts = urllib.parse.urlsplit(url.replace("{port}", "1"))
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"push {text!r}: expected e.g. 'http:POST http://127.0.0.1:{{port}}/-/reload'")
+        return PushMethod("http", method=method.upper(), url=url)
+    raise ValueError(f"push {text!r} is not one of 'signal:SIGHUP', 'http:POST URL', 'restart', 'none'")
+
+
+@dataclass
+class PushRecord:
+    """The last push, as `hotgo status` shows it."""
+
+    when: float = 0.0
+    files: List[str] = field(default_factory=list)
+    result: str = "none"  # ok | failed | none
+    message: str = ""
+    generation: int = 0
+
+
+@dataclass
+class _InFlight:
+    generation: Generation
+    files: List[str]
+    started: float
+    reloading: bool = False
+    status: str = ""
+    errno: str = ""
+
+
+class ConfigPusher:
+    def __init__(
+        self,
+        method: PushMethod,
+        validate: Optional[List[str]],
+        ack_timeout: float,
+        min_interval: float,
+        settle: float,
+        port: Optional[int],
+        cwd: Path,
+        root: Path,
+        log: Log,
+        after: Callable[[float, Callable[[], None]], object],
+        post: Callable[[ConfigChecked | PushAnswered], None],
+        serving: Callable[[], Optional[Generation]],
+        busy: Callable[[], bool],
+        restart: Callable[[], None],
+    ) -> None:
+        self.method = method
+        self.validate = validate
+        self.ack_timeout = ack_timeout
+        self.min_interval = min_interval
+        self.settle = settle
+        self.port = port
+        self.cwd = cwd
+        self.root = root
+        self.log = log
+        self._after = after
+        self._post = post
+        self._serving = serving
+        self._busy = busy
+        self._restart = restart
+        self.last = PushRecord()
+        self.pushes = 0
+        self._to_check: Set[Path] = set()
+        self._checking = False
+        self._retries: Dict[Path, int] = {}
+        self._queued: List[Path] = []  # checked, waiting for the push slot (latest wins)
+        self._in_flight: Optional[_InFlight] = None
+        self._last_push_at = -1e9
+        self._wait_timer = False
+        self._acks_seen: Optional[bool] = None  # learned: does the service acknowledge?
+        self.last_good: Dict[Path, bytes] = {}
+
+    def _name(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    # -- checking --------------------------------------------------------------------
+    def changed(self, paths: Sequence[Path]) -> None:
+        self._to_check.update(paths)
+        self._start_check()
+
+    def _start_check(self) -> None:
+        if self._checking or not self._to_check:
+            return
+        paths = sorted(self._to_check)
+        self._to_check.clear()
+        self._checking = True
+        serving = self._serving()
+        binary = serving.binary if serving is not None else None
+
+        def work() -> None:
+            verdicts = [(path, check_file(path, self.validate, binary, self.cwd)) for path in paths]
+            self._post(ConfigChecked(tuple(verdicts)))
+
+        threading.Thread(target=work, name="hotgo-config-check", daemon=True).start()
+
+    def on_checked(self, verdicts: Sequence[Tuple[Path, Verdict]]) -> None:
+        self._checking = False
+        good: List[Path] = []
+        for path, verdict in verdicts:
+            if verdict.incomplete and self._retries.get(path, 0) < INCOMPLETE_RETRIES:
+                # A writer may still be busy (zero bytes so far): look again shortly.
+                self._retries[path] = self._retries.get(path, 0) + 1
+                self._after(self.settle, functools.partial(self.changed, [path]))
+                continue
+            self._retries.pop(path, None)
+            if not verdict.ok:
+                serving = self._serving()
+                who = f"generation {serving.number} keeps its current config" if serving else "nothing serving"
+                self.log.error(f"config {verdict.message} — not pushed; {who}")
+                self.last = PushRecord(time.time(), [self._name(path)], "failed", verdict.message,
+                                       serving.number if serving else 0)
+                continue
+            if verdict.message:
+                self.log.warn(f"config {verdict.message}")
+            try:
+                self.last_good[path] = path.read_bytes()
+            except OSError:
+                pass
+            good.append(path)
+        if good:
+            self._queued = sorted(set(self._queued) | set(good))
+            self.try_push()
+        self._start_check()
+
+    # -- pushing ---------------------------------------------------------------------
+    def try_push(self) -> None:
+        """Push what is queued, unless a push or a handoff is under way, or it is too soon."""
+        if not self._queued or self._in_flight is not None or self._busy():
+            return
+        wait = self._last_push_at + self.min_interval - time.monotonic()
+        if wait > 0:
+            if not self._wait_timer:
+                self._wait_timer = True
+                self._after(wait, self._wait_over)
+            return
+        files, self._queued = self._queued, []
+        self._deliver([self._name(p) for p in files])
+
+    def _wait_over(self) -> None:
+        self._wait_timer = False
+        self.try_push()
+
+    def _deliver(self, files: List[str]) -> None:
+        serving = self._serving()
+        shown = ", ".join(files)
+        if self.method.kind == "none":
+            self.log.info(f"config changed ({shown}); push = none: not pushed")
+            return
+        if serving is None:
+            self.log.info(f"config changed ({shown}); nothing is serving, the next generation reads it")
+            return
+        self._last_push_at = time.monotonic()
+        self.pushes += 1
+        if self.method.kind == "restart":
+            self.log.info(f"config changed ({shown}): handing off to a fresh process of the same build")
+            self._record(serving, files, "ok", "restarted")
+            self._restart()
+            return
+        flight = _InFlight(serving, files, time.monotonic())
+        self._in_flight = flight
+        if self.method.kind == "signal":
+            sent = serving.proc is not None and platform.signal_process(serving.proc, self.method.signal)
+            if not sent:
+                self._finish(flight, "failed", f"could not send {self.method.signal} to pid {serving.pid}")
+                return
+            self.log.info(f"config changed ({shown}): sent {self.method.signal} to generation "
+                          f"{serving.number} (pid {serving.pid})")
+            timeout = self.ack_timeout if self._acks_seen is not False else min(self.ack_timeout, 0.5)
+            self._after(timeout, lambda: self._ack_timeout(flight))
+        else:
+            url = self.method.url.replace("{port}", str(self.port or 80))
+            self.log.info(f"config changed ({shown}): {self.method.method} {url}")
+            threading.Thread(target=self._http, args=(flight, url), name="hotgo-push", daemon=True).start()
+
+    def _http(self, flight: _InFlight, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        delay = 0.1
+        message = ""
+        for _attempt in range(5):
+            conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=10)
+            try:
+                conn.request(self.method.method, path, headers={"User-Agent": "hotgo-push", "Connection": "close"})
+                response = conn.getresponse()
+                body = " ".join(response.read(2000).decode(errors="replace").split())
+            except (OSError, http.client.HTTPException) as err:
+                message = f"{url}: {err}"
+                time.sleep(delay)  # on the push thread only; the service may be between generations
+                delay *= 2
+                continue
+            finally:
+                conn.close()
+            ok = 200 <= response.status < 300
+            self._post(PushAnswered(flight.generation.number, ok, f"HTTP {response.status}: {body}".strip(": ")))
+            return
+        self._post(PushAnswered(flight.generation.number, False, message))
+
+    def on_http_answer(self, answer: PushAnswered) -> None:
+        flight = self._in_flight
+        if flight is not None and flight.generation.number == answer.generation:
+            self._finish(flight, "ok" if answer.ok else "failed", answer.message)
+
+    def on_notify(self, number: int, message: Message) -> None:
+        flight = self._in_flight
+        if flight is None or flight.generation.number != number or self.method.kind != "signal":
+            return
+        if message.get("RELOADING") == "1":
+            flight.reloading = True
+            self._acks_seen = True
+        if "STATUS" in message:
+            flight.status = message["STATUS"]
+        if "ERRNO" in message:
+            flight.errno = message["ERRNO"]
+        if message.get("READY") == "1" and flight.reloading:
+            if flight.errno and flight.errno != "0":
+                self._finish(flight, "failed", flight.status or f"ERRNO={flight.errno}")
+            else:
+                self._finish(flight, "ok", "RELOADING=1 … READY=1")
+
+    def _ack_timeout(self, flight: _InFlight) -> None:
+        if self._in_flight is not flight:
+            return
+        if not flight.reloading:
+            self._acks_seen = self._acks_seen or False
+            self._finish(flight, "ok", "sent; no acknowledgement (the service does not speak notify-reload)",
+                         quiet=True)
+        else:
+            self._finish(flight, "failed", f"RELOADING=1 but no READY=1 within {self.ack_timeout:g}s")
+
+    def _finish(self, flight: _InFlight, result: str, message: str, quiet: bool = False) -> None:
+        self._in_flight = None
+        self._record(flight.generation, flight.files, result, message)
+        took = time.monotonic() - flight.started
+        what = f"config push to generation {flight.generation.number} ({', '.join(flight.files)})"
+        if result == "ok":
+            (self.log.info if quiet else self.log.ok)(f"{what}: {message} in {took * 1000:.0f}ms")
+        else:
+            self.log.error(f"{what} failed: {message}")
+        self.try_push()
+
+    def _record(self, generation: Generation, files: List[str], result: str, message: str) -> None:
+        self.last = PushRecord(time.time(), files, result, message, generation.number)
+
+    def generation_gone(self, number: int) -> None:
+        flight = self._in_flight
+        if flight is not None and flight.generation.number == number:
+            self._finish(flight, "failed", "the generation exited during the push")
+
+
+@dataclass(frozen=True)
+class ConfigChecked:
+    verdicts: Tuple[Tuple[Path, Verdict], ...]
+
+
+@dataclass(frozen=True)
+class PushAnswered:
+    generation: int
+    ok: bool
+    message: str

@@ -1,0 +1,152 @@
+"""Config-only changes are checked and pushed to the running process, never rebuilt (issue 5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from harness import Hotgo, Load, field_of, free_port, get, wait_for
+
+CONFIG = "config/api.json"
+
+
+def start(project: Path, port: int, push: str = "signal:SIGHUP", files: str = '["config/*.json"]') -> Hotgo:
+    (project / "hotgo.toml").write_text(
+        f'[run]\nlisten = ["127.0.0.1:{port}"]\n\n[config]\nfiles = {files}\npush = "{push}"\n'
+        'min_interval = "100ms"\n'
+    )
+    hotgo = Hotgo(["run", "./cmd/api"], cwd=project)
+    hotgo.wait_serving()
+    return hotgo
+
+
+def write_config(project: Path, greeting: str, rate: int = 10) -> None:
+    (project / CONFIG).write_text(json.dumps({"greeting": greeting, "rate": rate}))
+
+
+def greeting(port: int) -> object:
+    return field_of(get(port), "greeting")
+
+
+def pushes(hotgo: Hotgo) -> int:
+    return hotgo.count(r"config changed \(")
+
+
+def test_edit_is_pushed_to_the_same_process_without_a_build(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        pid = field_of(get(port), "pid")
+        write_config(api_project, "bonjour")
+        wait_for(lambda: greeting(port) == "bonjour", 15, "the new greeting")
+        assert field_of(get(port), "pid") == pid
+        hotgo.wait_line(r"config push to generation 1 \(config/api\.json\): RELOADING=1 … READY=1")
+        assert hotgo.count(r"building generation") == 1, hotgo.output
+    finally:
+        hotgo.close()
+
+
+def test_invalid_file_is_not_pushed_and_the_fix_is(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        pid = field_of(get(port), "pid")
+        (api_project / CONFIG).write_text('{"greeting": "oops",\n "rate": }\n')
+        hotgo.wait_line(r"config .*config/api\.json:2:\d+: .* — not pushed; generation 1 keeps its current config")
+        assert pushes(hotgo) == 0
+        assert greeting(port) == "hello" and field_of(get(port), "pid") == pid
+        write_config(api_project, "fixed")
+        wait_for(lambda: greeting(port) == "fixed", 15, "the fixed greeting")
+        assert field_of(get(port), "pid") == pid
+    finally:
+        hotgo.close()
+
+
+def test_service_rejecting_the_reload_is_reported_with_its_message(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        write_config(api_project, "negative", rate=-1)
+        hotgo.wait_line(r"config push to generation 1 \(config/api\.json\) failed: reload failed: .*rate must be "
+                        r"positive, got -1")
+        assert greeting(port) == "hello"
+    finally:
+        hotgo.close()
+
+
+def test_configmap_atomic_swap_is_one_push(api_project: Path) -> None:
+    """What the kubelet's atomic writer does to a ConfigMap volume."""
+    port = free_port()
+    volume = api_project / "config"
+    (volume / "api.json").unlink()
+    first = volume / "..2026_11_26_00_00_00.000000001"
+    first.mkdir()
+    (first / "api.json").write_text(json.dumps({"greeting": "k8s1", "rate": 1}))
+    os.symlink(first.name, volume / "..data")
+    os.symlink("..data/api.json", volume / "api.json")
+    hotgo = start(api_project, port)
+    try:
+        assert greeting(port) == "k8s1"
+        second = volume / "..2026_11_26_00_01_00.000000002"
+        second.mkdir()
+        (second / "api.json").write_text(json.dumps({"greeting": "k8s2", "rate": 2}))
+        os.symlink(second.name, volume / "..data_tmp")
+        os.rename(volume / "..data_tmp", volume / "..data")
+        for leftover in first.iterdir():
+            leftover.unlink()
+        first.rmdir()
+        wait_for(lambda: greeting(port) == "k8s2", 15, "the swapped ConfigMap content")
+        hotgo.wait_line(r"config push to generation 1 .*: RELOADING=1 … READY=1")
+        write_config_marker = volume / "..data"  # a later push proves no second push was pending
+        assert write_config_marker.exists()
+        assert pushes(hotgo) == 1, hotgo.output
+        assert hotgo.count(r"building generation") == 1
+    finally:
+        hotgo.close()
+
+
+def test_storm_of_fifty_writes_is_coalesced_and_the_last_wins(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port)
+    try:
+        started = time.monotonic()
+        for i in range(50):
+            write_config(api_project, f"storm{i}")
+            time.sleep(0.004)
+        assert time.monotonic() - started < 1.0
+        wait_for(lambda: greeting(port) == "storm49", 15, "the last written greeting")
+        hotgo.wait_line(r"config push to generation 1 .*: RELOADING=1 … READY=1")
+        assert 1 <= pushes(hotgo) <= 2, hotgo.output
+    finally:
+        hotgo.close()
+
+
+def test_http_push_method(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port, push="http:POST http://127.0.0.1:{port}/-/reload")
+    try:
+        write_config(api_project, "viahttp")
+        hotgo.wait_line(r"config push to generation 1 \(config/api\.json\): HTTP 200")
+        assert greeting(port) == "viahttp"
+        write_config(api_project, "bad", rate=0)
+        hotgo.wait_line(r"config push to generation 1 \(config/api\.json\) failed: HTTP 500: .*rate must be positive")
+    finally:
+        hotgo.close()
+
+
+def test_restart_push_method_hands_off_with_zero_failed_requests(api_project: Path) -> None:
+    port = free_port()
+    hotgo = start(api_project, port, push="restart")
+    try:
+        pid = field_of(get(port), "pid")
+        with Load(port, clients=8, max_seconds=60) as load:
+            write_config(api_project, "restarted")
+            wait_for(lambda: greeting(port) == "restarted", 30, "the restarted generation")
+            result = load.stop()
+        assert field_of(get(port), "pid") != pid
+        assert result.failures == [] and set(result.statuses) == {200}, (result.failures[:3], result.statuses)
+        assert hotgo.count(r"building generation") == 1
+    finally:
+        hotgo.close()
