@@ -125,9 +125,10 @@ def show_failure(log: Log, result: BuildResult, root: Path) -> None:
         where = first["where"] if first else "?"
         count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
         log.error(f"build failed in {result.seconds:.2f}s: {count}, first at {where} — "
-                  "still serving the previous version")
+                  "still serving the previous version", event="build_failed", generation=result.generation)
     else:
-        log.error(f"build failed in {result.seconds:.2f}s — still serving the previous version")
+        log.error(f"build failed in {result.seconds:.2f}s — still serving the previous version",
+                  event="build_failed", generation=result.generation)
 
 
 def prune_builds(directory: Path, name: str, keep: int, protect: Sequence[Path]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -11,16 +12,19 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from hotgo import __version__, config, envfile
 from hotgo import init as initfile
+from hotgo.artifact import ArtifactWatcher
 from hotgo.config import CONFIG_NAME
+from hotgo.control import ControlServer, RunDir, request
 from hotgo.errors import RuntimeFailure, UsageError
-from hotgo.events import FilesChanged, StopRequested
+from hotgo.events import ArtifactChanged, ControlRequest, FilesChanged, ReopenLog, ReplySlot, StopRequested
 from hotgo.filters import PathFilter
-from hotgo.gomod import embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
-from hotgo.log import Log, colour_wanted
+from hotgo.gomod import GoPackage, embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
+from hotgo.history import describe_status
+from hotgo.log import LOG_FORMATS, Log, colour_wanted
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.sockets import bind_shared, bound_address
 from hotgo.supervisor import Supervisor
@@ -49,8 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
             run.add_argument(setting.flag, dest=setting.dest, metavar=setting.metavar,
                              action="append" if setting.repeat else "store", help=setting.help)
     run.add_argument("--no-color", action="store_true", help="plain output (also when NO_COLOR is set)")
+    run.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                     help="json: one object per line (time, level, event, generation, pid, message)")
+    run.add_argument("--log-file", metavar="FILE",
+                     help="append to FILE instead of stdout; reopened on SIGUSR1, rotated at 10 MiB")
     init = commands.add_parser("init", help=f"write a commented {CONFIG_NAME} at the module root")
     init.add_argument("--force", action="store_true", help=f"overwrite an existing {CONFIG_NAME}")
+    status = commands.add_parser("status", help="what the running hotgo of this project serves")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    for name, text in (("reload", "rebuild (or redeploy the binary) and hand off now"),
+                       ("rollback", "hand off to the previous good build"),
+                       ("stop", "drain the service and stop hotgo")):
+        commands.add_parser(name, help=text).add_argument("--json", action="store_true", help="JSON reply")
     commands.add_parser("version", help="print hotgo's version")
     return parser
 
@@ -108,6 +122,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 0
         if namespace.command == "init":
             return init_command(namespace.force)
+        if namespace.command in ("status", "reload", "rollback", "stop"):
+            return control_command(namespace.command, namespace.json)
         if namespace.command != "run":
             build_parser().print_help()
             return 2
@@ -131,24 +147,25 @@ def init_command(force: bool) -> int:
     return 0
 
 
-def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
-    cwd = Path.cwd()
-    settings = load_settings(namespace, app_args, cwd)
-    log = Log(sys.stdout, colour_wanted(sys.stdout, namespace.no_color))
+def _project(settings: Settings, cwd: Path) -> Tuple[GoPackage, str, Optional[Path]]:
+    """The package to build (and the go binary), or in artifact mode the prebuilt binary."""
+    if settings.run_binary:
+        binary = (cwd / settings.run_binary).absolute()
+        try:
+            root = find_module_root(cwd)
+        except UsageError:
+            root = cwd  # a staging host may hold only the binary and its config
+        name = binary.name[: -len(".exe")] if binary.name.endswith(".exe") else binary.name
+        return GoPackage(root=root, package=settings.run_binary, name=name, directory=binary.parent), "", binary
     go = find_go()
-    package = resolve_package(go, cwd, settings.build_package, settings.build_env)
-    state_dir = package.root / ".hotgo"
-    try:
-        state_dir.mkdir(exist_ok=True)
-    except OSError as err:
-        raise RuntimeFailure(f"cannot create {state_dir}: {err.strerror}") from None
+    return resolve_package(go, cwd, settings.build_package, settings.build_env), go, None
 
-    listeners = bind_shared(settings.run_listen) if settings.socket_mode == "inherit" else []
-    addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
-    notify_dir = Path(tempfile.mkdtemp(prefix="hotgo-"))
-    config_filter = PathFilter(package.root, settings.config_files, []) if settings.config_files else None
-    supervisor = Supervisor(settings, package, go, log, addresses, listeners, cwd, state_dir, notify_dir,
-                            config_filter)
+
+def _watch_filters(settings: Settings, package: GoPackage, artifact: Optional[Path]) -> List[PathFilter]:
+    if artifact is not None:  # the binary is polled (hotgo.artifact); only config files are watched
+        if not settings.config_files:
+            return []
+        return [PathFilter(package.root, settings.config_files, settings.watch_exclude)]
     include = list(settings.watch_include) + settings.config_files
     include += embed_patterns(package.root, PathFilter(package.root, include, settings.watch_exclude).walk())
     filters = [PathFilter(package.root, include, settings.watch_exclude)]
@@ -156,8 +173,47 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
                 for p in settings.watch_paths]
     # Local `replace` targets and go.work `use` dirs: an edit in a sibling library rebuilds too.
     filters += [PathFilter(d, settings.watch_include, settings.watch_exclude) for d in local_module_dirs(package.root)]
+    return filters
+
+
+def _make_log(namespace: argparse.Namespace) -> Log:
+    if namespace.log_file:
+        return Log(json_format=namespace.log_format == "json", path=Path(namespace.log_file).absolute())
+    return Log(sys.stdout, colour_wanted(sys.stdout, namespace.no_color), json_format=namespace.log_format == "json")
+
+
+def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
+    cwd = Path.cwd()
+    settings = load_settings(namespace, app_args, cwd)
+    log = _make_log(namespace)
+    package, go, artifact = _project(settings, cwd)
+    state_dir = package.root / ".hotgo"
+    try:
+        state_dir.mkdir(exist_ok=True)
+    except OSError as err:
+        raise RuntimeFailure(f"cannot create {state_dir}: {err.strerror}") from None
+    run_dir = RunDir(state_dir)
+    run_dir.create()
+    run_dir.lock()
+
+    listeners = bind_shared(settings.run_listen) if settings.socket_mode == "inherit" else []
+    addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
+    notify_dir = Path(tempfile.mkdtemp(prefix="hotgo-"))
+    config_filter = PathFilter(package.root, settings.config_files, []) if settings.config_files else None
+    supervisor = Supervisor(settings, package, go, log, addresses, listeners, cwd, state_dir, notify_dir,
+                            config_filter, artifact, os.environ.get("NOTIFY_SOCKET", ""))
+    filters = _watch_filters(settings, package, artifact)
     watcher = Watcher(filters, settings.watch_settle, settings.watch_max_wait, settings.watch_poll,
-                      lambda change: supervisor.post(FilesChanged(change)), log)
+                      lambda change: supervisor.post(FilesChanged(change)), log) if filters else None
+    artifacts = (ArtifactWatcher(artifact, settings.watch_settle, lambda p: supervisor.post(ArtifactChanged(p)))
+                 if artifact is not None else None)
+
+    def control(request: Dict[str, object]) -> Dict[str, object]:
+        slot = ReplySlot()
+        supervisor.post(ControlRequest(str(request.get("command", "")), slot))
+        if not slot.done.wait(20):
+            return {"ok": False, "error": "hotgo is busy; try again"}
+        return slot.reply
 
     def request_stop(signum: int, _frame: object) -> None:
         supervisor.post(StopRequested(signal.Signals(signum).name))
@@ -165,18 +221,74 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), request_stop)
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, lambda _s, _f: supervisor.post(ReopenLog()))
 
     where = ", ".join(f"{a} ({settings.socket_mode})" for a in addresses) or "no shared port (socket mode none)"
-    log.info(f"hotgo {__version__} · {package.package} in {package.root} · {where}")
+    what = f"artifact {artifact}" if artifact else package.package
+    log.info(f"hotgo {__version__} · {what} in {package.root} · {where}", event="start_hotgo")
     if settings.socket_mode == "none":
         log.warn("no --listen: every reload stops the old process before the new one starts (downtime)")
+    server: Optional[ControlServer] = None
     try:
-        watcher.start()
+        server = ControlServer(run_dir, control)
+        if watcher is not None:
+            watcher.start()
+        if artifacts is not None:
+            artifacts.start()
         return supervisor.run()
     finally:
-        watcher.stop()
+        if server is not None:
+            server.close()
+        if watcher is not None:
+            watcher.stop()
+        if artifacts is not None:
+            artifacts.stop()
         for generation in supervisor.alive():
             generation.kill()
         for sock in listeners:
             sock.close()
         shutil.rmtree(notify_dir, ignore_errors=True)
+        run_dir.unlock()
+
+
+def control_command(command: str, as_json: bool) -> int:
+    """hotgo status / reload / rollback / stop: ask the hotgo running for this project."""
+    root = find_module_root(Path.cwd()) if _in_module(Path.cwd()) else Path.cwd()
+    state_dir = root / ".hotgo"
+    reply = request(state_dir, command)
+    if command == "status" and reply.get("ok"):
+        status = reply["status"]
+        print(json.dumps(status, indent=2) if as_json else "\n".join(describe_status(status)))
+        return 0
+    if as_json:
+        print(json.dumps(reply))
+    if not reply.get("ok"):
+        print(f"hotgo: {command}: {reply.get('error', 'failed')}", file=sys.stderr)
+        return 1
+    print(reply.get("message", "ok"))
+    if command == "stop":
+        return _wait_for_exit(int(reply.get("pid", 0)))
+    return 0
+
+
+def _in_module(cwd: Path) -> bool:
+    try:
+        find_module_root(cwd)
+    except UsageError:
+        return False
+    return True
+
+
+def _wait_for_exit(pid: int, timeout: float = 120) -> int:
+    """`hotgo stop` returns once hotgo has drained and exited."""
+    import psutil
+
+    try:
+        psutil.Process(pid).wait(timeout)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        print(f"hotgo: stop: pid {pid} still running after {timeout:g}s", file=sys.stderr)
+        return 1
+    return 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Union
+from pathlib import Path
+from typing import Any, Dict, Union
 
 from hotgo.build import BuildResult
 from hotgo.notify import Message
@@ -40,8 +42,39 @@ class Exited:
 
 
 @dataclass(frozen=True)
+class ArtifactChanged:
+    path: Path  # the binary as resolved when it settled
+
+
+class ReplySlot:
+    """Where the loop puts the answer to a control request; the control thread waits on it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.reply: Dict[str, Any] = {}
+
+    def answer(self, reply: Dict[str, Any]) -> None:
+        self.reply = reply
+        self.done.set()
+
+
+@dataclass(frozen=True)
+class ControlRequest:
+    command: str
+    slot: ReplySlot
+
+
+@dataclass(frozen=True)
+class ReopenLog:
+    pass
+
+
+@dataclass(frozen=True)
 class StopRequested:
     reason: str
 
 
-Event = Union[FilesChanged, BuildDone, Notified, ProbeReady, Exited, StopRequested, ConfigChecked, PushAnswered]
+Event = Union[
+    FilesChanged, BuildDone, Notified, ProbeReady, Exited, StopRequested, ConfigChecked, PushAnswered,
+    ArtifactChanged, ControlRequest, ReopenLog,
+]

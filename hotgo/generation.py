@@ -78,7 +78,7 @@ class Generation:
     def _pump(self, proc: subprocess.Popen[bytes], log: Log) -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            log.service(self.name, self.number, raw.decode(errors="replace").rstrip("\r\n"))
+            log.service(self.name, self.number, raw.decode(errors="replace").rstrip("\r\n"), proc.pid)
 
     def request_stop(self, signal_name: str) -> None:
         if self.state is not State.STOPPED:

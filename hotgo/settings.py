@@ -236,6 +236,8 @@ SETTINGS: Tuple[Setting, ...] = (
             _words, "--build-flags", metavar="'FLAGS'"),
     Setting("build", "env", {}, "Environment added to `go build`, e.g. { CGO_ENABLED = \"0\" }.", _env),
     Setting("build", "keep", 3, "Builds kept in .hotgo/bin (the running one is always kept).", _int),
+    Setting("run", "binary", "", "Artifact mode: run this prebuilt binary (a path or a `current` symlink) and "
+            "hand off whenever it changes; nothing is built.", _text, "--binary", metavar="PATH"),
     Setting("run", "args", [], "Arguments for the service (also after `--` on the command line).", _strings),
     Setting("run", "env", {}, "Environment added to the service (values are never logged).", _env),
     Setting("run", "env_file", "", "A dotenv file (KEY=value lines) added to the service's environment; "
@@ -287,6 +289,7 @@ class Settings:
     build_flags: List[str] = field(default_factory=list)
     build_env: Dict[str, str] = field(default_factory=dict)
     build_keep: int = 3
+    run_binary: str = ""
     run_args: List[str] = field(default_factory=list)
     run_env: Dict[str, str] = field(default_factory=dict)
     run_env_file: str = ""

@@ -16,19 +16,33 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import psutil
 
 from hotgo import platform
 from hotgo.addresses import ListenAddress
+from hotgo.artifact import stage
 from hotgo.build import Build, BuildResult, prune_builds, show_failure
-from hotgo.events import BuildDone, Event, Exited, FilesChanged, Notified, ProbeReady, StopRequested
+from hotgo.events import (
+    ArtifactChanged,
+    BuildDone,
+    ControlRequest,
+    Event,
+    Exited,
+    FilesChanged,
+    Notified,
+    ProbeReady,
+    ReopenLog,
+    StopRequested,
+)
 from hotgo.filters import PathFilter
 from hotgo.generation import Generation, State, describe_exit
 from hotgo.gomod import GoPackage
+from hotgo.history import BuildHistory, iso
 from hotgo.log import Log
 from hotgo.notify import Message
+from hotgo.notify import send as send_notify
 from hotgo.push import ConfigChecked, ConfigPusher, PushAnswered, parse_push
 from hotgo.ready import AUTO_DELAY, HttpProbe, ReadyPlan, plan
 from hotgo.settings import Settings, format_duration
@@ -36,6 +50,7 @@ from hotgo.watch import ChangeSet
 
 CRASH_WINDOW = 10.0  # a process that dies sooner than this after start counts towards a crash loop
 CRASH_LOOP = 3
+CRASH_GIVE_UP = 5  # then roll back to the previous good build, if there is one
 BACKOFF_FIRST = 0.5
 BACKOFF_CAP = 30.0
 
@@ -74,6 +89,8 @@ class Supervisor:
         state_dir: Path,
         notify_dir: Path,
         config_filter: Optional[PathFilter] = None,
+        artifact: Optional[Path] = None,
+        supervisor_socket: str = "",
     ) -> None:
         self.settings = settings
         self.package = package
@@ -105,6 +122,10 @@ class Supervisor:
         self.hinted_listen = False
         self.last_build: Dict[str, str] = {"result": "none"}
         self.config_filter = config_filter
+        self.artifact = artifact  # artifact mode: deploy this prebuilt binary, never build
+        self.supervisor_socket = supervisor_socket  # NOTIFY_SOCKET of whoever supervises hotgo (systemd)
+        self.history = BuildHistory()
+        self.note = ""  # a state worth showing in `hotgo status` (crash loop, gave up)
         self.pusher = ConfigPusher(
             parse_push(settings.config_push), settings.config_validate or None, settings.config_ack_timeout,
             settings.config_min_interval, settings.watch_settle,
@@ -141,7 +162,10 @@ class Supervisor:
         return [g for g in self.generations.values() if g.state is not State.STOPPED]
 
     def run(self) -> int:
-        self.start_build(None)
+        if self.artifact is not None:
+            self.deploy_artifact(self.artifact)
+        else:
+            self.start_build(None)
         while not (self.stopping and not self.alive() and self.build is None):
             try:
                 event = self.events.get(timeout=self._next_wait())
@@ -171,6 +195,13 @@ class Supervisor:
             self.pusher.on_checked(event.verdicts)
         elif isinstance(event, PushAnswered):
             self.pusher.on_http_answer(event)
+        elif isinstance(event, ArtifactChanged):
+            if not self.stopping:
+                self.deploy_artifact(event.path)
+        elif isinstance(event, ControlRequest):
+            event.slot.answer(self.on_control(event.command))
+        elif isinstance(event, ReopenLog):
+            self.log.reopen()
 
     # -- changes and builds --------------------------------------------------------
     def on_change(self, change: ChangeSet) -> None:
@@ -185,7 +216,7 @@ class Supervisor:
             return
         names = [self._display(p) for p in change.paths]
         shown = ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
-        self.log.info(f"changed: {shown}")
+        self.log.info(f"changed: {shown}", event="change", files=names)
         self.start_build(change)
 
     def _display(self, path: Path) -> str:
@@ -195,6 +226,9 @@ class Supervisor:
             return str(path)
 
     def start_build(self, change: Optional[ChangeSet]) -> None:
+        if self.artifact is not None:
+            self.deploy_artifact(self.artifact)
+            return
         if self.build is not None:
             self.log.info(f"newer change: cancelling the build of generation {self.build.generation}")
             self.build.cancel()
@@ -207,7 +241,7 @@ class Supervisor:
             self.settings.build_flags, self.settings.build_env, self.log,
             lambda result: self.post(BuildDone(result)),
         )
-        self.log.info(f"building generation {number} ({self.package.package})…")
+        self.log.info(f"building generation {number} ({self.package.package})…", event="build", generation=number)
         self.build.start()
 
     def on_build_done(self, result: BuildResult) -> None:
@@ -222,12 +256,28 @@ class Supervisor:
             show_failure(self.log, result, self.package.root)
             return
         self.last_build = {"result": "ok"}
-        self.log.info(f"built generation {result.generation} in {result.seconds:.2f}s")
+        self.log.info(f"built generation {result.generation} in {result.seconds:.2f}s", event="built",
+                      generation=result.generation, seconds=round(result.seconds, 3))
         if self.restart_timer is not None:
             self.restart_timer.cancel()
             self.restart_timer = None
         self.crash_streak = 0
         self.launch(result.generation, result.binary)
+
+    def deploy_artifact(self, source: Path) -> None:
+        """Artifact mode: stage the prebuilt binary as a new generation and hand off to it."""
+        number = self.next_number
+        self.next_number += 1
+        target = self.bin_dir / f"{self.package.name}-{number}{platform.EXE_SUFFIX}"
+        problem = stage(source, target)
+        if problem:
+            self.last_build = {"result": "failed", "error": problem}
+            self.log.error(f"cannot deploy {problem}; {self._still_serving()}", event="deploy_failed",
+                           generation=number)
+            return
+        self.last_build = {"result": "ok"}
+        self.log.info(f"deploying {source} as generation {number}", event="build", generation=number)
+        self.launch(number, target)
 
     # -- starting and readiness ----------------------------------------------------
     def launch(self, number: int, binary: Path) -> None:
@@ -263,7 +313,8 @@ class Supervisor:
             self.log.error(f"could not start generation {number} ({binary}): {err}")
             return
         self.candidate = generation
-        self.log.info(f"started generation {number} (pid {generation.pid}), waiting until it is ready")
+        self.log.info(f"started generation {number} (pid {generation.pid}), waiting until it is ready",
+                      event="start", generation=number, pid=generation.pid, binary=str(binary))
         self.ready_timers[number] = self.after(
             self.settings.run_ready_timeout, lambda: self._ready_timeout(generation)
         )
@@ -315,12 +366,18 @@ class Supervisor:
         self.candidate = None
         old = self.serving
         self.serving = generation
+        self.history.mark_good(generation.binary)
+        if not self.note.startswith("gave up"):
+            self.note = ""
         took = generation.ready_at - generation.started
-        self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}")
+        self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
+                    event="ready", generation=generation.number, pid=generation.pid)
         if old is not None and old.state is not State.STOPPED:
             self._drain(old, replaced_by=generation.number)
         else:
             self._summary(generation, None)
+        self.tell_supervisor(f"READY=1\nSTATUS=serving generation {generation.number} (pid {generation.pid})"
+                             f"\nMAINPID={os.getpid()}")
         self.pusher.try_push()
         if self.mode == "none" and not self.hinted_listen:
             self.hinted_listen = True
@@ -362,6 +419,8 @@ class Supervisor:
     # -- draining and exits --------------------------------------------------------
     def _drain(self, old: Generation, replaced_by: Optional[int]) -> None:
         old.replaced_by = replaced_by
+        self.log.info(f"draining generation {old.number} (pid {old.pid}): {self.settings.run_stop_signal}",
+                      event="drain", generation=old.number, pid=old.pid)
         old.request_stop(self.settings.run_stop_signal)
         self.after(self.settings.run_drain_timeout, lambda: self._drain_timeout(old))
 
@@ -422,7 +481,8 @@ class Supervisor:
         total = ""
         if reload.change is not None:
             total = f" · change→serving {format_duration(new.ready_at - reload.change.first_event)}"
-        self.log.ok(f"generation {new.number} serving{total} · " + " · ".join(parts))
+        self.log.ok(f"generation {new.number} serving{total} · " + " · ".join(parts), event="done",
+                    generation=new.number, pid=new.pid)
 
     def _crashed(self, generation: Generation, code: int) -> None:
         if self.stopping:
@@ -432,7 +492,16 @@ class Supervisor:
         delay = min(BACKOFF_FIRST * 2 ** (self.crash_streak - 1), BACKOFF_CAP)
         what = (f"generation {generation.number} exited on its own ({describe_exit(code)}) "
                 f"after {format_duration(lived)}")
+        previous = self.history.before(generation.binary)
+        if self.crash_streak >= CRASH_GIVE_UP and previous is not None:
+            self.note = (f"gave up on {generation.binary.name} after {self.crash_streak} crashes in a row; "
+                         f"rolled back to {previous.name}")
+            self.log.error(f"{what}; {self.note}", event="gave_up", generation=generation.number)
+            self.crash_streak = 0
+            self.restart_timer = self.after(0, lambda: self._restart(previous))
+            return
         if self.crash_streak >= CRASH_LOOP:
+            self.note = f"crash loop: {generation.binary.name} exited {self.crash_streak} times in a row"
             self.log.error(
                 f"crash loop: {what}, {self.crash_streak} times in a row; restarting in "
                 f"{format_duration(delay)} (save a fix to rebuild now)"
@@ -459,7 +528,7 @@ class Supervisor:
         self.launch(number, self.serving.binary)
 
     def _prune(self) -> None:
-        protect = [g.binary for g in self.alive()]
+        protect = [g.binary for g in self.alive()] + self.history.good[-self.settings.build_keep:]
         if self.serving is not None:
             protect.append(self.serving.binary)
         prune_builds(self.bin_dir, self.package.name, self.settings.build_keep, protect)
@@ -481,6 +550,62 @@ class Supervisor:
             "and call hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler)."
         )
 
+    # -- control (hotgo status / reload / rollback / stop) ----------------------------
+    def on_control(self, command: str) -> Dict[str, Any]:
+        if command == "status":
+            return {"ok": True, "status": self.status()}
+        if command == "reload":
+            if self.stopping:
+                return {"ok": False, "error": "hotgo is stopping"}
+            self.start_build(None)
+            return {"ok": True, "message": "rebuilding and handing off" if self.artifact is None
+                    else f"redeploying {self.artifact}"}
+        if command == "rollback":
+            return self.rollback()
+        if command == "stop":
+            self.post(StopRequested("hotgo stop"))
+            return {"ok": True, "message": "draining and stopping", "pid": os.getpid()}
+        return {"ok": False, "error": f"unknown command {command!r}"}
+
+    def rollback(self) -> Dict[str, Any]:
+        current = self.serving.binary if self.serving is not None else None
+        target = self.history.before(current)
+        if target is None or self.stopping:
+            return {"ok": False, "error": "no earlier good build is kept "
+                    f"(build.keep = {self.settings.build_keep}; builds that served: "
+                    f"{', '.join(p.name for p in self.history.good) or 'none'})"}
+        number = self.next_number
+        self.next_number += 1
+        self.log.info(f"rollback: handing off to {target.name} as generation {number}", event="rollback",
+                      generation=number)
+        self.launch(number, target)
+        return {"ok": True, "message": f"rolling back to {target.name} (generation {number})"}
+
+    def status(self) -> Dict[str, Any]:
+        current = self.serving or self.candidate
+        push = self.pusher.last
+        return {
+            "generation": current.number if current else 0,
+            "pid": current.pid if current else 0,
+            "binary": str(current.binary) if current else "",
+            "started_at": iso(current.started_wall) if current else "",
+            "state": current.state.value if current else "stopped",
+            "last_build": self.last_build,
+            "last_config_push": {"result": push.result, "when": iso(push.when), "files": push.files,
+                                 "message": push.message, "generation": push.generation},
+            "socket": self.mode,
+            "listen": [str(a) for a in self.addresses],
+            "hotgo_pid": os.getpid(),
+            "note": self.note,
+            "rollback_to": str(self.history.before(current.binary) or "") if current else "",
+            "generations": [{"generation": g.number, "pid": g.pid, "state": g.state.value, "binary": str(g.binary)}
+                            for g in self.alive()],
+        }
+
+    def tell_supervisor(self, message: str) -> None:
+        if self.supervisor_socket:
+            send_notify(self.supervisor_socket, message)
+
     # -- stopping --------------------------------------------------------------------
     def on_stop(self, reason: str) -> None:
         if self.stopping:
@@ -489,6 +614,7 @@ class Supervisor:
                 generation.kill()
             return
         self.stopping = True
+        self.tell_supervisor("STOPPING=1")
         self.pending_launch = None
         if self.build is not None:
             self.build.cancel()

@@ -1,0 +1,232 @@
+"""The project's run directory: one hotgo per project (a lock) and a local control endpoint.
+
+POSIX: a unix socket in `.hotgo/run/` (directory 0700, socket 0600), and the
+peer's uid checked with SO_PEERCRED where the OS has it: another user cannot
+talk to it. Windows: loopback TCP with a random token in a file only the user
+can read (the endpoint file says where). One JSON line in, one JSON line out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+import struct
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, Optional
+
+from hotgo.errors import RuntimeFailure, UsageError
+
+Reply = Dict[str, Any]
+_MAX_UNIX_PATH = 100  # sun_path is 104-108 bytes depending on the OS
+
+
+class RunDir:
+    """`.hotgo/run`: lock, control endpoint, token."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "run"
+        self.lock_path = self.path / "lock"
+        self.endpoint_file = self.path / "control"  # where the endpoint is (socket path or port)
+        self.token_file = self.path / "control.token"
+        self._lock_handle: Optional[IO[str]] = None
+
+    def create(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.path, 0o700)
+        except OSError as err:
+            raise RuntimeFailure(f"cannot create {self.path}: {err.strerror}") from None
+
+    def lock(self) -> None:
+        """Refuse a second hotgo on the same project, naming the first."""
+        handle = self.lock_path.open("a+", encoding="utf-8")
+        try:
+            _try_lock(handle)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise UsageError(
+                f"another hotgo (pid {holder}) is already running for this project ({self.path.parent.parent}); "
+                "use `hotgo status` / `hotgo stop`, or run this one elsewhere"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_handle = handle
+
+    def unlock(self) -> None:
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+
+def _try_lock(handle: IO[str]) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _unix_path(run: RunDir) -> Path:
+    path = run.path / "control.sock"
+    if len(str(path)) <= _MAX_UNIX_PATH:
+        return path
+    # Deep project paths: a short path in a private per-user directory instead.
+    private = Path(tempfile.gettempdir()) / f"hotgo-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    if private.stat().st_uid != (os.getuid() if hasattr(os, "getuid") else 0):
+        raise RuntimeFailure(f"{private} belongs to another user; cannot put the control socket there")
+    return private / (hashlib.sha1(str(run.path).encode()).hexdigest()[:16] + ".sock")
+
+
+class ControlServer:
+    """Accepts requests on its own thread; `handle` runs them (the supervisor posts them to its loop)."""
+
+    def __init__(self, run: RunDir, handle: Callable[[Dict[str, Any]], Reply]) -> None:
+        self.run = run
+        self.handle = handle
+        self._token = ""
+        self._closed = False
+        self.sock = self._listen()
+        threading.Thread(target=self._serve, name="hotgo-control", daemon=True).start()
+
+    def _listen(self) -> socket.socket:
+        if sys.platform == "win32":
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            self._token = secrets.token_hex(32)
+            _write_private(self.run.token_file, self._token)
+            _write_private(self.run.endpoint_file, f"tcp:127.0.0.1:{sock.getsockname()[1]}")
+        else:
+            path = _unix_path(self.run)
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            old_umask = os.umask(0o177)  # the socket is born 0600: no window for another user
+            try:
+                sock.bind(str(path))
+            finally:
+                os.umask(old_umask)
+            _write_private(self.run.endpoint_file, f"unix:{path}")
+        sock.listen(16)
+        return sock
+
+    def _serve(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(30)
+            try:
+                if not _same_user(conn):
+                    _send(conn, {"ok": False, "error": "refused: not the user running hotgo"})
+                    return
+                request = json.loads(_read_line(conn) or "{}")
+                if self._token and not secrets.compare_digest(str(request.get("token", "")), self._token):
+                    _send(conn, {"ok": False, "error": "refused: bad token"})
+                    return
+                _send(conn, self.handle(request))
+            except (OSError, ValueError) as err:
+                try:
+                    _send(conn, {"ok": False, "error": f"bad request: {err}"})
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self.sock.close()
+        finally:
+            for leftover in (self.run.endpoint_file, self.run.token_file):
+                try:
+                    endpoint = leftover.read_text() if leftover == self.run.endpoint_file else ""
+                    leftover.unlink()
+                    if endpoint.startswith("unix:"):
+                        os.unlink(endpoint[5:])
+                except OSError:
+                    pass
+
+
+def _same_user(conn: socket.socket) -> bool:
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None or sys.platform == "win32":
+        return True  # the 0600 socket file (or the token) is the guard
+    creds = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid in (os.getuid(), 0)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _read_line(conn: socket.socket) -> str:
+    data = b""
+    while not data.endswith(b"\n") and len(data) < 1 << 20:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", errors="replace")
+
+
+def _send(conn: socket.socket, reply: Reply) -> None:
+    conn.sendall(json.dumps(reply).encode() + b"\n")
+
+
+def request(state_dir: Path, command: str, timeout: float = 30) -> Reply:
+    """Ask the running hotgo of this project; UsageError-free: failures are RuntimeFailure."""
+    run = RunDir(state_dir)
+    try:
+        endpoint = run.endpoint_file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise RuntimeFailure(f"no hotgo is running for this project (no {run.endpoint_file})") from None
+    except PermissionError:
+        raise RuntimeFailure(f"{run.endpoint_file}: permission denied (hotgo runs as another user)") from None
+    message: Dict[str, Any] = {"command": command}
+    try:
+        if endpoint.startswith("tcp:"):
+            host, _, port = endpoint[4:].rpartition(":")
+            message["token"] = run.token_file.read_text(encoding="utf-8").strip()
+            conn = socket.create_connection((host, int(port)), timeout=timeout)
+        elif sys.platform != "win32" and endpoint.startswith("unix:"):
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.settimeout(timeout)
+            conn.connect(endpoint[5:])
+        else:
+            raise RuntimeFailure(f"{run.endpoint_file}: unknown endpoint {endpoint!r}")
+        with conn:
+            _send(conn, message)
+            line = _read_line(conn)
+    except (ConnectionRefusedError, FileNotFoundError):
+        raise RuntimeFailure("no hotgo is running for this project (its control socket is gone)") from None
+    except PermissionError:
+        raise RuntimeFailure("permission denied: this hotgo belongs to another user") from None
+    except OSError as err:
+        raise RuntimeFailure(f"cannot reach hotgo: {err}") from None
+    if not line:
+        raise RuntimeFailure("hotgo closed the connection without an answer")
+    reply: Reply = json.loads(line)
+    return reply
