@@ -281,14 +281,18 @@ def _in_module(cwd: Path) -> bool:
 
 
 def _wait_for_exit(pid: int, timeout: float = 120) -> int:
-    """`hotgo stop` returns once hotgo has drained and exited."""
+    """`hotgo stop` returns once hotgo has drained and exited (a zombie counts as exited)."""
+    import time
+
     import psutil
 
-    try:
-        psutil.Process(pid).wait(timeout)
-    except psutil.NoSuchProcess:
-        pass
-    except psutil.TimeoutExpired:
-        print(f"hotgo: stop: pid {pid} still running after {timeout:g}s", file=sys.stderr)
-        return 1
-    return 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return 0
+        except psutil.NoSuchProcess:
+            return 0
+        time.sleep(0.05)
+    print(f"hotgo: stop: pid {pid} still running after {timeout:g}s", file=sys.stderr)
+    return 1

@@ -97,6 +97,10 @@ class Generation:
         self.state = State.STOPPED
         if self.notify is not None:
             self.notify.close()
+        if self.proc is not None:
+            # Reaped: drop its job handle (Windows) or parent-watch pipe (macOS/BSD), which
+            # also ends whatever it left behind in its job or process group.
+            platform.release(self.proc)
 
 
 def describe_exit(code: int) -> str:

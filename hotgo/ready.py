@@ -6,6 +6,15 @@ the new generation's `X-Hotgo-Generation` header (the Go helper adds it) — or,
 without that header, as a documented heuristic. `auto` waits for READY=1 from
 services that have shown they speak sd_notify, and otherwise assumes a process
 still alive after a short delay is ready (a heuristic, said so in the log).
+
+Windows has no NOTIFY_SOCKET in hotgo, so there `auto` with a listen address is
+an HTTP probe of `/` on the first one: any answer (any status: `/` need not be a
+route) that carries the new generation's header counts. Windows does not say
+which of two SO_REUSEADDR listeners gets a connection; if the probe keeps
+reaching the old generation (or an answer cannot be told apart), the new
+process counts as ready once it has been seen listening on the port for
+LISTEN_GRACE (psutil) — a heuristic, said so; if even that cannot be seen, once
+it has been alive for AUTO_DELAY.
 """
 
 from __future__ import annotations
@@ -15,11 +24,16 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional, Tuple
 
+import psutil
+
+from hotgo import platform
 from hotgo.settings import parse_duration
 
 AUTO_DELAY = 0.5  # heuristic wait for services that never sent READY=1
+LISTEN_GRACE = 0.3  # a listening new process the probe cannot reach: this long before it counts
+PROBE_INTERVAL = 0.05
 GENERATION_HEADER = "X-Hotgo-Generation"
 
 
@@ -28,9 +42,13 @@ class ReadyPlan:
     kind: str  # auto | notify | http | delay
     path: str = ""
     delay: float = 0.0
+    auto: bool = False  # `auto` turned into an HTTP probe (no NOTIFY_SOCKET on this OS)
 
 
-def plan(spec: str) -> ReadyPlan:
+def plan(spec: str, listening: bool = False) -> ReadyPlan:
+    """The readiness plan for a `--ready` value; `listening`: hotgo has a listen address to probe."""
+    if spec == "auto" and listening and platform.AUTO_READY_PROBE:
+        return ReadyPlan("http", path="/", auto=True)
     if spec.startswith("http:"):
         return ReadyPlan("http", path=spec[5:])
     if spec.startswith("delay:"):
@@ -38,13 +56,34 @@ def plan(spec: str) -> ReadyPlan:
     return ReadyPlan(spec)
 
 
-class HttpProbe:
-    """Polls a URL until it answers 2xx for this generation; gives up when told to stop."""
+def listens_on(pid: int, port: int) -> Optional[bool]:
+    """Does process `pid` have a listening TCP socket on `port`? None: cannot tell."""
+    try:
+        connections = psutil.Process(pid).net_connections(kind="inet")
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return None
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections)
 
-    def __init__(self, url: str, generation: int, on_ready: Callable[[str], None]) -> None:
+
+class HttpProbe:
+    """Polls a URL until this generation answers; gives up when told to stop.
+
+    Strict (`http:/path`): a 2xx carrying this generation's header, or a 2xx without
+    the header (heuristic). `auto`: any status carrying this generation's header.
+    With `pid`, a process seen listening on the port for LISTEN_GRACE counts too while
+    the probe only reaches other generations (auto: or answers it cannot tell apart).
+    """
+
+    def __init__(self, url: str, generation: int, on_ready: Callable[[str], None], *,
+                 auto: bool = False, pid: int = 0) -> None:
         self.url = url
         self.generation = generation
         self.on_ready = on_ready
+        self.auto = auto
+        self.pid = pid
+        self.started = time.monotonic()
         self._stop = threading.Event()
         threading.Thread(target=self._run, name=f"hotgo-probe-{generation}", daemon=True).start()
 
@@ -53,32 +92,59 @@ class HttpProbe:
 
     def _run(self) -> None:
         parts = urllib.parse.urlsplit(self.url)
-        host = parts.hostname or "127.0.0.1"
+        host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path or "/"
+        listening_since: Optional[float] = None
         while not self._stop.is_set():
-            verdict = self._probe_once(host, parts.port or 80, parts.path or "/")
+            verdict, unclear = self._probe_once(host, port, path)
+            if not verdict and unclear:
+                verdict, listening_since = self._fallback(unclear, port, listening_since)
             if verdict:
-                self.on_ready(verdict)
+                if not self._stop.is_set():
+                    self.on_ready(verdict)
                 return
-            self._stop.wait(0.05)
+            self._stop.wait(PROBE_INTERVAL)
 
-    def _probe_once(self, host: str, port: int, path: str) -> str:
+    def _fallback(self, unclear: str, port: int, since: Optional[float]) -> Tuple[str, Optional[float]]:
+        """Something answered that does not show this generation is serving: look at its sockets."""
+        now = time.monotonic()
+        listening = listens_on(self.pid, port) if self.pid else None
+        if listening:
+            since = now if since is None else since
+            if now - since >= LISTEN_GRACE:
+                return (f"{unclear}; generation {self.generation} listens on port {port} (heuristic)", since)
+            return "", since
+        if listening is None and self.auto and now - self.started >= AUTO_DELAY:
+            return f"{unclear}; still running after {AUTO_DELAY * 1000:.0f}ms (heuristic)", None
+        return "", None
+
+    def _probe_once(self, host: str, port: int, path: str) -> Tuple[str, str]:
+        """(why it is ready, "") or ("", what answered instead) or ("", "") when nothing did."""
         conn = http.client.HTTPConnection(host, port, timeout=2)
         try:
-            conn.request("GET", path, headers={"Connection": "close", "User-Agent": "hotgo-probe"})
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
-            return ""
+            try:
+                conn.connect()
+            except OSError:
+                return "", ""  # nothing listens yet
+            try:
+                conn.request("GET", path, headers={"Connection": "close", "User-Agent": "hotgo-probe"})
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                return "", "the port accepts connections but gave no HTTP answer" if self.auto else ""
         finally:
             conn.close()
-        if not 200 <= response.status < 300:
-            return ""
+        status = response.status
+        ok = 200 <= status < 300
         served_by = response.getheader(GENERATION_HEADER)
         if served_by is None:
-            return f"GET {path} answered {response.status} (no {GENERATION_HEADER} header: heuristic)"
-        if served_by.strip() == str(self.generation):
-            return f"GET {path} answered {response.status} from this generation"
-        return ""
+            if not self.auto:
+                return (f"GET {path} answered {status} (no {GENERATION_HEADER} header: heuristic)" if ok else ""), ""
+            return "", f"GET {path} answered {status} without {GENERATION_HEADER}"
+        if served_by.strip() != str(self.generation):
+            return "", f"GET {path} reached generation {served_by.strip()}"
+        if ok or self.auto:
+            return f"GET {path} answered {status} from this generation", ""
+        return "", ""
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:

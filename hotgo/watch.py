@@ -62,6 +62,16 @@ _EVENTS: List[type] = [
 # the inotify watches at the price of extra (non-recursive) scheduled watches.
 _SPLIT_AT = 32
 
+# macOS: a new FSEvents stream also reports recent changes made *before* it started
+# (fseventsd keeps a history; libuv and .NET hit the same). The content hashes already
+# turn such replays into no-ops, but a replayed directory event re-plans watches, so for
+# the first _REPLAY_WINDOW seconds an event is dropped when every path it names was last
+# changed (mtime and ctime) before the initial scan began, less _CLOCK_SLACK for coarse
+# (HFS+: 1 s) timestamps. Price: within that window, a rename that keeps an old ctime
+# would be missed; a deleted path is never dropped.
+_REPLAY_WINDOW = 2.0
+_CLOCK_SLACK = 1.0
+
 
 def _native_observer(on_overflow: Callable[[], None]) -> Any:
     """The platform's observer; on Linux one that reports inotify queue overflows."""
@@ -183,10 +193,13 @@ class Watcher:
         self._last = 0.0
         self._stopped = False
         self._thread = threading.Thread(target=self._settle_loop, name="hotgo-settle", daemon=True)
+        self._scan_began = 0.0  # time.time() when the initial scan began
+        self._replay_until = 0.0  # monotonic; darwin: drop replayed history until then
 
     # -- setup ---------------------------------------------------------------
     def start(self) -> None:
         began = time.monotonic()
+        self._scan_began = time.time()
         stats = WalkStats()
         files = self.snapshot.scan(stats)
         self._observer = PollingObserver(timeout=0.5) if self.poll else _native_observer(self._overflowed)
@@ -194,6 +207,8 @@ class Watcher:
             for path_filter in self.filters:
                 self._watch_tree(path_filter, path_filter.root, self._split_points(stats.skipped), root=True)
         self._observer.start()  # starts the emitters: their watches exist when this returns
+        if sys.platform == "darwin" and not self.poll:
+            self._replay_until = time.monotonic() + _REPLAY_WINDOW
         self._thread.start()
         watches = None if self.poll else inotify_watch_count()
         how = "polling" if self.poll else (
@@ -289,6 +304,8 @@ class Watcher:
         dest = getattr(event, "dest_path", "")
         if dest:
             paths.append(Path(str(dest)))
+        if self._replay_until and time.monotonic() < self._replay_until and self._replayed(paths):
+            return
         if event.is_directory:
             for path in paths:
                 self._track_dir(path, event)
@@ -299,6 +316,18 @@ class Watcher:
             self._last = now
             (self._dirs if event.is_directory else self._files).update(paths)
             self._cond.notify_all()
+
+    def _replayed(self, paths: List[Path]) -> bool:
+        """darwin: every path was last changed before the initial scan (FSEvents history)."""
+        before = self._scan_began - _CLOCK_SLACK
+        for path in paths:
+            try:
+                info = path.lstat()
+            except OSError:
+                return False
+            if info.st_mtime >= before or info.st_ctime >= before:
+                return False
+        return True
 
     def _track_dir(self, path: Path, event: FileSystemEvent) -> None:
         """A directory below one watched alone came or went: (re)plan its watches."""
