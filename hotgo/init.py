@@ -81,6 +81,21 @@ def propose_listen(package_dir: Path) -> Tuple[Optional[str], str]:
     return None, ""
 
 
+_CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
+
+
+def propose_config_files(root: Path, package_dir: Path) -> List[str]:
+    """`config/**` if there is a config directory, and config-like files next to main."""
+    found: List[str] = []
+    if (root / "config").is_dir():
+        found.append("config/**")
+    for directory in dict.fromkeys((package_dir, root)):
+        for path in sorted(directory.iterdir()) if directory.is_dir() else []:
+            if path.is_file() and path.suffix in _CONFIG_SUFFIXES and path.name != CONFIG_NAME:
+                found.append(path.relative_to(root).as_posix())
+    return found
+
+
 def render(proposals: Dict[str, Value], notes: Dict[str, str]) -> str:
     out = [
         "# hotgo.toml — settings for `hotgo run`. Every key is shown with its default;",
@@ -120,6 +135,11 @@ def write(root: Path, force: bool) -> Tuple[Path, List[str]]:
         proposals["run_listen"] = listen_list(address)
         notes["run_listen"] = f"{why}; the service must take the shared socket (see the Go helper)"
         said.append(f"listen: {address} ({why})")
+    config_globs = propose_config_files(root, package_dir)
+    if config_globs:
+        proposals["config_files"] = config_globs
+        notes["config_files"] = "config files found: a change to only these is pushed, not rebuilt"
+        said.append(f"config files: {', '.join(config_globs)}")
     target.write_text(render(proposals, notes), encoding="utf-8")
     gitignore = root / ".gitignore"
     if gitignore.is_file():

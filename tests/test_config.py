@@ -66,6 +66,7 @@ def test_init_proposes_package_and_listen_and_round_trips(api_project: Path) -> 
     text = (api_project / "hotgo.toml").read_text()
     assert 'package = "./cmd/api"' in text
     assert 'listen = ["127.0.0.1:8080"]' in text
+    assert 'files = ["config/**"]' in text
     assert (api_project / ".gitignore").read_text() == "bin/\n.hotgo/\n"
     assert hotgo_cli(["init"], api_project).returncode == 2  # refuses to overwrite
     assert hotgo_cli(["init", "--force"], api_project).returncode == 0
@@ -108,6 +109,19 @@ def _environ(pid: int) -> dict[str, str]:
         return psutil.Process(pid).environ()
     except psutil.Error:
         return {}
+
+
+def test_declared_defaults_are_the_settings_defaults() -> None:
+    import dataclasses
+
+    from hotgo.settings import SETTINGS, Settings
+
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    assert set(fields) == {s.dest for s in SETTINGS}
+    defaults = Settings()
+    for setting in SETTINGS:
+        value = getattr(defaults, setting.dest)
+        assert value == setting.default or value == setting.convert(setting.default), setting.dest
 
 
 def test_readme_settings_table_matches_the_declared_settings() -> None:
