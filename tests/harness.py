@@ -93,6 +93,12 @@ class Hotgo:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
+    def __enter__(self) -> Hotgo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:

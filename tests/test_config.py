@@ -75,13 +75,10 @@ def test_init_proposes_package_and_listen_and_round_trips(api_project: Path) -> 
     port = free_port()
     toml = api_project / "hotgo.toml"
     toml.write_text(toml.read_text().replace("127.0.0.1:8080", f"127.0.0.1:{port}"))
-    hotgo = Hotgo(["run"], cwd=api_project)
-    try:
+    with Hotgo(["run"], cwd=api_project) as hotgo:
         hotgo.wait_serving()
         assert field_of(get(port), "version") == "v1"
         assert "READY=1" in hotgo.output
-    finally:
-        hotgo.close()
 
 
 def test_flags_win_over_file_and_env_file_reaches_the_service(api_project: Path) -> None:
@@ -91,15 +88,12 @@ def test_flags_win_over_file_and_env_file_reaches_the_service(api_project: Path)
         '[run]\nlisten = ["127.0.0.1:1"]\nenv_file = "app.env"\nenv = { OTHER = "y" }\n'
         'drain_timeout = "3s"\n'
     )
-    hotgo = Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], cwd=api_project)
-    try:
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], cwd=api_project) as hotgo:
         hotgo.wait_serving()
         pid = int(field_of(get(port), "pid") or 0)
         env = wait_for(lambda: _environ(pid), 5, "service environment")
         assert env.get("API_NOTE") == "from file" and env.get("OTHER") == "y"  # type: ignore[union-attr]
         assert "from file" not in hotgo.output  # values are never logged
-    finally:
-        hotgo.close()
 
 
 def _environ(pid: int) -> dict[str, str]:

@@ -18,7 +18,11 @@ def start(project: Path, port: int, push: str = "signal:SIGHUP", files: str = '[
         'min_interval = "100ms"\n'
     )
     hotgo = Hotgo(["run", "./cmd/api"], cwd=project)
-    hotgo.wait_serving()
+    try:
+        hotgo.wait_serving()
+    except BaseException:
+        hotgo.close()
+        raise
     return hotgo
 
 
@@ -36,22 +40,18 @@ def pushes(hotgo: Hotgo) -> int:
 
 def test_edit_is_pushed_to_the_same_process_without_a_build(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         pid = field_of(get(port), "pid")
         write_config(api_project, "bonjour")
         wait_for(lambda: greeting(port) == "bonjour", 15, "the new greeting")
         assert field_of(get(port), "pid") == pid
         hotgo.wait_line(r"config push to generation 1 \(config/api\.json\): RELOADING=1 … READY=1")
         assert hotgo.count(r"building generation") == 1, hotgo.output
-    finally:
-        hotgo.close()
 
 
 def test_invalid_file_is_not_pushed_and_the_fix_is(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         pid = field_of(get(port), "pid")
         (api_project / CONFIG).write_text('{"greeting": "oops",\n "rate": }\n')
         hotgo.wait_line(r"config .*config/api\.json:2:\d+: .* — not pushed; generation 1 keeps its current config")
@@ -60,20 +60,15 @@ def test_invalid_file_is_not_pushed_and_the_fix_is(api_project: Path) -> None:
         write_config(api_project, "fixed")
         wait_for(lambda: greeting(port) == "fixed", 15, "the fixed greeting")
         assert field_of(get(port), "pid") == pid
-    finally:
-        hotgo.close()
 
 
 def test_service_rejecting_the_reload_is_reported_with_its_message(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         write_config(api_project, "negative", rate=-1)
         hotgo.wait_line(r"config push to generation 1 \(config/api\.json\) failed: reload failed: .*rate must be "
                         r"positive, got -1")
         assert greeting(port) == "hello"
-    finally:
-        hotgo.close()
 
 
 def test_configmap_atomic_swap_is_one_push(api_project: Path) -> None:
@@ -86,8 +81,7 @@ def test_configmap_atomic_swap_is_one_push(api_project: Path) -> None:
     (first / "api.json").write_text(json.dumps({"greeting": "k8s1", "rate": 1}))
     os.symlink(first.name, volume / "..data")
     os.symlink("..data/api.json", volume / "api.json")
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         assert greeting(port) == "k8s1"
         second = volume / "..2026_11_26_00_01_00.000000002"
         second.mkdir()
@@ -103,14 +97,11 @@ def test_configmap_atomic_swap_is_one_push(api_project: Path) -> None:
         assert write_config_marker.exists()
         assert pushes(hotgo) == 1, hotgo.output
         assert hotgo.count(r"building generation") == 1
-    finally:
-        hotgo.close()
 
 
 def test_storm_of_fifty_writes_is_coalesced_and_the_last_wins(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         started = time.monotonic()
         for i in range(50):
             write_config(api_project, f"storm{i}")
@@ -119,27 +110,21 @@ def test_storm_of_fifty_writes_is_coalesced_and_the_last_wins(api_project: Path)
         wait_for(lambda: greeting(port) == "storm49", 15, "the last written greeting")
         hotgo.wait_line(r"config push to generation 1 .*: RELOADING=1 … READY=1")
         assert 1 <= pushes(hotgo) <= 2, hotgo.output
-    finally:
-        hotgo.close()
 
 
 def test_http_push_method(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port, push="http:POST http://127.0.0.1:{port}/-/reload")
-    try:
+    with start(api_project, port, push="http:POST http://127.0.0.1:{port}/-/reload") as hotgo:
         write_config(api_project, "viahttp")
         hotgo.wait_line(r"config push to generation 1 \(config/api\.json\): HTTP 200")
         assert greeting(port) == "viahttp"
         write_config(api_project, "bad", rate=0)
         hotgo.wait_line(r"config push to generation 1 \(config/api\.json\) failed: HTTP 500: .*rate must be positive")
-    finally:
-        hotgo.close()
 
 
 def test_restart_push_method_hands_off_with_zero_failed_requests(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port, push="restart")
-    try:
+    with start(api_project, port, push="restart") as hotgo:
         pid = field_of(get(port), "pid")
         with Load(port, clients=8, max_seconds=60) as load:
             write_config(api_project, "restarted")
@@ -148,5 +133,3 @@ def test_restart_push_method_hands_off_with_zero_failed_requests(api_project: Pa
         assert field_of(get(port), "pid") != pid
         assert result.failures == [] and set(result.statuses) == {200}, (result.failures[:3], result.statuses)
         assert hotgo.count(r"building generation") == 1
-    finally:
-        hotgo.close()

@@ -14,8 +14,7 @@ CLIENTS = 16
 @pytest.mark.parametrize("mode", ["inherit", "reuseport"])
 def test_sixteen_clients_twenty_reloads_zero_failures(api_project: Path, mode: str) -> None:
     port = free_port()
-    hotgo = Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--socket", mode], cwd=api_project)
-    try:
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--socket", mode], cwd=api_project) as hotgo:
         hotgo.wait_serving()
         with Load(port, clients=CLIENTS, max_seconds=240) as load:
             for i in range(2, RELOADS + 2):
@@ -30,15 +29,12 @@ def test_sixteen_clients_twenty_reloads_zero_failures(api_project: Path, mode: s
         assert set(result.statuses) == {200}, result.statuses
         assert all(result.versions[f"v{i}"] > 0 for i in range(2, RELOADS + 2)), result.versions
         assert hotgo.count(r"READY=1") == RELOADS + 1, hotgo.output  # exact readiness, no heuristic
-    finally:
-        hotgo.close()
 
 
 def test_plain_service_runs_in_mode_none_and_says_how_to_fix_it(tmp_path: Path) -> None:
     project = copy_sample(tmp_path, "plain")
     port = free_port()
-    hotgo = Hotgo(["run", ".", "--", "-addr", f"127.0.0.1:{port}"], cwd=project)
-    try:
+    with Hotgo(["run", ".", "--", "-addr", f"127.0.0.1:{port}"], cwd=project) as hotgo:
         hotgo.wait_serving()
         hotgo.wait_line(r"every reload stops the old process before the new one starts \(downtime\)")
         hotgo.wait_line(rf"listens on 127\.0\.0\.1:{port}.*refuses connections.*--listen 127\.0\.0\.1:{port}")
@@ -46,5 +42,3 @@ def test_plain_service_runs_in_mode_none_and_says_how_to_fix_it(tmp_path: Path) 
         set_version(project, "v2", main="main.go")
         hotgo.wait_serving(2)
         wait_for(lambda: field_of(get(port), "version") == "v2", 30, "v2 from the plain service")
-    finally:
-        hotgo.close()

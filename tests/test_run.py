@@ -99,8 +99,7 @@ def wait_version(port: int, version: str, timeout: float = 60) -> None:
 
 def test_edit_is_served_and_old_process_is_gone(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         hotgo.wait_serving()
         first = get(port)
         assert field_of(first, "version") == "v1"
@@ -112,14 +111,11 @@ def test_edit_is_served_and_old_process_is_gone(api_project: Path) -> None:
         assert new_pid != old_pid
         wait_for(lambda: not psutil.pid_exists(old_pid), 15, f"old pid {old_pid} to exit")
         hotgo.wait_line(r"generation \d+ serving · change→serving .* build .* start→ready .* drain of generation 1")
-    finally:
-        hotgo.close()
 
 
 def test_build_failure_keeps_old_version_and_shows_compiler_error(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         hotgo.wait_serving()
         main = api_project / "cmd/api/main.go"
         good = main.read_text()
@@ -131,14 +127,11 @@ def test_build_failure_keeps_old_version_and_shows_compiler_error(api_project: P
         main.write_text(good)
         set_version(api_project, "fixed")
         wait_version(port, "fixed")
-    finally:
-        hotgo.close()
 
 
 def test_no_failed_request_during_ten_reloads_under_load(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         hotgo.wait_serving()
         with Load(port, clients=8, max_seconds=180) as load:
             for i in range(2, 12):
@@ -149,20 +142,15 @@ def test_no_failed_request_during_ten_reloads_under_load(api_project: Path) -> N
         assert set(result.statuses) == {200}, result.statuses
         assert result.ok > 100
         assert all(result.versions[f"v{i}"] > 0 for i in range(2, 12)), result.versions
-    finally:
-        hotgo.close()
 
 
 def test_new_binary_that_exits_at_start_leaves_old_serving(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         hotgo.wait_serving()
         (api_project / "cmd/api/main.go").write_text(EXITS_AT_START)
         hotgo.wait_line(r"generation \d+ exited before it was ready \(exit code 3\); generation 1 keeps serving")
         assert served_version(port) == "v1"
-    finally:
-        hotgo.close()
 
 
 def test_service_crashing_on_its_own_is_restarted_with_backoff_and_loop_reported(api_project: Path) -> None:
@@ -170,22 +158,18 @@ def test_service_crashing_on_its_own_is_restarted_with_backoff_and_loop_reported
     original = main.read_text()
     main.write_text(CRASHES_AFTER_READY)
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         hotgo.wait_line(r"exited on its own \(exit code 7\).*; restarting in 500ms")
         hotgo.wait_line(r"exited on its own \(exit code 7\).*; restarting in 1s")
         hotgo.wait_line(r"crash loop: generation \d+ exited on its own \(exit code 7\).* 3 times in a row; "
                         r"restarting in 2s")
         main.write_text(original)  # the fix: a rebuild ends the loop at once
         wait_version(port, "v1")
-    finally:
-        hotgo.close()
 
 
 def test_new_binary_never_ready_is_killed_after_timeout(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port, "--ready-timeout", "2s")
-    try:
+    with start(api_project, port, "--ready-timeout", "2s") as hotgo:
         hotgo.wait_serving()
         (api_project / "cmd/api/main.go").write_text(NEVER_READY)
         hotgo.wait_line(r"started generation 2 \(pid (\d+)\)")
@@ -194,8 +178,6 @@ def test_new_binary_never_ready_is_killed_after_timeout(api_project: Path) -> No
         wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
                  5, "never-ready process to be killed")
         assert served_version(port) == "v1"
-    finally:
-        hotgo.close()
 
 
 def test_old_process_ignoring_sigterm_is_killed_after_drain_timeout(api_project: Path) -> None:
@@ -203,8 +185,7 @@ def test_old_process_ignoring_sigterm_is_killed_after_drain_timeout(api_project:
     original = main.read_text()
     main.write_text(STUBBORN)
     port = free_port()
-    hotgo = start(api_project, port, "--drain-timeout", "1s")
-    try:
+    with start(api_project, port, "--drain-timeout", "1s") as hotgo:
         hotgo.wait_serving()
         stubborn_pid = int(field_of(get(port), "pid") or 0)
         assert served_version(port) == "stubborn"
@@ -212,37 +193,29 @@ def test_old_process_ignoring_sigterm_is_killed_after_drain_timeout(api_project:
         wait_version(port, "v1")
         hotgo.wait_line(r"generation 1 still running 1s after SIGTERM: killing its process group")
         wait_for(lambda: not psutil.pid_exists(stubborn_pid), 5, "stubborn process to be killed")
-    finally:
-        hotgo.close()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_stop_signal_drains_service_and_exits_zero(api_project: Path, sig: int) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         hotgo.wait_serving()
         pids = hotgo.service_pids()
         assert pids
         assert hotgo.interrupt(sig) == 0
         assert re.search(r"generation 1 stopped \(exit code 0\)", hotgo.output), hotgo.output
         assert not [p for p in pids if psutil.pid_exists(p)]
-    finally:
-        hotgo.close()
 
 
 def test_sigkill_of_hotgo_leaves_no_service_behind(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         hotgo.wait_serving()
         pids = hotgo.service_pids()
         assert pids
         hotgo.proc.kill()
         hotgo.proc.wait(5)
         wait_for(lambda: not [p for p in pids if psutil.pid_exists(p)], 2, "service processes to die with hotgo")
-    finally:
-        hotgo.close()
 
 
 def _builds(hotgo: Hotgo) -> int:
@@ -257,8 +230,7 @@ def _marker_change(api_project: Path, hotgo: Hotgo, serving_before: int) -> None
 
 def test_vim_style_save_is_exactly_one_build(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         hotgo.wait_serving()
         main = api_project / "cmd/api/main.go"
         new_text = re.sub(r'const version = "[^"]*"', 'const version = "vim"', main.read_text())
@@ -276,14 +248,11 @@ def test_vim_style_save_is_exactly_one_build(api_project: Path) -> None:
         assert served_version(port) == "vim"
         _marker_change(api_project, hotgo, 2)
         assert _builds(hotgo) == 3, hotgo.output
-    finally:
-        hotgo.close()
 
 
 def test_burst_of_200_files_is_one_build(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         hotgo.wait_serving()
         generated = api_project / "internal" / "generated"
         generated.mkdir(parents=True)
@@ -292,14 +261,11 @@ def test_burst_of_200_files_is_one_build(api_project: Path) -> None:
         hotgo.wait_serving(2)
         _marker_change(api_project, hotgo, 2)
         assert _builds(hotgo) == 3, hotgo.output
-    finally:
-        hotgo.close()
 
 
 def test_test_file_edit_and_touch_do_not_rebuild(api_project: Path) -> None:
     port = free_port()
-    hotgo = start(api_project, port)
-    try:
+    with start(api_project, port) as hotgo:
         hotgo.wait_serving()
         (api_project / "cmd/api/extra_test.go").write_text("package main\n")
         main = api_project / "cmd/api/main.go"
@@ -307,8 +273,6 @@ def test_test_file_edit_and_touch_do_not_rebuild(api_project: Path) -> None:
         os.utime(main)
         _marker_change(api_project, hotgo, 1)
         assert _builds(hotgo) == 2, hotgo.output
-    finally:
-        hotgo.close()
 
 
 # -- clear errors, exit code 2, never a traceback -------------------------------------------

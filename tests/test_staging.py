@@ -34,8 +34,7 @@ def version_at(port: int) -> object:
 
 def test_status_deploy_and_rollback_under_load(api_project: Path) -> None:
     port = free_port()
-    hotgo = Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], cwd=api_project)
-    try:
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], cwd=api_project) as hotgo:
         hotgo.wait_serving()
         first = status(api_project)
         assert first["state"] == "ready" and first["generation"] == 1
@@ -66,19 +65,14 @@ def test_status_deploy_and_rollback_under_load(api_project: Path) -> None:
         assert stop.returncode == 0, stop.stderr
         assert hotgo.proc.wait(30) == 0
         assert hotgo_cli(["status"], api_project).returncode == 1
-    finally:
-        hotgo.close()
 
 
 def test_second_hotgo_on_the_same_project_is_refused(api_project: Path) -> None:
-    hotgo = Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{free_port()}"], cwd=api_project)
-    try:
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{free_port()}"], cwd=api_project) as hotgo:
         hotgo.wait_serving()
         second = hotgo_cli(["run", "./cmd/api", "--listen", f"127.0.0.1:{free_port()}"], api_project)
         assert second.returncode == 2
         assert f"another hotgo (pid {hotgo.proc.pid}) is already running" in second.stderr
-    finally:
-        hotgo.close()
 
 
 def _build(project: Path, version: str, output: Path) -> Path:
@@ -93,8 +87,7 @@ def test_artifact_mode_deploys_renamed_in_binaries_and_refuses_broken_ones(api_p
     v2 = _build(api_project, "v2", tmp_path / "api-v2")
     _build(api_project, "v1", staging / "bin" / "api")
     port = free_port()
-    hotgo = Hotgo(["run", "--binary", "bin/api", "--listen", f"127.0.0.1:{port}"], cwd=staging)
-    try:
+    with Hotgo(["run", "--binary", "bin/api", "--listen", f"127.0.0.1:{port}"], cwd=staging) as hotgo:
         hotgo.wait_serving()
         assert version_at(port) == "v1"
         # rsync style: a hidden temp file in the same directory, then rename over the binary.
@@ -119,8 +112,6 @@ def test_artifact_mode_deploys_renamed_in_binaries_and_refuses_broken_ones(api_p
         hotgo.wait_line(r"generation \d+ exited before it was ready")
         assert version_at(port) == "v2"
         assert hotgo.count(r"generation \d+ serving") == 2
-    finally:
-        hotgo.close()
 
 
 def test_artifact_mode_follows_a_current_symlink_to_a_new_release(api_project: Path, tmp_path: Path) -> None:
@@ -130,16 +121,13 @@ def test_artifact_mode_follows_a_current_symlink_to_a_new_release(api_project: P
         _build(api_project, version, staging / "releases" / version / "api")
     os.symlink("releases/v1", staging / "current")
     port = free_port()
-    hotgo = Hotgo(["run", "--binary", "current/api", "--listen", f"127.0.0.1:{port}"], cwd=staging)
-    try:
+    with Hotgo(["run", "--binary", "current/api", "--listen", f"127.0.0.1:{port}"], cwd=staging) as hotgo:
         hotgo.wait_serving()
         assert version_at(port) == "v1"
         os.symlink("releases/v2", staging / "current.new")
         os.rename(staging / "current.new", staging / "current")  # the atomic switch
         wait_for(lambda: version_at(port) == "v2", 30, "v2 after the symlink switch")
         hotgo.wait_line(r"deploying .*releases/v2/api as generation 2")
-    finally:
-        hotgo.close()
 
 
 def test_control_socket_is_private_and_another_user_is_refused() -> None:
@@ -179,8 +167,7 @@ def test_control_socket_is_private_and_another_user_is_refused() -> None:
 
 def test_json_logs_parse_and_a_deploy_emits_its_events(api_project: Path) -> None:
     port = free_port()
-    hotgo = Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--log-format", "json"], cwd=api_project)
-    try:
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--log-format", "json"], cwd=api_project) as hotgo:
         hotgo.wait_line(r'"event": "done"')
         set_version(api_project, "v2")
         hotgo.wait_line(r'"event": "done"', occurrences=2)
@@ -191,8 +178,6 @@ def test_json_logs_parse_and_a_deploy_emits_its_events(api_project: Path) -> Non
             assert event in deploy, deploy
         assert any(r["event"] == "drain" and r["generation"] == 1 for r in records)
         assert any(r["event"] == "output" and r["generation"] == 2 and r.get("pid") for r in records)
-    finally:
-        hotgo.close()
 
 
 def test_hotgo_tells_its_own_supervisor_ready(api_project: Path, tmp_path: Path) -> None:
