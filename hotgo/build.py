@@ -84,6 +84,7 @@ class Build:
             assert proc.stdout is not None
             output = [line.decode(errors="replace").rstrip() for line in proc.stdout]
             ok = proc.wait() == 0 and self.binary.exists()
+            platform.release(proc)
         except _Cancelled:
             pass
         except OSError as err:

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
+from hotgo import platform
 from hotgo.addresses import ListenAddress, parse_listen
 from hotgo.errors import UsageError
 
@@ -246,7 +247,7 @@ SETTINGS: Tuple[Setting, ...] = (
             "\"[::1]:9000\", \"name=:8080\".", listen_list, "--listen", repeat=True, metavar="ADDR"),
     Setting("run", "socket", "auto", "inherit (hotgo binds, every generation inherits the socket), reuseport "
             "(the service binds with SO_REUSEPORT), none (stop then start: downtime); "
-            "auto = inherit with listen, else none.", _socket_mode, "--socket", metavar="MODE"),
+            "auto = inherit with listen (reuseport on Windows), else none.", _socket_mode, "--socket", metavar="MODE"),
     Setting("run", "ready", "auto", f"When a new process counts as ready: {_READY_FORMS}.",
             _ready, "--ready", metavar="HOW"),
     Setting("run", "ready_timeout", 15.0, "A new process not ready by then is killed; the old one keeps serving.",
@@ -315,7 +316,7 @@ class Settings:
     def socket_mode(self) -> str:
         if self.run_socket != "auto":
             return self.run_socket
-        return "inherit" if self.run_listen else "none"
+        return platform.DEFAULT_SOCKET_MODE if self.run_listen else "none"
 
 
 def resolve(values: Dict[str, Value]) -> Settings:
@@ -330,6 +331,15 @@ def resolve(values: Dict[str, Value]) -> Settings:
             f"socket = {settings.socket_mode!r} needs at least one listen address "
             "(--listen 127.0.0.1:8080)"
         )
+    if sys.platform == "win32" and settings.socket_mode == "inherit":
+        raise UsageError("socket = 'inherit' needs POSIX descriptor passing; on Windows use 'reuseport' "
+                         "(the service binds with SO_REUSEADDR, as the Go helper does)")
+    if sys.platform == "win32" and settings.config_push.startswith("signal:"):
+        raise UsageError("config.push: Windows has no signals; use 'http:POST http://127.0.0.1:{port}/-/reload' "
+                         "(the default there) or 'restart'")
+    if sys.platform == "win32" and settings.run_ready == "notify":
+        raise UsageError("ready = 'notify' needs NOTIFY_SOCKET, which hotgo does not provide on Windows; "
+                         "use 'auto' (an HTTP probe there) or 'http:/healthz'")
     if settings.build_keep < 1:
         raise UsageError("build.keep must be at least 1 (the running build is kept)")
     return settings

@@ -54,7 +54,7 @@ CRASH_GIVE_UP = 5  # then roll back to the previous good build, if there is one
 BACKOFF_FIRST = 0.5
 BACKOFF_CAP = 30.0
 
-_PROTOCOL_VARS = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "HOTGO_PARENT_PID")
+_PROTOCOL_VARS = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET")
 
 
 @dataclass(order=True)
@@ -102,7 +102,7 @@ class Supervisor:
         self.bin_dir = state_dir / "bin"
         self.notify_dir = notify_dir
         self.mode = settings.socket_mode
-        self.ready_plan: ReadyPlan = plan(settings.run_ready)
+        self.ready_plan: ReadyPlan = plan(settings.run_ready, listening=bool(self.addresses))
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()  # safe from signal handlers
         self._timers: List[_Timer] = []
         self._seq = itertools.count()
@@ -321,7 +321,8 @@ class Supervisor:
         kind = self.ready_plan.kind
         if kind == "http" and self.addresses:
             url = self.addresses[0].url(self.ready_plan.path)
-            self.probes[number] = HttpProbe(url, number, lambda how: self.post(ProbeReady(number, how)))
+            self.probes[number] = HttpProbe(url, number, lambda how: self.post(ProbeReady(number, how)),
+                                            auto=self.ready_plan.auto, pid=generation.pid)
         elif kind == "delay":
             self.after(self.ready_plan.delay,
                        lambda: self.mark_ready(generation, "still running after the ready delay"))
@@ -429,7 +430,7 @@ class Supervisor:
             return
         self.log.warn(
             f"generation {old.number} still running {format_duration(self.settings.run_drain_timeout)} "
-            f"after {self.settings.run_stop_signal}: killing its process group"
+            f"after {platform.stop_description(self.settings.run_stop_signal)}: killing its process group"
         )
         old.kill()
 
