@@ -232,6 +232,7 @@ class Supervisor:
         if self.build is not None:
             self.log.info(f"newer change: cancelling the build of generation {self.build.generation}")
             self.build.cancel()
+            self.reloads.pop(self.build.generation, None)
         number = self.next_number
         self.next_number += 1
         binary = self.bin_dir / f"{self.package.name}-{number}{platform.EXE_SUFFIX}"
@@ -252,6 +253,7 @@ class Supervisor:
             return
         self.reloads.setdefault(result.generation, _Reload()).build_seconds = result.seconds
         if not result.ok:
+            self.reloads.pop(result.generation, None)
             self.last_build = {"result": "failed", "error": (result.errors or result.output or ["?"])[0]}
             show_failure(self.log, result, self.package.root)
             return

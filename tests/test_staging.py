@@ -198,3 +198,17 @@ def test_hotgo_tells_its_own_supervisor_ready(api_project: Path, tmp_path: Path)
     finally:
         supervisor.close()
         hotgo.close()
+
+
+def test_a_deploy_that_crash_loops_is_given_up_and_the_previous_build_serves(api_project: Path) -> None:
+    from test_run import CRASHES_AFTER_READY
+
+    port = free_port()
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], cwd=api_project) as hotgo:
+        hotgo.wait_serving()
+        (api_project / "cmd/api/main.go").write_text(CRASHES_AFTER_READY)
+        hotgo.wait_line(r"gave up on api-2 after 5 crashes in a row; rolled back to api-1", timeout=90)
+        wait_for(lambda: version_at(port) == "v1", 30, "the previous build serving again")
+        state = status(api_project)
+        assert state["binary"].endswith("/api-1") and state["state"] == "ready"
+        assert state["note"].startswith("gave up on api-2")
