@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from hotgo import __version__, config, envfile
+from hotgo import __version__, config, envfile, platform
 from hotgo import init as initfile
 from hotgo.artifact import ArtifactWatcher
 from hotgo.config import CONFIG_NAME
@@ -229,6 +229,9 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     log.info(f"hotgo {__version__} · {what} in {package.root} · {where}", event="start_hotgo")
     if settings.socket_mode == "none":
         log.warn("no --listen: every reload stops the old process before the new one starts (downtime)")
+    caveat = platform.reuseport_handoff_caveat() if settings.socket_mode == "reuseport" else None
+    if caveat:
+        log.warn(caveat)
     server: Optional[ControlServer] = None
     try:
         server = ControlServer(run_dir, control)

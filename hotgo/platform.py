@@ -524,3 +524,19 @@ def supports_signal(name: str) -> bool:
 def stop_description(name: str) -> str:
     """What a graceful stop with `name` really sends on this OS."""
     return GRACEFUL_STOP if IS_WINDOWS and name != "SIGKILL" else name
+
+
+def reuseport_handoff_caveat() -> Optional[str]:
+    """What socket mode `reuseport` loses on this OS, if anything can be done about it."""
+    if not IS_LINUX:
+        return None
+    try:
+        with open("/proc/sys/net/ipv4/tcp_migrate_req", encoding="ascii") as handle:
+            if handle.read().strip() != "0":
+                return None
+    except OSError:
+        return None  # older kernels: nothing to switch on
+    return ("socket reuseport: when an old generation closes its socket, Linux resets connections still "
+            "queued in it (a few new connections per reload under load). `sudo sysctl -w "
+            "net.ipv4.tcp_migrate_req=1` hands them to the new generation instead; socket = inherit "
+            "(the default) does not have this problem")
