@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -47,6 +49,10 @@ def test_edit_is_pushed_to_the_same_process_without_a_build(api_project: Path) -
         assert field_of(get(port), "pid") == pid
         hotgo.wait_line(r"config push to generation 1 \(config/api\.json\): RELOADING=1 … READY=1")
         assert hotgo.count(r"building generation") == 1, hotgo.output
+        result = subprocess.run([sys.executable, "-m", "hotgo", "status", "--json"], cwd=api_project,
+                                capture_output=True, text=True, timeout=60)
+        push = json.loads(result.stdout)["last_config_push"]
+        assert push["result"] == "ok" and push["files"] == ["config/api.json"] and push["when"], push
 
 
 def test_invalid_file_is_not_pushed_and_the_fix_is(api_project: Path) -> None:

@@ -263,6 +263,26 @@ def test_burst_of_200_files_is_one_build(api_project: Path) -> None:
         assert _builds(hotgo) == 3, hotgo.output
 
 
+def test_change_during_a_build_cancels_the_stale_build(api_project: Path) -> None:
+    port = free_port()
+    with start(api_project, port) as hotgo:
+        hotgo.wait_serving()
+        set_version(api_project, "stale")
+        hotgo.wait_line(r"building generation 2")
+        set_version(api_project, "fresh")
+        hotgo.wait_line(r"newer change: cancelling the build of generation 2")
+        wait_version(port, "fresh")
+        assert hotgo.count(r"started generation 2 ") == 0, hotgo.output
+
+
+def test_poll_mode_sees_edits(api_project: Path) -> None:
+    port = free_port()
+    with start(api_project, port, "--poll") as hotgo:
+        hotgo.wait_serving()
+        set_version(api_project, "polled")
+        wait_version(port, "polled")
+
+
 def test_test_file_edit_and_touch_do_not_rebuild(api_project: Path) -> None:
     port = free_port()
     with start(api_project, port) as hotgo:

@@ -6,6 +6,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -212,3 +213,20 @@ def test_a_deploy_that_crash_loops_is_given_up_and_the_previous_build_serves(api
         state = status(api_project)
         assert state["binary"].endswith("/api-1") and state["state"] == "ready"
         assert state["note"].startswith("gave up on api-2")
+
+
+def test_log_file_is_reopened_on_sigusr1(api_project: Path, tmp_path: Path) -> None:
+    log_file = tmp_path / "logs" / "hotgo.log"
+    port = free_port()
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--log-file", str(log_file)],
+               cwd=api_project) as hotgo:
+        wait_for(lambda: log_file.exists() and "generation 1 serving" in log_file.read_text(), 120,
+                 "the first generation in the log file")
+        rotated = log_file.with_name("hotgo.log.old")
+        os.rename(log_file, rotated)  # what logrotate does, then it signals
+        hotgo.proc.send_signal(signal.SIGUSR1)
+        wait_for(log_file.exists, 10, "a fresh log file")
+        set_version(api_project, "v2")
+        wait_for(lambda: "generation 2 serving" in log_file.read_text(), 60, "generation 2 in the fresh file")
+        assert "generation 2 serving" not in rotated.read_text()
+        assert hotgo.output == ""  # nothing on stdout with --log-file
