@@ -222,7 +222,8 @@ func TestDrainingResponsesCloseConnection(t *testing.T) {
 	<-entered
 	drainDone := make(chan error, 1)
 	go func() { drainDone <- srv.Drain(context.Background()) }()
-	for !srv.Draining() {
+	// Clients are told to reconnect once the listener is really closed.
+	for !srv.closing.Load() {
 		time.Sleep(time.Millisecond)
 	}
 	close(release)
