@@ -23,6 +23,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import psutil
 
+# The test harness's HTTP helpers serve the benchmarks too (one copy of each).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from harness import field_of, get
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = "api"
 PACKAGE = "./cmd/api"
@@ -138,27 +142,6 @@ def free_port() -> int:
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
-
-
-def get(port: int, timeout: float = 2.0) -> Optional[str]:
-    """Body of a 200 answer to a fresh-connection GET /, or None."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", "/", headers={"Connection": "close"})
-        response = conn.getresponse()
-        body = response.read().decode(errors="replace")
-        return body if response.status == 200 else None
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
-
-
-def field_of(body: Optional[str], key: str) -> Optional[str]:
-    if not body:
-        return None
-    match = re.search(rf"\b{key}=(\S+)", body)
-    return match.group(1) if match else None
 
 
 def served_version(port: int) -> Optional[str]:

@@ -28,6 +28,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, log, wait_for
+from harness import make_tree
 
 from hotgo.filters import PathFilter
 from hotgo.log import Log
@@ -35,17 +36,6 @@ from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from hotgo.watch import ChangeSet, Watcher, inotify_watch_count
 
 WATCHING = re.compile(r"watching (\d+) files in (\d+) directories \((\d+) inotify watches\) in ([\d.]+)s")
-
-
-def make_tree(base: Path, directories: int, files_per_dir: int, fanout: int = 100) -> None:
-    for i in range(max(1, directories // fanout)):
-        top = os.path.join(base, f"d{i:04d}")
-        os.makedirs(top)
-        for j in range(fanout - 1):
-            sub = os.path.join(top, f"e{j:03d}")
-            os.mkdir(sub)
-            for k in range(files_per_dir):
-                os.close(os.open(os.path.join(sub, f"f{k}.txt"), os.O_CREAT | os.O_WRONLY, 0o644))
 
 
 def project(tmp: Path, dirs: int, files_per_dir: int) -> Path:

@@ -13,7 +13,7 @@ from typing import Iterator, List
 
 import psutil
 import pytest
-from harness import Hotgo, field_of, free_port, get, kill_processes_under, set_version, wait_for
+from harness import Hotgo, field_of, free_port, get, kill_processes_under, make_tree, set_version, wait_for
 
 from hotgo.filters import PathFilter
 from hotgo.gomod import local_module_dirs
@@ -24,18 +24,6 @@ from hotgo.watch import ChangeSet, Watcher, inotify_watch_count
 linux_only = pytest.mark.skipif(inotify_watch_count() is None, reason="counts inotify watches via /proc (Linux)")
 EXCLUDED_NAMES = {p.rstrip("/") for p in DEFAULT_EXCLUDE if p.endswith("/")}
 WATCHING = r"watching \d+ files in \d+ directories"
-
-
-def make_tree(base: Path, directories: int, files_per_dir: int, fanout: int = 100) -> None:
-    """`directories` directories (two levels, `fanout` wide) with empty files: 100,000 files in ~2s."""
-    for i in range(max(1, directories // fanout)):
-        top = os.path.join(base, f"d{i:04d}")
-        os.makedirs(top)
-        for j in range(fanout - 1):
-            sub = os.path.join(top, f"e{j:03d}")
-            os.mkdir(sub)
-            for k in range(files_per_dir):
-                os.close(os.open(os.path.join(sub, f"f{k}.txt"), os.O_CREAT | os.O_WRONLY, 0o644))
 
 
 def watched_directories(root: Path) -> int:
