@@ -26,6 +26,7 @@ import psutil
 # The test harness's HTTP helpers serve the benchmarks too (one copy of each).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from harness import field_of, get
+from harness import wait_for as harness_wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = "api"
@@ -45,14 +46,11 @@ def log(message: str) -> None:
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str, step: float = 0.01) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(step)
+    """The harness's wait, with TimeoutError (a benchmark reports it; a test fails on it)."""
+    try:
+        return harness_wait_for(condition, timeout, what, step)
+    except AssertionError as err:
+        raise TimeoutError(str(err)) from None
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
