@@ -145,12 +145,3 @@ class HttpProbe:
         if ok or self.auto:
             return f"GET {path} answered {status} from this generation", ""
         return "", ""
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
