@@ -7,7 +7,7 @@ import threading
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 from hotgo import platform
 from hotgo.log import Log
@@ -35,7 +35,6 @@ class Generation:
         self.stop_sent = 0.0
         self.status = ""  # last STATUS= from the service
         self.exit_code: Optional[int] = None
-        self.killed = False
         self.replaced_by: Optional[int] = None  # the generation that took over from this one
 
     @property
@@ -88,7 +87,6 @@ class Generation:
             platform.send_signal(self.proc, signal_name)
 
     def kill(self) -> None:
-        self.killed = True
         if self.proc is not None:
             platform.kill_tree(self.proc)
 
@@ -112,7 +110,3 @@ def describe_exit(code: int) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit code {code}"
-
-
-def alive(generations: List[Generation]) -> List[Generation]:
-    return [g for g in generations if g.state is not State.STOPPED]

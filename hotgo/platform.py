@@ -516,11 +516,6 @@ def release(proc: subprocess.Popen[bytes]) -> None:
     _BACKEND.release(proc)
 
 
-def supports_signal(name: str) -> bool:
-    """Can `name` be delivered as a signal here (False for every name on Windows)?"""
-    return not IS_WINDOWS and hasattr(signal, name)
-
-
 def stop_description(name: str) -> str:
     """What a graceful stop with `name` really sends on this OS."""
     return GRACEFUL_STOP if IS_WINDOWS and name != "SIGKILL" else name
