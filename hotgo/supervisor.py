@@ -8,17 +8,12 @@ from the main thread also matters on Linux: PR_SET_PDEATHSIG fires when the
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import os
 import queue
 import socket
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
-
-import psutil
 
 from hotgo import platform
 from hotgo.addresses import ListenAddress
@@ -39,6 +34,7 @@ from hotgo.events import (
 from hotgo.filters import PathFilter
 from hotgo.generation import Generation, State, describe_exit
 from hotgo.gomod import GoPackage
+from hotgo.hints import listen_hint
 from hotgo.history import BuildHistory, iso
 from hotgo.log import Log
 from hotgo.notify import Message
@@ -46,6 +42,8 @@ from hotgo.notify import send as send_notify
 from hotgo.push import ConfigChecked, ConfigPusher, PushAnswered, parse_push
 from hotgo.ready import AUTO_DELAY, HttpProbe, ReadyPlan, plan
 from hotgo.settings import Settings, format_duration
+from hotgo.timers import Timer, Timers
+from hotgo.timings import ReloadTimings, summary
 from hotgo.watch import ChangeSet
 
 CRASH_WINDOW = 10.0  # a process that dies sooner than this after start counts towards a crash loop
@@ -55,25 +53,6 @@ BACKOFF_FIRST = 0.5
 BACKOFF_CAP = 30.0
 
 _PROTOCOL_VARS = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET")
-
-
-@dataclass(order=True)
-class _Timer:
-    deadline: float
-    seq: int
-    action: Callable[[], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-@dataclass
-class _Reload:
-    """Timings of one reload, printed as one line when the old generation is gone."""
-
-    change: Optional[ChangeSet] = None
-    build_seconds: float = 0.0
 
 
 class Supervisor:
@@ -104,19 +83,18 @@ class Supervisor:
         self.mode = settings.socket_mode
         self.ready_plan: ReadyPlan = plan(settings.run_ready, listening=bool(self.addresses))
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()  # safe from signal handlers
-        self._timers: List[_Timer] = []
-        self._seq = itertools.count()
+        self.timers = Timers()
         self.generations: Dict[int, Generation] = {}
         self.serving: Optional[Generation] = None
         self.candidate: Optional[Generation] = None
         self.build: Optional[Build] = None
         self.next_number = 1
-        self.reloads: Dict[int, _Reload] = {}
+        self.reloads: Dict[int, ReloadTimings] = {}
         self.pending_launch: Optional[Tuple[int, Path]] = None  # mode none: waits for the old to exit
         self.speaks_notify = False
         self.crash_streak = 0
-        self.restart_timer: Optional[_Timer] = None
-        self.ready_timers: Dict[int, _Timer] = {}
+        self.restart_timer: Optional[Timer] = None
+        self.ready_timers: Dict[int, Timer] = {}
         self.probes: Dict[int, HttpProbe] = {}
         self.stopping = False
         self.hinted_listen = False
@@ -139,24 +117,8 @@ class Supervisor:
     def post(self, event: Event) -> None:
         self.events.put(event)
 
-    def after(self, delay: float, action: Callable[[], None]) -> _Timer:
-        timer = _Timer(time.monotonic() + delay, next(self._seq), action)
-        heapq.heappush(self._timers, timer)
-        return timer
-
-    def _run_due_timers(self) -> None:
-        now = time.monotonic()
-        while self._timers and self._timers[0].deadline <= now:
-            timer = heapq.heappop(self._timers)
-            if not timer.cancelled:
-                timer.action()
-
-    def _next_wait(self) -> Optional[float]:
-        while self._timers and self._timers[0].cancelled:
-            heapq.heappop(self._timers)
-        if not self._timers:
-            return None
-        return max(0.0, self._timers[0].deadline - time.monotonic())
+    def after(self, delay: float, action: Callable[[], None]) -> Timer:
+        return self.timers.after(delay, action)
 
     def alive(self) -> List[Generation]:
         return [g for g in self.generations.values() if g.state is not State.STOPPED]
@@ -168,12 +130,12 @@ class Supervisor:
             self.start_build(None)
         while not (self.stopping and not self.alive() and self.build is None):
             try:
-                event = self.events.get(timeout=self._next_wait())
+                event = self.events.get(timeout=self.timers.next_wait())
             except queue.Empty:
                 event = None
             if event is not None:
                 self.dispatch(event)
-            self._run_due_timers()
+            self.timers.run_due()
         return 0
 
     def dispatch(self, event: Event) -> None:
@@ -236,7 +198,7 @@ class Supervisor:
         number = self.next_number
         self.next_number += 1
         binary = self.bin_dir / f"{self.package.name}-{number}{platform.EXE_SUFFIX}"
-        self.reloads[number] = _Reload(change=change)
+        self.reloads[number] = ReloadTimings(change=change)
         self.build = Build(
             self.go, self.package.root, self.package.package, binary, number,
             self.settings.build_flags, self.settings.build_env, self.log,
@@ -251,7 +213,7 @@ class Supervisor:
         self.build = None
         if result.cancelled or self.stopping:
             return
-        self.reloads.setdefault(result.generation, _Reload()).build_seconds = result.seconds
+        self.reloads.setdefault(result.generation, ReloadTimings()).build_seconds = result.seconds
         if not result.ok:
             self.reloads.pop(result.generation, None)
             self.last_build = {"result": "failed", "error": (result.errors or result.output or ["?"])[0]}
@@ -470,22 +432,9 @@ class Supervisor:
             if not self.stopping:
                 self._start(number_next, binary)
 
-    def _summary(self, new: Generation, old: Optional[Tuple[Generation, float]]) -> None:
-        reload = self.reloads.pop(new.number, _Reload())
-        ready = new.ready_at - new.started
-        parts = []
-        if reload.change is not None:
-            parts.append(f"settle {format_duration(reload.change.settle_seconds)}")
-        if reload.build_seconds:
-            parts.append(f"build {format_duration(reload.build_seconds)}")
-        parts.append(f"start→ready {format_duration(ready)}")
-        if old is not None:
-            parts.append(f"drain of generation {old[0].number} {format_duration(old[1])}")
-        total = ""
-        if reload.change is not None:
-            total = f" · change→serving {format_duration(new.ready_at - reload.change.first_event)}"
-        self.log.ok(f"generation {new.number} serving{total} · " + " · ".join(parts), event="done",
-                    generation=new.number, pid=new.pid)
+    def _summary(self, new: Generation, drained: Optional[Tuple[Generation, float]]) -> None:
+        line = summary(new, self.reloads.pop(new.number, ReloadTimings()), drained)
+        self.log.ok(line, event="done", generation=new.number, pid=new.pid)
 
     def _crashed(self, generation: Generation, code: int) -> None:
         if self.stopping:
@@ -539,19 +488,9 @@ class Supervisor:
     def _hint_listen(self, generation: Generation) -> None:
         if generation.state is State.STOPPED:
             return
-        ports = listening_ports(generation.pid)
-        if not ports:
-            return
-        shown = ", ".join(ports)
-        listen = ", ".join(f'"{p}"' for p in ports)
-        self.log.warn(
-            f"generation {generation.number} listens on {shown}; with socket mode none every reload "
-            "refuses connections while the service restarts. For seamless reloads: run with "
-            f"--listen {ports[0]} (or `listen = [{listen}]` under [run] in hotgo.toml) and let the "
-            "service take the shared socket — with the hotgo Go helper that is: "
-            '`go get github.com/hotgo-dev/hotgo/go`, import hotgo "github.com/hotgo-dev/hotgo/go", '
-            "and call hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler)."
-        )
+        hint = listen_hint(generation.number, generation.pid)
+        if hint:
+            self.log.warn(hint)
 
     # -- control (hotgo status / reload / rollback / stop) ----------------------------
     def on_control(self, command: str) -> Dict[str, Any]:
@@ -632,16 +571,3 @@ class Supervisor:
             if generation.state is not State.DRAINING:
                 self._drain(generation, replaced_by=None)
 
-
-def listening_ports(pid: int) -> List[str]:
-    try:
-        connections = psutil.Process(pid).net_connections(kind="inet")
-    except psutil.Error:
-        return []
-    found = []
-    for conn in connections:
-        if conn.status == psutil.CONN_LISTEN and conn.laddr:
-            host = conn.laddr.ip
-            host = "" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
-            found.append(f"{host}:{conn.laddr.port}")
-    return sorted(set(found))

@@ -89,3 +89,31 @@ def test_durations_and_signals() -> None:
     assert parse_ready("http:/healthz") == "http:/healthz"
     with pytest.raises(ValueError):
         parse_ready("sometimes")
+
+
+def test_timers_run_in_deadline_order_and_skip_cancelled() -> None:
+    from hotgo.timers import Timers
+
+    timers = Timers()
+    ran: list[str] = []
+    timers.after(0.0, lambda: ran.append("second"))
+    timers.after(-1.0, lambda: ran.append("first"))
+    timers.after(0.0, lambda: ran.append("cancelled")).cancel()
+    later = timers.after(60.0, lambda: ran.append("later"))
+    timers.run_due()
+    assert ran == ["first", "second"]
+    wait = timers.next_wait()
+    assert wait is not None and 59 < wait <= 60
+    later.cancel()
+    assert timers.next_wait() is None
+
+
+def test_embed_patterns(tmp_path: Path) -> None:
+    from hotgo.gomod import embed_patterns
+
+    (tmp_path / "web").mkdir()
+    source = tmp_path / "web" / "assets.go"
+    source.write_text('package web\n\nimport "embed"\n\n//go:embed static/*.html all:templates "my file.txt"\n'
+                      "var files embed.FS\n")
+    patterns = embed_patterns(tmp_path, [source])
+    assert "web/static/*.html" in patterns and "web/templates/**" in patterns and "web/my file.txt" in patterns
