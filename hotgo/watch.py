@@ -206,7 +206,11 @@ class Watcher:
         with self._plan_lock:
             for path_filter in self.filters:
                 self._watch_tree(path_filter, path_filter.root, self._split_points(stats.skipped), root=True)
-        self._observer.start()  # starts the emitters: their watches exist when this returns
+        try:
+            self._observer.start()  # starts the emitters: their watches exist when this returns
+        except OSError as err:  # inotify adds the watches of a recursive schedule here
+            if not self._limit_reached(err):
+                raise
         if sys.platform == "darwin" and not self.poll:
             self._replay_until = time.monotonic() + _REPLAY_WINDOW
         self._thread.start()
@@ -243,13 +247,7 @@ class Watcher:
                 self._handler, str(directory), recursive=recursive, event_filter=_EVENTS
             )
         except OSError as err:
-            if err.errno in (errno.ENOSPC, errno.EMFILE) and not self.poll:
-                self.log.warn(
-                    f"watch: the inotify limit is reached ({err.strerror}); raise it with "
-                    "`sudo sysctl fs.inotify.max_user_watches=524288` (and "
-                    "fs.inotify.max_user_instances=1024). Falling back to polling."
-                )
-                self._fall_back_to_polling()
+            if self._limit_reached(err):
                 return
             if err.errno == errno.ENOENT:
                 return  # deleted meanwhile; its parent's watch will see it come back
@@ -268,6 +266,18 @@ class Watcher:
             self._unschedule(path)
         for path in [p for p in self._alone if p == directory or directory in p.parents]:
             del self._alone[path]
+
+    def _limit_reached(self, err: OSError) -> bool:
+        """An inotify limit: say which sysctl raises it and keep watching by polling."""
+        if err.errno not in (errno.ENOSPC, errno.EMFILE) or self.poll:
+            return False
+        self.log.warn(
+            f"watch: the inotify limit is reached ({err.strerror}); raise it with "
+            "`sudo sysctl fs.inotify.max_user_watches=524288` (and "
+            "fs.inotify.max_user_instances=1024). Falling back to polling."
+        )
+        self._fall_back_to_polling()
+        return True
 
     def _fall_back_to_polling(self) -> None:
         old = self._observer

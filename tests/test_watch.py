@@ -279,3 +279,29 @@ def test_handler_error_is_logged_and_later_events_still_arrive(tmp_path: Path) -
                  "a later event to arrive")
     finally:
         watcher.stop()
+
+
+WATCH_LIMIT = Path("/proc/sys/fs/inotify/max_user_watches")
+
+
+@linux_only
+def test_inotify_watch_limit_is_reported_and_polling_takes_over(api_project: Path) -> None:
+    if not os.access(WATCH_LIMIT, os.W_OK):
+        pytest.skip(f"{WATCH_LIMIT} is not writable (needs root on Linux)")
+    make_tree(api_project / "assets", 300, 0)
+    original = WATCH_LIMIT.read_text().strip()
+    port = free_port()
+    WATCH_LIMIT.write_text("64\n")  # fewer watches than the tree has directories
+    try:
+        hotgo = start(api_project, port)
+        try:
+            hotgo.wait_line(r"the inotify limit is reached .*sysctl fs\.inotify\.max_user_watches=.*"
+                            r"Falling back to polling")
+        finally:
+            WATCH_LIMIT.write_text(original + "\n")
+        with hotgo:
+            hotgo.wait_serving()
+            set_version(api_project, "polled")
+            wait_for(lambda: field_of(get(port), "version") == "polled", 60, "the edit seen by polling")
+    finally:
+        WATCH_LIMIT.write_text(original + "\n")
