@@ -230,3 +230,15 @@ def test_log_file_is_reopened_on_sigusr1(api_project: Path, tmp_path: Path) -> N
         wait_for(lambda: "generation 2 serving" in log_file.read_text(), 60, "generation 2 in the fresh file")
         assert "generation 2 serving" not in rotated.read_text()
         assert hotgo.output == ""  # nothing on stdout with --log-file
+
+
+def test_reload_command_rebuilds_and_hands_off(api_project: Path) -> None:
+    port = free_port()
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], cwd=api_project) as hotgo:
+        hotgo.wait_serving()
+        pid = field_of(get(port), "pid")
+        result = hotgo_cli(["reload"], api_project)
+        assert result.returncode == 0 and "rebuilding" in result.stdout, result
+        hotgo.wait_serving(2)
+        assert field_of(get(port), "pid") != pid
+        assert status(api_project)["generation"] == 2
