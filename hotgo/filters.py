@@ -114,6 +114,13 @@ class PathFilter:
             return False
         return bool(self._exclude_dirs_any.match(relative))
 
+    def covers_dir(self, path: Path) -> bool:
+        """True for a directory at or below the root that is not in an excluded directory."""
+        relative = self._relative(path)
+        if relative is None:
+            return False
+        return relative == "." or not self._inside_skipped_dir(relative + "/x")
+
     def _inside_skipped_dir(self, relative: str) -> bool:
         parts = relative.split("/")[:-1]
         for depth in range(1, len(parts) + 1):

@@ -48,6 +48,10 @@ class Snapshot:
         path_filter = self._filter_for(path)
         return path_filter is not None and path_filter.relevant(path)
 
+    def covers_dir(self, path: Path) -> bool:
+        path_filter = self._filter_for(path)
+        return path_filter is not None and path_filter.covers_dir(path)
+
     def update(self, files: Iterable[Path], directories: Iterable[Path] = ()) -> List[Path]:
         """Re-hash the given paths; return the relevant ones whose content changed."""
         changed: List[Path] = []

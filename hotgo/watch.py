@@ -49,7 +49,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from hotgo.filters import PathFilter, WalkStats
+from hotgo.filters import KUBELET_SWAP, PathFilter, WalkStats
 from hotgo.log import Log
 from hotgo.snapshot import Snapshot
 
@@ -319,13 +319,24 @@ class Watcher:
         if event.is_directory:
             for path in paths:
                 self._track_dir(path, event)
+            paths = [p for p in paths if self.snapshot.covers_dir(p)]
+        else:
+            # Only what can rebuild counts: a log file the service writes next to its code
+            # must not keep the settle window open (every save would wait max_wait).
+            paths = [p for p in paths if p.name == KUBELET_SWAP or self.snapshot.relevant(p)]
+        if not paths:
+            return
         with self._cond:
-            now = time.monotonic()
-            if not self._files and not self._dirs and not self._rescan:
-                self._first = now
-            self._last = now
+            self._note_activity()
             (self._dirs if event.is_directory else self._files).update(paths)
             self._cond.notify_all()
+
+    def _note_activity(self) -> None:
+        """Under self._cond: a burst begins (or goes on) now."""
+        now = time.monotonic()
+        if not self._files and not self._dirs and not self._rescan:
+            self._first = now
+        self._last = now
 
     def _replayed(self, paths: List[Path]) -> bool:
         """darwin: every path was last changed before the initial scan (FSEvents history)."""
@@ -357,10 +368,7 @@ class Watcher:
         self.log.warn("watch: the inotify event queue overflowed, events were lost: rescanning "
                       "(raise fs.inotify.max_queued_events if this repeats)")
         with self._cond:
-            now = time.monotonic()
-            if not self._files and not self._dirs and not self._rescan:
-                self._first = now
-            self._last = now
+            self._note_activity()
             self._rescan = True
             self._cond.notify_all()
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import psutil
@@ -273,6 +274,31 @@ def test_change_during_a_build_cancels_the_stale_build(api_project: Path) -> Non
         hotgo.wait_line(r"newer change: cancelling the build of generation 2")
         wait_version(port, "fresh")
         assert hotgo.count(r"started generation 2 ") == 0, hotgo.output
+
+
+def test_files_hotgo_ignores_do_not_hold_the_build_back(api_project: Path) -> None:
+    """A service log written next to the code all the time must not stretch the settle to max_wait."""
+    port = free_port()
+    with start(api_project, port, "--max-wait", "5s") as hotgo:
+        hotgo.wait_serving()
+        stop = threading.Event()
+
+        def write_log() -> None:
+            with (api_project / "app.log").open("a") as handle:
+                while not stop.wait(0.01):
+                    handle.write("a line\n")
+                    handle.flush()
+
+        writer = threading.Thread(target=write_log)
+        writer.start()
+        try:
+            set_version(api_project, "v2")
+            hotgo.wait_serving(2)
+        finally:
+            stop.set()
+            writer.join()
+        settle = re.findall(r"generation 2 serving .*· settle (\d+)ms", hotgo.output)
+        assert settle and int(settle[0]) < 1000, hotgo.output
 
 
 def test_poll_mode_sees_edits(api_project: Path) -> None:
