@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import psutil
 import pytest
+from harness import wait_for as harness_wait_for
 from watchdog.events import FileDeletedEvent, FileModifiedEvent
 
 from hotgo import platform, ready
@@ -33,13 +34,8 @@ needs_linux = pytest.mark.skipif(not LINUX, reason="real-process tests read /pro
 Call = Tuple[Any, ...]
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_for(condition: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> object:
+    return harness_wait_for(condition, timeout, what)
 
 
 # -- fakes of the OS calls ------------------------------------------------------------
