@@ -25,7 +25,9 @@ from harness import wait_for as harness_wait_for
 from watchdog.events import FileDeletedEvent, FileModifiedEvent
 
 from hotgo import platform, ready
+from hotgo.filters import PathFilter
 from hotgo.generation import Generation
+from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from hotgo.watch import Watcher
 
 LINUX = sys.platform.startswith("linux")
@@ -649,7 +651,8 @@ def test_listens_on() -> None:
 # -- macOS FSEvents history ---------------------------------------------------------------------
 
 def test_darwin_watcher_drops_replayed_history(tmp_path: Path) -> None:
-    watcher = Watcher([], 0.05, 2.0, False, lambda change: None, log=None)  # type: ignore[arg-type]
+    rules = PathFilter(tmp_path, DEFAULT_INCLUDE, DEFAULT_EXCLUDE)
+    watcher = Watcher([rules], 0.05, 2.0, False, lambda change: None, log=None)  # type: ignore[arg-type]
     old, new = tmp_path / "old.go", tmp_path / "new.go"
     old.write_text("package a")
     new.write_text("package a")
