@@ -425,6 +425,7 @@ class Supervisor:
                 self.log.info(f"generation {number} stopped ({describe_exit(code)}) after {format_duration(drained)}")
         elif self.stopping:
             self.log.info(f"generation {number} stopped ({describe_exit(code)})")
+        del self.generations[number]  # a daemon that reloads for months keeps only the living
         self._prune()
         if self.pending_launch is not None and not self.alive():
             number_next, binary = self.pending_launch
