@@ -90,13 +90,8 @@ def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path)
     """Defaults, then hotgo.toml, then flags: the later wins."""
     flag_values = values_from_flags(namespace, app_args)
     config_path = Path(namespace.config).resolve() if namespace.config else None
-    if config_path is None:
-        try:
-            candidate = find_module_root(cwd) / CONFIG_NAME
-        except UsageError:
-            candidate = None
-        if candidate is not None and candidate.is_file():
-            config_path = candidate
+    if config_path is None and (project_root(cwd) / CONFIG_NAME).is_file():
+        config_path = project_root(cwd) / CONFIG_NAME
     file_values, locations = config.load(config_path) if config_path else ({}, {})
     settings = resolve({**file_values, **flag_values})
     if settings.run_env_file:
@@ -151,10 +146,7 @@ def _project(settings: Settings, cwd: Path) -> Tuple[GoPackage, str, Optional[Pa
     """The package to build (and the go binary), or in artifact mode the prebuilt binary."""
     if settings.run_binary:
         binary = (cwd / settings.run_binary).absolute()
-        try:
-            root = find_module_root(cwd)
-        except UsageError:
-            root = cwd  # a staging host may hold only the binary and its config
+        root = project_root(cwd)
         name = binary.name[: -len(".exe")] if binary.name.endswith(".exe") else binary.name
         return GoPackage(root=root, package=settings.run_binary, name=name, directory=binary.parent), "", binary
     go = find_go()
@@ -257,7 +249,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
 
 def control_command(command: str, as_json: bool) -> int:
     """hotgo status / reload / rollback / stop: ask the hotgo running for this project."""
-    root = find_module_root(Path.cwd()) if _in_module(Path.cwd()) else Path.cwd()
+    root = project_root(Path.cwd())
     state_dir = root / ".hotgo"
     reply = request(state_dir, command)
     if command == "status" and reply.get("ok"):
@@ -275,12 +267,12 @@ def control_command(command: str, as_json: bool) -> int:
     return 0
 
 
-def _in_module(cwd: Path) -> bool:
+def project_root(cwd: Path) -> Path:
+    """The Go module root; without one (a staging host holding only a binary), the directory itself."""
     try:
-        find_module_root(cwd)
+        return find_module_root(cwd)
     except UsageError:
-        return False
-    return True
+        return cwd
 
 
 def _wait_for_exit(pid: int, timeout: float = 120) -> int:
