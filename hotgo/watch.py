@@ -213,8 +213,13 @@ class Watcher:
                 raise
         if sys.platform == "darwin" and not self.poll:
             self._replay_until = time.monotonic() + _REPLAY_WINDOW
-        self._thread.start()
         watches = None if self.poll else inotify_watch_count()
+        if watches is not None and watches < stats.directories:
+            # watchdog swallows ENOSPC below a recursive watch's root: fewer watches than
+            # directories means the limit cut the tree short, so those parts would be blind.
+            self._limit_reached(OSError(errno.ENOSPC, f"{watches} of {stats.directories} directories watched"))
+            watches = None
+        self._thread.start()
         how = "polling" if self.poll else (
             f"{watches} inotify watches" if watches is not None else f"{len(self._watches)} watches")
         self.log.info(f"watching {files} files in {stats.directories} directories ({how}) "
