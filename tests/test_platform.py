@@ -427,9 +427,10 @@ def test_watcher_fd9_does_not_clobber_a_listener(spawned: List[subprocess.Popen[
             sock.close()
 
 
+# The grandchild writes its pid only once its trap is installed: a signal sent
+# before that would kill it with the default action and the test would race.
 GRANDCHILD = textwrap.dedent("""\
-    sh -c '{trap}; while :; do sleep 0.05; done' &
-    echo $! > {marker}.pid
+    sh -c '{trap}; echo $$ > {marker}.pid; while :; do sleep 0.05; done' &
     wait
 """)
 
