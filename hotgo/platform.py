@@ -479,6 +479,8 @@ def make_backend(system: str = sys.platform, *, popen: Optional[PopenFactory] = 
     if system == "win32":
         return WindowsBackend(winapi, popen)
     if system.startswith("linux") and _PRCTL is not None:
+        # Not the watcher too: it outlives the service, so each generation would leave one
+        # orphan for pid 1 to reap, and a container's pid 1 (often hotgo itself) does not.
         return PosixBackend(_PRCTL, parent_watch=False, shell=shell, popen=popen)
     return PosixBackend(None, parent_watch=True, shell=shell, popen=popen)
 

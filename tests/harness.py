@@ -210,6 +210,13 @@ class Load:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def wait_seen(self, version: str, timeout: float = 10) -> None:
+        """Wait until the load's own clients have been answered by `version` (not just a probe)."""
+        def seen() -> bool:
+            with self._lock:
+                return self.result.versions[version] > 0
+        wait_for(seen, timeout, f"the load clients to be answered by {version}")
+
     def stop(self) -> LoadResult:
         self._stop.set()
         for thread in self._threads:

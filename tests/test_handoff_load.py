@@ -24,6 +24,7 @@ def test_sixteen_clients_twenty_reloads_zero_failures(api_project: Path, mode: s
                 # After each reload the new version is what answers, and only it.
                 wait_for(lambda v=version: field_of(get(port), "version") == v, 10, f"{version} answering")
                 assert all(field_of(get(port), "version") == version for _ in range(5))
+                load.wait_seen(version)
             result = load.stop()
         assert result.failures == [], (len(result.failures), result.failures[:5])
         assert set(result.statuses) == {200}, result.statuses

@@ -138,6 +138,7 @@ def test_no_failed_request_during_ten_reloads_under_load(api_project: Path) -> N
             for i in range(2, 12):
                 set_version(api_project, f"v{i}")
                 wait_version(port, f"v{i}")
+                load.wait_seen(f"v{i}")
             result = load.stop()
         assert result.failures == [], result.failures[:5]
         assert set(result.statuses) == {200}, result.statuses
