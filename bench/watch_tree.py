@@ -32,8 +32,9 @@ from harness import make_tree
 
 from hotgo.filters import PathFilter
 from hotgo.log import Log
+from hotgo.observers import inotify_watch_count
 from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from hotgo.watch import ChangeSet, Watcher, inotify_watch_count
+from hotgo.watch import ChangeSet, Watcher
 
 WATCHING = re.compile(r"watching (\d+) files in (\d+) directories \((\d+) inotify watches\) in ([\d.]+)s")
 

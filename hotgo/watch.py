@@ -18,9 +18,9 @@ recursively watched directory (npm install in web/ while hotgo runs) is watched
 by watchdog's recursive emitter until hotgo restarts.
 
 If the kernel's inotify queue overflows (fs.inotify.max_queued_events), events
-are lost: watchdog 7.1 re-adds its recursive watches but tells no handler, so
-hotgo hooks the overflow, re-plans its watches and rescans every file
-(content hashes: only a real change rebuilds).
+are lost and watchdog tells no handler, so hotgo hooks the overflow
+(observers.py), re-plans its watches and rescans every file (content hashes:
+only a real change rebuilds).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -46,11 +46,11 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
-from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from hotgo.filters import KUBELET_SWAP, PathFilter, WalkStats
 from hotgo.log import Log
+from hotgo.observers import inotify_watch_count, native_observer
 from hotgo.snapshot import Snapshot
 
 _EVENTS: List[type] = [
@@ -71,47 +71,6 @@ _SPLIT_AT = 32
 # would be missed; a deleted path is never dropped.
 _REPLAY_WINDOW = 2.0
 _CLOCK_SLACK = 1.0
-
-
-def _native_observer(on_overflow: Callable[[], None]) -> Any:
-    """The platform's observer; on Linux one that reports inotify queue overflows."""
-    if sys.platform.startswith("linux"):
-        from watchdog.observers.api import DEFAULT_OBSERVER_TIMEOUT, BaseObserver
-        from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
-        from watchdog.observers.inotify_c import InotifyEvent, InotifyFD
-
-        class _InotifyFD(InotifyFD):
-            def handle_event(self, event: InotifyEvent) -> None:
-                super().handle_event(event)  # on overflow: watchdog re-adds its recursive watches
-                if event.is_queue_overflow:
-                    on_overflow()  # then hotgo rescans (watchdog tells no handler)
-
-        class _InotifyObserver(InotifyObserver):
-            def __init__(self) -> None:  # InotifyObserver.__init__ with the FD above
-                self._inotify_fd = _InotifyFD()
-                self._inotify_fd.start()
-                BaseObserver.__init__(self, InotifyEmitter, timeout=DEFAULT_OBSERVER_TIMEOUT,
-                                      inotify_fd=self._inotify_fd)
-
-        return _InotifyObserver()
-    return Observer()
-
-
-def inotify_watch_count(pid: Union[int, str] = "self") -> Optional[int]:
-    """inotify watches held by a process (Linux: `inotify wd:` lines of /proc/PID/fdinfo), else None."""
-    fdinfo = f"/proc/{pid}/fdinfo"
-    try:
-        names = os.listdir(fdinfo)
-    except OSError:
-        return None
-    count = 0
-    for name in names:
-        try:
-            with open(f"{fdinfo}/{name}", encoding="ascii", errors="replace") as handle:
-                count += sum(1 for line in handle if line.startswith("inotify wd:"))
-        except OSError:
-            continue
-    return count
 
 
 def _subdirectories(directory: Path) -> List[Path]:
@@ -202,7 +161,7 @@ class Watcher:
         self._scan_began = time.time()
         stats = WalkStats()
         files = self.snapshot.scan(stats)
-        self._observer = PollingObserver(timeout=0.5) if self.poll else _native_observer(self._overflowed)
+        self._observer = PollingObserver(timeout=0.5) if self.poll else native_observer(self._overflowed)
         with self._plan_lock:
             for path_filter in self.filters:
                 self._watch_tree(path_filter, path_filter.root, self._split_points(stats.skipped), root=True)
@@ -382,6 +341,9 @@ class Watcher:
         with self._plan_lock:
             for directory in [d for d in self._watches if not d.is_dir()]:
                 self._unschedule_tree(directory)
+            if not self.poll:  # watchdog < 7 does not re-add recursive watches itself after an overflow
+                for directory in [d for d in self._watches if d not in self._alone]:
+                    self._schedule(directory, recursive=True)  # watches the subdirectories it missed
             for directory, path_filter in list(self._alone.items()):
                 for child in _subdirectories(directory):
                     if child not in self._watches and not path_filter.skips_dir(child):

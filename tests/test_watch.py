@@ -18,8 +18,9 @@ from harness import Hotgo, field_of, free_port, get, kill_processes_under, make_
 from hotgo.filters import PathFilter
 from hotgo.gomod import local_module_dirs
 from hotgo.log import Log
+from hotgo.observers import inotify_watch_count
 from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from hotgo.watch import ChangeSet, Watcher, inotify_watch_count
+from hotgo.watch import ChangeSet, Watcher
 
 linux_only = pytest.mark.skipif(inotify_watch_count() is None, reason="counts inotify watches via /proc (Linux)")
 EXCLUDED_NAMES = {p.rstrip("/") for p in DEFAULT_EXCLUDE if p.endswith("/")}
@@ -123,6 +124,7 @@ def test_inotify_queue_overflow_rescans_and_rebuilds_once(api_project: Path, sma
             for i in range(200):  # in a watched directory (a new one would have no watch yet)
                 (api_project / "cmd" / "api" / f"junk{i}.txt").write_text("x")
             set_version(api_project, "lost")
+            (api_project / "cmd" / "api" / "arrived").mkdir()  # its creation event is lost too
         finally:
             hotgo.proc.send_signal(signal.SIGCONT)
         hotgo.wait_line(r"inotify event queue overflowed, events were lost: rescanning")
@@ -130,6 +132,9 @@ def test_inotify_queue_overflow_rescans_and_rebuilds_once(api_project: Path, sma
         assert field_of(get(port), "version") == "lost"
         marker_change(api_project, hotgo, 2)
         assert builds(hotgo) == 3, hotgo.output
+        # The directory born during the overflow is watched after the re-plan.
+        (api_project / "cmd" / "api" / "arrived" / "arrived.go").write_text("package arrived\n")
+        hotgo.wait_line(r"building generation \d+", occurrences=4)
     finally:
         hotgo.close()
 
