@@ -402,7 +402,9 @@ def test_inherited_listener_is_fd3_and_listen_pid_is_the_child(
         spawned.append(proc)
         wait_for(lambda: Path(f"/proc/{proc.pid}/exe").resolve() == Path(sleep).resolve(), what="exec of sleep")
         assert _fd_target(proc.pid, 3) == f"socket:[{os.fstat(sock.fileno()).st_ino}]"
-        assert _environ(proc.pid)["LISTEN_PID"] == str(proc.pid)
+        # exec publishes the new exe a moment before the new environment: wait for both.
+        listen_pid = wait_for(lambda: _environ(proc.pid).get("LISTEN_PID"), what="the exec'd environment")
+        assert listen_pid == str(proc.pid)
         assert os.getpgid(proc.pid) == proc.pid and os.getsid(proc.pid) == proc.pid
         assert _fd_target(proc.pid, 0) == "/dev/null"
         assert Path(os.readlink(f"/proc/{proc.pid}/cwd")) == tmp_path
