@@ -19,6 +19,7 @@ from hotgo import platform
 from hotgo.addresses import ListenAddress
 from hotgo.artifact import stage
 from hotgo.build import Build, BuildResult, prune_builds, show_failure
+from hotgo.crashes import CrashPolicy
 from hotgo.events import (
     ArtifactChanged,
     BuildDone,
@@ -45,12 +46,6 @@ from hotgo.settings import Settings, format_duration
 from hotgo.timers import Timer, Timers
 from hotgo.timings import ReloadTimings, summary
 from hotgo.watch import ChangeSet
-
-CRASH_WINDOW = 10.0  # a process that dies sooner than this after start counts towards a crash loop
-CRASH_LOOP = 3
-CRASH_GIVE_UP = 5  # then roll back to the previous good build, if there is one
-BACKOFF_FIRST = 0.5
-BACKOFF_CAP = 30.0
 
 _PROTOCOL_VARS = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET")
 
@@ -92,7 +87,7 @@ class Supervisor:
         self.reloads: Dict[int, ReloadTimings] = {}
         self.pending_launch: Optional[Tuple[int, Path]] = None  # mode none: waits for the old to exit
         self.speaks_notify = False
-        self.crash_streak = 0
+        self.crashes = CrashPolicy()
         self.restart_timer: Optional[Timer] = None
         self.ready_timers: Dict[int, Timer] = {}
         self.probes: Dict[int, HttpProbe] = {}
@@ -225,7 +220,7 @@ class Supervisor:
         if self.restart_timer is not None:
             self.restart_timer.cancel()
             self.restart_timer = None
-        self.crash_streak = 0
+        self.crashes.reset()
         self.launch(result.generation, result.binary)
 
     def deploy_artifact(self, source: Path) -> None:
@@ -441,28 +436,27 @@ class Supervisor:
         if self.stopping:
             return
         lived = time.monotonic() - generation.started
-        self.crash_streak = self.crash_streak + 1 if lived < CRASH_WINDOW else 1
-        delay = min(BACKOFF_FIRST * 2 ** (self.crash_streak - 1), BACKOFF_CAP)
+        verdict = self.crashes.crashed(lived)
         what = (f"generation {generation.number} exited on its own ({describe_exit(code)}) "
                 f"after {format_duration(lived)}")
         previous = self.history.before(generation.binary)
-        if self.crash_streak >= CRASH_GIVE_UP and previous is not None:
-            self.note = (f"gave up on {generation.binary.name} after {self.crash_streak} crashes in a row; "
+        if verdict.give_up and previous is not None:
+            self.note = (f"gave up on {generation.binary.name} after {verdict.streak} crashes in a row; "
                          f"rolled back to {previous.name}")
             self.log.error(f"{what}; {self.note}", event="gave_up", generation=generation.number)
-            self.crash_streak = 0
+            self.crashes.reset()
             self.restart_timer = self.after(0, lambda: self._restart(previous))
             return
-        if self.crash_streak >= CRASH_LOOP:
-            self.note = f"crash loop: {generation.binary.name} exited {self.crash_streak} times in a row"
+        if verdict.loop:
+            self.note = f"crash loop: {generation.binary.name} exited {verdict.streak} times in a row"
             self.log.error(
-                f"crash loop: {what}, {self.crash_streak} times in a row; restarting in "
-                f"{format_duration(delay)} (save a fix to rebuild now)"
+                f"crash loop: {what}, {verdict.streak} times in a row; restarting in "
+                f"{format_duration(verdict.delay)} (save a fix to rebuild now)"
             )
         else:
-            self.log.warn(f"{what}; restarting in {format_duration(delay)}")
+            self.log.warn(f"{what}; restarting in {format_duration(verdict.delay)}")
         binary = generation.binary
-        self.restart_timer = self.after(delay, lambda: self._restart(binary))
+        self.restart_timer = self.after(verdict.delay, lambda: self._restart(binary))
 
     def _restart(self, binary: Path) -> None:
         self.restart_timer = None

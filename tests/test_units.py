@@ -1,4 +1,4 @@
-"""Small pure parts: globs, temp files, addresses, durations, signals."""
+"""Small pure parts: globs, temp files, addresses, durations, signals, crash backoff."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from hotgo.addresses import parse_listen
+from hotgo.crashes import CRASH_WINDOW, CrashPolicy
 from hotgo.errors import UsageError
 from hotgo.filters import PathFilter, glob_to_regex, is_temp_file
 from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, parse_duration, parse_ready, parse_signal
@@ -117,3 +118,16 @@ def test_embed_patterns(tmp_path: Path) -> None:
                       "var files embed.FS\n")
     patterns = embed_patterns(tmp_path, [source])
     assert "web/static/*.html" in patterns and "web/templates/**" in patterns and "web/my file.txt" in patterns
+
+
+def test_quick_crashes_back_off_report_a_loop_then_give_up() -> None:
+    policy = CrashPolicy()
+    verdicts = [policy.crashed(lived=0.1) for _ in range(8)]
+    assert [v.delay for v in verdicts] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]  # capped at 30 s
+    assert [v.loop for v in verdicts[:4]] == [False, False, True, True]
+    assert [v.give_up for v in verdicts[:6]] == [False] * 4 + [True] * 2
+    # A process that lived longer than the window starts a new streak; so does a new build.
+    assert policy.crashed(lived=CRASH_WINDOW + 1).streak == 1
+    policy.crashed(lived=0.1)
+    policy.reset()
+    assert policy.crashed(lived=0.1).delay == 0.5
