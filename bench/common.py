@@ -406,14 +406,18 @@ def wrk_available() -> bool:
 class WrkLoad:
     """`wrk -t2 -c32 -d<max>s --latency URL`, stopped early with SIGINT (wrk then prints its summary)."""
 
-    def __init__(self, port: int, max_seconds: float, threads: int = 2, connections: int = 32) -> None:
+    def __init__(self, port: int, max_seconds: float, threads: int = 2, connections: int = 32,
+                 cpus: Optional[Sequence[int]] = None) -> None:
         self.cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, math.ceil(max_seconds))}s",
                     "--latency", f"http://127.0.0.1:{port}/"]
+        self.cpus = cpus
         self.proc: Optional[subprocess.Popen[str]] = None
 
     def __enter__(self) -> WrkLoad:
+        cpus = self.cpus
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None  # before exec: all its threads
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True, preexec_fn=pin)
         time.sleep(0.2)  # let wrk open its connections
         return self
 
@@ -543,8 +547,39 @@ class PythonLoad:
         return self.stop()
 
 
-def make_load(tool: str, port: int, max_seconds: float) -> WrkLoad | PythonLoad:
-    return WrkLoad(port, max_seconds) if tool == "wrk" else PythonLoad(port, max_seconds)
+def make_load(tool: str, port: int, max_seconds: float, cpus: Optional[Sequence[int]] = None) -> WrkLoad | PythonLoad:
+    """The load generator; `cpus` pins wrk (the Python fallback runs in this process and is not pinned)."""
+    return WrkLoad(port, max_seconds, cpus=cpus) if tool == "wrk" else PythonLoad(port, max_seconds)
+
+
+# -- CPU placement and accounting -------------------------------------------------------------------
+
+
+def can_pin() -> bool:
+    return hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2
+
+
+def pin_tree(pid: int, cpus: Sequence[int]) -> None:
+    """Pin a process and everything below it to `cpus` (new children inherit it)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    for proc in procs:
+        try:
+            proc.cpu_affinity(list(cpus))
+        except psutil.Error:
+            pass
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process, not of its children."""
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system)
 
 
 # -- CPU used by processes outside this benchmark --------------------------------------------------

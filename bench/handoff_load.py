@@ -11,17 +11,23 @@ clients) while a separate prober makes a fresh-connection GET / every 5 ms. Rows
 * kill-then-start         what air / CompileDaemon / nodemon do: go build, SIGTERM the old process,
                           wait for its exit, start the new binary, which binds the port itself.
 
-Bare and idle are measured in alternating rounds of --baseline-seconds each (median req/s); a pair of
-rounds disturbed by other processes (> 5 % of the CPU, user-space processes outside this benchmark) is
-measured again. A column shows that share for every row: throughput figures need a quiet machine.
+Bare and idle are measured in alternating rounds of --baseline-seconds each, wrk on its own CPU and
+the service side (bare service, or hotgo and its service) on the others; the tax is the median of the
+idle/bare ratios of each pair. A pair disturbed by other processes (> 5 % of the CPU, user-space
+processes outside this benchmark) is measured again. A column shows that share for every row:
+throughput figures need a quiet machine. As the throughput of this shared machine still varies by
+±10 % between rounds, the CPU time of the hotgo process itself during the idle rounds is printed too:
+the most it can take from the service.
 
-    python bench/handoff_load.py [--reloads 100] [--load auto|wrk|python]
+    python bench/handoff_load.py [--reloads 100] [--rounds 5] [--load auto|wrk|python] [--no-pin]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -38,6 +44,7 @@ from common import (
     LoadStats,
     Prober,
     Service,
+    can_pin,
     copy_sample,
     free_port,
     go_build,
@@ -46,6 +53,8 @@ from common import (
     make_load,
     median,
     ms,
+    own_cpu_seconds,
+    pin_tree,
     served_version,
     set_version,
     table,
@@ -63,6 +72,7 @@ class Reload:
     ready: float = 0.0  # hotgo: "generation N ready" line read (the drain of the old one starts)
     done: float = 0.0  # hotgo: summary line read (old generation gone); kill-then-start: = seen
     stopped: float = 0.0  # kill-then-start: build done, SIGTERM sent to the old process
+    build: float = math.nan  # seconds `go build` took (hotgo: as it reports them)
 
 
 @dataclass
@@ -77,10 +87,12 @@ class Row:
     failed_probes: int = 0
     probes: int = 0
     edit_to_served: List[float] = field(default_factory=list)
+    builds: List[float] = field(default_factory=list)  # go build seconds per reload
     phases: Dict[str, int] = field(default_factory=dict)
     details: List[str] = field(default_factory=list)
     round_rps: List[float] = field(default_factory=list)
     foreign: float = 0.0  # share of the machine's CPU used by other processes during the row
+    own_cpu: float = 0.0  # CPU seconds used by the hotgo process itself (idle row), all kept rounds
 
 
 def current_reload(when: float, reloads: List[Reload]) -> Tuple[int, Optional[Reload]]:
@@ -138,6 +150,7 @@ def finish_row(row: Row, stats: LoadStats, prober: Prober, reloads: List[Reload]
     row.probes = prober.probes
     row.reloads = len(reloads)
     row.edit_to_served = [r.seen - r.edited for r in reloads]
+    row.builds = [r.build for r in reloads if not math.isnan(r.build)]
     if prober.failures:
         row.phases = count_phases(prober.failure_ends, reloads)
         row.details.append(f"failed probes by phase (of the moment each got its error): {row.phases}")
@@ -158,24 +171,41 @@ def finish_row(row: Row, stats: LoadStats, prober: Prober, reloads: List[Reload]
 NOISY = 0.05  # other processes using more than this share of the CPU disturb a throughput figure
 
 
-def baseline(tool: str, bare_port: int, idle_port: int, seconds: float, rounds: int) -> Tuple[Row, Row]:
+def cpu_split(pin: bool) -> Tuple[Optional[List[int]], Optional[List[int]]]:
+    """(service CPUs, load CPUs): the load generator on the last CPU, the service side on the others."""
+    if not pin:
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[:-1], cpus[-1:]
+
+
+def baseline(tool: str, servers: Dict[str, Tuple[int, int]], seconds: float, rounds: int,
+             pin: bool) -> Tuple[Row, Row]:
     """Alternate bare / hotgo-idle load rounds; the rows carry the median req/s and the summed errors.
 
+    `servers` maps "bare" and "idle" to (port, pid of the bare service / of hotgo). With `pin`, the
+    load generator gets its own CPU and the service side (service, hotgo and its children) the others:
+    then hotgo competes with the service for the same CPUs and the rounds vary far less.
     A pair of rounds during which other processes used more than NOISY of the CPU is measured again
     (at most `rounds` extra pairs); if too few quiet pairs remain, all pairs are used.
     """
     rows = {"bare": Row("bare service (no hotgo, no reloads)"), "idle": Row("hotgo inherit idle (no reloads)")}
-    pairs: List[Dict[str, Tuple[LoadStats, Prober, float]]] = []
+    pairs: List[Dict[str, Tuple[LoadStats, Prober, float, float]]] = []
+    server_cpus, load_cpus = cpu_split(pin)
     attempt = 0
     while sum(1 for p in pairs if max(p[k][2] for k in p) <= NOISY) < rounds and attempt < 2 * rounds:
         attempt += 1
-        pair: Dict[str, Tuple[LoadStats, Prober, float]] = {}
-        for key, port in (("bare", bare_port), ("idle", idle_port)):
+        pair: Dict[str, Tuple[LoadStats, Prober, float, float]] = {}
+        for key, (port, pid) in servers.items():
             log(f"baseline pair {attempt}: {key} on :{port} for {seconds:g}s ({tool})")
+            if server_cpus:
+                pin_tree(pid, server_cpus)
             cpu = ForeignCpu()
-            with Prober(port, max_seconds=seconds + 30) as prober, make_load(tool, port, seconds) as load:
+            own_before = own_cpu_seconds(pid)
+            with Prober(port, max_seconds=seconds + 30) as prober, \
+                    make_load(tool, port, seconds, load_cpus) as load:
                 stats = load.wait()
-            pair[key] = (stats, prober, cpu.share())
+            pair[key] = (stats, prober, cpu.share(), own_cpu_seconds(pid) - own_before)
             log(f"  {stats.rps:.0f} req/s, failed {stats.failed}, probe failures {len(prober.failures)}, "
                 f"other processes' CPU {pair[key][2] * 100:.0f} %")
         pairs.append(pair)
@@ -186,6 +216,7 @@ def baseline(tool: str, bare_port: int, idle_port: int, seconds: float, rounds: 
         row.foreign = sum(p[key][2] for p in kept) / len(kept)
         row.round_rps = [p[key][0].rps for p in kept]
         row.rps = median(row.round_rps)
+        row.own_cpu = sum(p[key][3] for p in kept)
         row.failed = sum(p[key][0].failed for p in pairs)
         row.downtime = sum(p[key][1].downtime for p in pairs)
         row.failed_probes = sum(len(p[key][1].failures) for p in pairs)
@@ -224,6 +255,7 @@ def hotgo_reloads(tool: str, project: Path, mode: str, count: int, nonce: str, t
                 generation = hotgo.latest_generation()
                 item.ready = hotgo.time_of(rf"generation {generation} ready\b") or item.seen
                 item.done = hotgo.time_of(rf"generation {generation} serving\b") or time.monotonic()
+                item.build = built_seconds(hotgo.output(), generation)
                 if i % 10 == 0 or i == count:
                     log(f"  {mode}: {i}/{count} reloads, failed probes so far {len(prober.failures)}")
             stats = load.stop()
@@ -234,6 +266,15 @@ def hotgo_reloads(tool: str, project: Path, mode: str, count: int, nonce: str, t
         return row
     finally:
         hotgo.close()
+
+
+def built_seconds(lines: List[str], generation: int) -> float:
+    pattern = re.compile(rf"built generation {generation} in ([\d.]+)s")
+    for line in reversed(lines):
+        found = pattern.search(line)
+        if found:
+            return float(found.group(1))
+    return math.nan
 
 
 def kill_then_start(tool: str, project: Path, bin_dir: Path, count: int, nonce: str, timeout: float) -> Row:
@@ -256,7 +297,7 @@ def kill_then_start(tool: str, project: Path, bin_dir: Path, count: int, nonce: 
                 item = Reload(edited=time.monotonic())
                 reloads.append(item)
                 binary = bin_dir / f"api-kill-{i}"
-                go_build(project, binary)
+                item.build = go_build(project, binary)
                 item.stopped = time.monotonic()
                 service.stop()
                 service = Service(binary, port, project)
@@ -282,11 +323,13 @@ def main() -> int:
                         help="reloads per reloading row (default 100; --reloads 20 for a quick run)")
     parser.add_argument("--baseline-seconds", type=float, default=10.0, metavar="S",
                         help="length of one bare / hotgo-idle load round (default 10)")
-    parser.add_argument("--rounds", type=int, default=3, help="quiet alternating bare / idle rounds wanted (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="quiet alternating bare / idle rounds wanted (default 5)")
     parser.add_argument("--load", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator: wrk (-t2 -c32) if on PATH, else 32 Python keep-alive clients")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                         help="give up on one reload after this long (default 60)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not give wrk its own CPU during the bare / idle rounds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies (for debugging)")
     args = parser.parse_args()
     if args.reloads < 1 or args.rounds < 1 or args.baseline_seconds <= 0:
@@ -296,6 +339,7 @@ def main() -> int:
         tool = "wrk" if wrk_available() else "python"
     elif tool == "wrk" and not wrk_available():
         parser.error("wrk is not on PATH")
+    pin = tool == "wrk" and can_pin() and not args.no_pin
 
     wait_for_sample()
     tmp = Path(tempfile.mkdtemp(prefix="hotgo-bench-handoff-"))
@@ -321,7 +365,8 @@ def main() -> int:
             idle.wait_summary(1, timeout=300)
             wait_for(lambda: served_version(bare_port), 30, f"bare service on :{bare_port}")
             wait_for(lambda: served_version(idle_port), 30, f"hotgo service on :{idle_port}")
-            bare_row, idle_row = baseline(tool, bare_port, idle_port, args.baseline_seconds, args.rounds)
+            servers = {"bare": (bare_port, bare.proc.pid), "idle": (idle_port, idle.proc.pid)}
+            bare_row, idle_row = baseline(tool, servers, args.baseline_seconds, args.rounds, pin)
         finally:
             idle.close()
             bare.stop(timeout=5)
@@ -337,13 +382,14 @@ def main() -> int:
 
     base = rows[0].rps
     headers = ["row", "reloads", "failed requests", "failed probes", "s without service", "req/s",
-               "vs bare", "edit → new version (median)", "other procs' CPU"]
+               "vs bare", "edit → new version (median)", "of which go build", "other procs' CPU"]
     lines = []
     for row in rows:
         lines.append([
             row.name, row.reloads, row.failed, f"{row.failed_probes}/{row.probes}", f"{row.downtime:.3f}",
             f"{row.rps:.0f}", f"{row.rps / base * 100:.1f} %" if base else "n/a",
-            ms(median(row.edit_to_served)) if row.edit_to_served else "-", f"{row.foreign * 100:.0f} %",
+            ms(median(row.edit_to_served)) if row.edit_to_served else "-",
+            ms(median(row.builds)) if row.builds else "-", f"{row.foreign * 100:.0f} %",
         ])
     loadgen = ("wrk -t2 -c32 (keep-alive)" if tool == "wrk"
                else "32 Python keep-alive client threads")
@@ -353,12 +399,19 @@ def main() -> int:
     print()
     print(table(headers, lines))
     print()
-    idle_tax = (1 - rows[1].rps / base) * 100 if base else float("nan")
-    print(f"hotgo idle throughput tax vs bare: {idle_tax:.1f} % (target < 2 %; median of {len(rows[1].round_rps)} "
-          f"alternating {args.baseline_seconds:g}s rounds)")
-    if rows[0].round_rps and rows[1].round_rps:
-        ratios = [i / b * 100 for i, b in zip(rows[1].round_rps, rows[0].round_rps) if b]
-        print("idle/bare per round: " + ", ".join(f"{r:.1f} %" for r in ratios))
+    # Each idle round is compared with the bare round just before it: slow drifts of the machine cancel.
+    ratios = [i / b * 100 for i, b in zip(rows[1].round_rps, rows[0].round_rps) if b]
+    idle_tax = 100 - median(ratios) if ratios else float("nan")
+    server_cpus, load_cpus = cpu_split(pin)
+    placement = (f"wrk pinned to CPU {load_cpus}, service side to CPUs {server_cpus}" if pin
+                 else "nothing pinned")
+    print(f"hotgo idle throughput tax vs bare: {idle_tax:.1f} % (target < 2 %; median of {len(ratios)} paired "
+          f"{args.baseline_seconds:g}s rounds; {placement})")
+    print("idle/bare per pair: " + ", ".join(f"{r:.1f} %" for r in ratios))
+    idle_seconds = args.baseline_seconds * len(rows[1].round_rps)
+    print(f"CPU of the hotgo process itself during {idle_seconds:g}s of idle-row load: {rows[1].own_cpu * 1000:.0f} ms "
+          f"= {rows[1].own_cpu / idle_seconds * 100:.2f} % of one core (requests never pass through hotgo: "
+          "the service accepts on the shared socket itself)")
     noisy = [row.name for row in rows if row.foreign > NOISY]
     if noisy:
         print(f"WARNING: other processes used > {NOISY * 100:.0f} % of the CPU during: {'; '.join(noisy)} "
