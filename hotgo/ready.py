@@ -24,12 +24,13 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import psutil
 
 from hotgo import platform
-from hotgo.settings import parse_duration
+from hotgo.settings import format_duration, parse_duration
+from hotgo.timers import Timer
 
 AUTO_DELAY = 0.5  # heuristic wait for services that never sent READY=1
 LISTEN_GRACE = 0.3  # a listening new process the probe cannot reach: this long before it counts
@@ -145,3 +146,55 @@ class HttpProbe:
         if ok or self.auto:
             return f"GET {path} answered {status} from this generation", ""
         return "", ""
+
+
+After = Callable[[float, Callable[[], None]], Timer]
+
+
+class ReadinessWatch:
+    """Per starting generation: its ready timeout plus the probe or timer that `--ready` asks for.
+
+    Callbacks run on the supervisor's loop: the timers' directly, the HTTP probe's through
+    `probe_answered`, which must post an event (the probe has a thread of its own).
+    """
+
+    def __init__(self, ready_plan: ReadyPlan, timeout: float, probe_url: Optional[str], after: After) -> None:
+        self.plan = ready_plan
+        self.timeout = timeout
+        self.probe_url = probe_url  # the plan's path on the first listen address; None without one
+        self.after = after
+        self.speaks_notify = False  # a generation has sent READY=1: wait for it, no more heuristics
+        self._timers: Dict[int, List[Timer]] = {}
+        self._probes: Dict[int, HttpProbe] = {}
+
+    def arm(self, number: int, pid: int, *, ready: Callable[[str, bool], None],
+            probe_answered: Callable[[str], None], timed_out: Callable[[], None]) -> None:
+        """Start watching generation `number`; `ready(how, heuristic)` may come before any READY=1."""
+        timers = [self.after(self.timeout, timed_out)]
+        kind = self.plan.kind
+        if kind == "http" and self.probe_url:
+            self._probes[number] = HttpProbe(self.probe_url, number, probe_answered, auto=self.plan.auto, pid=pid)
+        elif kind == "delay":
+            timers.append(self.after(self.plan.delay, lambda: ready("still running after the ready delay", False)))
+        elif kind == "auto" and not self.speaks_notify:
+            guess = f"no READY=1 yet, still running after {format_duration(AUTO_DELAY)} (heuristic)"
+            timers.append(self.after(AUTO_DELAY, lambda: ready(guess, True)))
+        self._timers[number] = timers
+
+    def heard_ready(self) -> None:
+        self.speaks_notify = True
+
+    def disarm(self, number: int) -> None:
+        """The generation is ready, abandoned or gone: nothing of its watch may fire any more."""
+        for timer in self._timers.pop(number, []):
+            timer.cancel()
+        probe = self._probes.pop(number, None)
+        if probe is not None:
+            probe.stop()
+
+    def timeout_hint(self) -> str:
+        """What to tell a user whose service never became ready."""
+        if self.plan.kind in ("notify", "auto"):
+            return (" — it never sent READY=1 on NOTIFY_SOCKET; use the hotgo Go helper, "
+                    "or set --ready delay:500ms / http:/healthz")
+        return ""

@@ -41,7 +41,7 @@ from hotgo.log import Log
 from hotgo.notify import Message
 from hotgo.notify import send as send_notify
 from hotgo.push import ConfigChecked, ConfigPusher, PushAnswered, parse_push
-from hotgo.ready import AUTO_DELAY, HttpProbe, ReadyPlan, plan
+from hotgo.ready import ReadinessWatch, plan
 from hotgo.settings import Settings, format_duration
 from hotgo.timers import Timer, Timers
 from hotgo.timings import ReloadTimings, summary
@@ -76,9 +76,13 @@ class Supervisor:
         self.bin_dir = state_dir / "bin"
         self.notify_dir = notify_dir
         self.mode = settings.socket_mode
-        self.ready_plan: ReadyPlan = plan(settings.run_ready, listening=bool(self.addresses))
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()  # safe from signal handlers
         self.timers = Timers()
+        ready_plan = plan(settings.run_ready, listening=bool(self.addresses))
+        self.readiness = ReadinessWatch(
+            ready_plan, settings.run_ready_timeout,
+            self.addresses[0].url(ready_plan.path) if self.addresses else None, self.after,
+        )
         self.generations: Dict[int, Generation] = {}
         self.serving: Optional[Generation] = None
         self.candidate: Optional[Generation] = None
@@ -86,11 +90,8 @@ class Supervisor:
         self.next_number = 1
         self.reloads: Dict[int, ReloadTimings] = {}
         self.pending_launch: Optional[Tuple[int, Path]] = None  # mode none: waits for the old to exit
-        self.speaks_notify = False
         self.crashes = CrashPolicy()
         self.restart_timer: Optional[Timer] = None
-        self.ready_timers: Dict[int, Timer] = {}
-        self.probes: Dict[int, HttpProbe] = {}
         self.stopping = False
         self.hinted_listen = False
         self.last_build: Dict[str, str] = {"result": "none"}
@@ -274,21 +275,12 @@ class Supervisor:
         self.candidate = generation
         self.log.info(f"started generation {number} (pid {generation.pid}), waiting until it is ready",
                       event="start", generation=number, pid=generation.pid, binary=str(binary))
-        self.ready_timers[number] = self.after(
-            self.settings.run_ready_timeout, lambda: self._ready_timeout(generation)
+        self.readiness.arm(
+            number, generation.pid,
+            ready=lambda how, heuristic: self.mark_ready(generation, how, heuristic),
+            probe_answered=lambda how: self.post(ProbeReady(number, how)),
+            timed_out=lambda: self._ready_timeout(generation),
         )
-        kind = self.ready_plan.kind
-        if kind == "http" and self.addresses:
-            url = self.addresses[0].url(self.ready_plan.path)
-            self.probes[number] = HttpProbe(url, number, lambda how: self.post(ProbeReady(number, how)),
-                                            auto=self.ready_plan.auto, pid=generation.pid)
-        elif kind == "delay":
-            self.after(self.ready_plan.delay,
-                       lambda: self.mark_ready(generation, "still running after the ready delay"))
-        elif kind == "auto" and not self.speaks_notify:
-            self.after(AUTO_DELAY, lambda: self.mark_ready(
-                generation, f"no READY=1 yet, still running after {format_duration(AUTO_DELAY)} (heuristic)",
-                heuristic=True))
 
     def service_env(self, number: int) -> Dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _PROTOCOL_VARS}
@@ -312,17 +304,17 @@ class Supervisor:
             self.log.info(f"generation {number} status: {generation.status}")
         self.pusher.on_notify(number, message)
         if message.get("READY") == "1":
-            self.speaks_notify = True
+            self.readiness.heard_ready()
             self.mark_ready(generation, "READY=1")
 
     def mark_ready(self, generation: Generation, how: str, heuristic: bool = False) -> None:
         if generation is not self.candidate or generation.state is not State.STARTING:
             return
-        if heuristic and self.speaks_notify:
+        if heuristic and self.readiness.speaks_notify:
             return  # learned meanwhile that this service says READY=1: wait for it
         generation.state = State.READY
         generation.ready_at = time.monotonic()
-        self._clear_readiness(generation.number)
+        self.readiness.disarm(generation.number)
         self.candidate = None
         old = self.serving
         self.serving = generation
@@ -343,29 +335,17 @@ class Supervisor:
             self.hinted_listen = True
             self.after(1.0, lambda: self._hint_listen(generation))
 
-    def _clear_readiness(self, number: int) -> None:
-        timer = self.ready_timers.pop(number, None)
-        if timer is not None:
-            timer.cancel()
-        probe = self.probes.pop(number, None)
-        if probe is not None:
-            probe.stop()
-
     def _ready_timeout(self, generation: Generation) -> None:
         if generation is not self.candidate or generation.state is not State.STARTING:
             return
-        hint = ""
-        if self.ready_plan.kind in ("notify", "auto"):
-            hint = (" — it never sent READY=1 on NOTIFY_SOCKET; use the hotgo Go helper, "
-                    "or set --ready delay:500ms / http:/healthz")
         self.log.error(
-            f"generation {generation.number} not ready after "
-            f"{format_duration(self.settings.run_ready_timeout)}: killed{hint}; {self._still_serving()}"
+            f"generation {generation.number} not ready after {format_duration(self.settings.run_ready_timeout)}: "
+            f"killed{self.readiness.timeout_hint()}; {self._still_serving()}"
         )
         self._abandon(generation)
 
     def _abandon(self, generation: Generation) -> None:
-        self._clear_readiness(generation.number)
+        self.readiness.disarm(generation.number)
         if self.candidate is generation:
             self.candidate = None
         generation.kill()
@@ -399,7 +379,7 @@ class Supervisor:
             return
         was = generation.state
         generation.finished(code)
-        self._clear_readiness(number)
+        self.readiness.disarm(number)
         self.pusher.generation_gone(number)
         if generation is self.candidate:
             self.candidate = None

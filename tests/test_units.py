@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List, Tuple
 
 import pytest
 
@@ -10,7 +11,9 @@ from hotgo.addresses import parse_listen
 from hotgo.crashes import CRASH_WINDOW, CrashPolicy
 from hotgo.errors import UsageError
 from hotgo.filters import PathFilter, glob_to_regex, is_temp_file
+from hotgo.ready import ReadinessWatch, ReadyPlan
 from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, parse_duration, parse_ready, parse_signal
+from hotgo.timers import Timers
 
 
 @pytest.mark.parametrize(
@@ -131,3 +134,22 @@ def test_quick_crashes_back_off_report_a_loop_then_give_up() -> None:
     policy.crashed(lived=0.1)
     policy.reset()
     assert policy.crashed(lived=0.1).delay == 0.5
+
+
+def test_readiness_watch_arms_the_timeout_and_the_heuristic_and_disarms_both() -> None:
+    timers = Timers()
+    watch = ReadinessWatch(ReadyPlan("auto"), timeout=15.0, probe_url=None, after=timers.after)
+    seen: List[Tuple[str, object]] = []
+    watch.arm(1, pid=0, ready=lambda how, heuristic: seen.append((how, heuristic)),
+              probe_answered=lambda how: seen.append(("probe", how)), timed_out=lambda: seen.append(("timeout", 1)))
+    wait = timers.next_wait()
+    assert wait is not None and wait <= 0.5  # the auto heuristic comes first, the 15 s timeout later
+    watch.disarm(1)
+    assert timers.next_wait() is None  # nothing of generation 1 can fire any more
+    watch.heard_ready()  # a service that says READY=1 gets no heuristic from now on
+    watch.arm(2, pid=0, ready=lambda how, heuristic: seen.append((how, heuristic)),
+              probe_answered=lambda how: None, timed_out=lambda: None)
+    wait = timers.next_wait()
+    assert wait is not None and wait > 14
+    assert "never sent READY=1" in watch.timeout_hint()
+    assert seen == []
