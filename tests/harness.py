@@ -149,9 +149,11 @@ class Hotgo:
     def interrupt(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
         self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"hotgo did not exit after {sig!r}:\n{self.output}") from None
+        self._reader.join(timeout=5)  # its last lines may still be in the pipe: `output` must have them
+        return code
 
     def close(self) -> None:
         """Always called: leave nothing running, whatever the test did."""
