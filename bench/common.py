@@ -160,18 +160,21 @@ def wait_version(port: int, version: str, timeout: float = 60, step: float = 0.0
 # -- processes -----------------------------------------------------------------------------------
 
 
-def _kill_tree(pid: int) -> None:
+def _tree(pid: int) -> List[psutil.Process]:
+    """A process and everything below it; empty once it is gone."""
     try:
         parent = psutil.Process(pid)
-        procs = [*parent.children(recursive=True), parent]
+        return [*parent.children(recursive=True), parent]
     except psutil.Error:
-        return
-    for proc in procs:
+        return []
+
+
+def _kill_tree(pid: int) -> None:
+    for proc in _tree(pid):
         try:
             proc.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(procs, timeout=5)
 
 
 class Hotgo:
@@ -561,12 +564,7 @@ def can_pin() -> bool:
 
 def pin_tree(pid: int, cpus: Sequence[int]) -> None:
     """Pin a process and everything below it to `cpus` (new children inherit it)."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return
-    for proc in procs:
+    for proc in _tree(pid):
         try:
             proc.cpu_affinity(list(cpus))
         except psutil.Error:
