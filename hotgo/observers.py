@@ -27,15 +27,26 @@ OverflowHook = Callable[[], None]
 _IN_Q_OVERFLOW = 0x00004000  # <sys/inotify.h>
 
 
+def _has_shared_fd() -> bool:
+    try:
+        from watchdog.observers.inotify_c import InotifyFD  # noqa: F401  (watchdog >= 7)
+    except ImportError:
+        return False
+    return True
+
+
+# watchdog >= 7 re-adds its recursive watches after an overflow (new directories included);
+# with 5/6 the caller must re-schedule them itself.
+READDS_WATCHES_AFTER_OVERFLOW = sys.platform.startswith("linux") and _has_shared_fd()
+
+
 def native_observer(on_overflow: OverflowHook) -> Any:
     """The platform's observer; on Linux one that calls on_overflow when the kernel dropped events."""
     if not sys.platform.startswith("linux"):
         return Observer()
-    try:
-        from watchdog.observers.inotify_c import InotifyFD  # noqa: F401  (watchdog >= 7)
-    except ImportError:
-        return _per_emitter_observer(on_overflow)
-    return _shared_fd_observer(on_overflow)
+    if READDS_WATCHES_AFTER_OVERFLOW:
+        return _shared_fd_observer(on_overflow)
+    return _per_emitter_observer(on_overflow)
 
 
 def _shared_fd_observer(on_overflow: OverflowHook) -> Any:

@@ -50,7 +50,7 @@ from watchdog.observers.polling import PollingObserver
 
 from hotgo.filters import KUBELET_SWAP, PathFilter, WalkStats
 from hotgo.log import Log
-from hotgo.observers import inotify_watch_count, native_observer
+from hotgo.observers import READDS_WATCHES_AFTER_OVERFLOW, inotify_watch_count, native_observer
 from hotgo.snapshot import Snapshot
 
 _EVENTS: List[type] = [
@@ -341,7 +341,7 @@ class Watcher:
         with self._plan_lock:
             for directory in [d for d in self._watches if not d.is_dir()]:
                 self._unschedule_tree(directory)
-            if not self.poll:  # watchdog < 7 does not re-add recursive watches itself after an overflow
+            if not self.poll and not READDS_WATCHES_AFTER_OVERFLOW:
                 for directory in [d for d in self._watches if d not in self._alone]:
                     self._schedule(directory, recursive=True)  # watches the subdirectories it missed
             for directory, path_filter in list(self._alone.items()):
