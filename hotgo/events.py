@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any, Dict, Union
 
 from hotgo.build import BuildResult
+from hotgo.drain import DrainReport
 from hotgo.notify import Message
 from hotgo.push import ConfigChecked, PushAnswered
+from hotgo.ready import Observed
 from hotgo.watch import ChangeSet
 
 
@@ -33,6 +35,18 @@ class Notified:
 class ProbeReady:
     generation: int
     how: str  # what made it count as ready, for the log
+
+
+@dataclass(frozen=True)
+class SocketSeen:
+    generation: int
+    observed: Observed  # what the socket watch saw it do
+
+
+@dataclass(frozen=True)
+class DrainReported:
+    generation: int  # the old generation
+    report: DrainReport
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,6 @@ class StopRequested:
 
 
 Event = Union[
-    FilesChanged, BuildDone, Notified, ProbeReady, Exited, StopRequested, ConfigChecked, PushAnswered,
-    ArtifactChanged, ControlRequest, ReopenLog,
+    FilesChanged, BuildDone, Notified, ProbeReady, SocketSeen, DrainReported, Exited, StopRequested,
+    ConfigChecked, PushAnswered, ArtifactChanged, ControlRequest, ReopenLog,
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
+from collections import deque
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from hotgo import platform
 from hotgo.log import Log
@@ -19,6 +21,10 @@ class State(str, Enum):
     READY = "ready"
     DRAINING = "draining"
     STOPPED = "stopped"
+
+
+RECENT_LINES = 20
+READ_SIZE = 64 * 1024
 
 
 class Generation:
@@ -36,6 +42,8 @@ class Generation:
         self.status = ""  # last STATUS= from the service
         self.exit_code: Optional[int] = None
         self.replaced_by: Optional[int] = None  # the generation that took over from this one
+        self.recent: Deque[str] = deque(maxlen=RECENT_LINES)  # its last output lines, for diagnoses
+        self.own_listen: Tuple[str, ...] = ()  # it listens here itself instead of on the shared socket
 
     @property
     def pid(self) -> int:
@@ -75,9 +83,31 @@ class Generation:
         threading.Thread(target=wait, name=f"hotgo-wait-{number}", daemon=True).start()
 
     def _pump(self, proc: subprocess.Popen[bytes], log: Log) -> None:
+        """Read the service's output as fast as it comes, whole reads at a time (never a line at a time)."""
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            log.service(self.name, self.number, raw.decode(errors="replace").rstrip("\r\n"), proc.pid)
+        fd = proc.stdout.fileno()
+        partial = b""
+        while True:
+            try:
+                chunk = os.read(fd, READ_SIZE)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            pieces = (partial + chunk).split(b"\n")
+            partial = pieces.pop()
+            if len(partial) >= READ_SIZE:  # a line without end: pass it on in pieces
+                pieces.append(partial)
+                partial = b""
+            if pieces:
+                self._relay(pieces, log, proc.pid)
+        if partial:
+            self._relay([partial], log, proc.pid)
+
+    def _relay(self, pieces: List[bytes], log: Log, pid: int) -> None:
+        lines = [piece.decode(errors="replace").rstrip("\r") for piece in pieces]
+        self.recent.extend(lines[-RECENT_LINES:])
+        log.service(self.name, self.number, lines, pid)
 
     def request_stop(self, signal_name: str) -> None:
         if self.state is not State.STOPPED:

@@ -1,8 +1,8 @@
-"""Advice hotgo prints when a setting would make reloads better (socket mode `none`)."""
+"""Advice hotgo prints when a setting or a service change would make reloads better."""
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import psutil
 
@@ -20,6 +20,39 @@ def listening_ports(pid: int) -> List[str]:
             host = "" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
             found.append(f"{host}:{conn.laddr.port}")
     return sorted(set(found))
+
+
+_TAKE_THE_SOCKET = (
+    "let the service take the socket hotgo passes as fd 3 (LISTEN_FDS, LISTEN_PID: systemd socket "
+    "activation, e.g. go-systemd's activation.Listeners(), or hotgo's Go helper: "
+    "hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler))"
+)
+
+
+def own_port_hint(generation: int, own: Sequence[str], shared: Sequence[str]) -> str:
+    """A generation listens on a port of its own instead of taking hotgo's shared socket."""
+    theirs, ours = ", ".join(own), ", ".join(shared)
+    return (
+        f"generation {generation} listens on {theirs} itself and has not taken hotgo's socket on {ours}: "
+        f"connections to {ours} wait unanswered, and reloads have to stop the old process before the new one "
+        f"can bind {theirs} (downtime). Fix: {_TAKE_THE_SOCKET}; or run with --socket none and without "
+        "--listen to say that the service binds its own port"
+    )
+
+
+def address_in_use_hint(generation: int, line: str, shared: Sequence[str], holder: Optional[int]) -> str:
+    """A generation died binding an address: say who holds it and what to change."""
+    if holder is None:
+        return (
+            f"generation {generation} tried to bind a port hotgo holds for it (“{line}”): hotgo binds "
+            f"{', '.join(shared)} once and passes it to every generation as fd 3. Fix: {_TAKE_THE_SOCKET}; "
+            "or run with --socket none so that hotgo does not bind the port"
+        )
+    return (
+        f"generation {generation} binds its port itself and generation {holder} still holds it (“{line}”), "
+        f"so no edit could take effect. From now on hotgo stops the old process before starting the new one "
+        f"(downtime at every reload). Fix: {_TAKE_THE_SOCKET}"
+    )
 
 
 def listen_hint(generation: int, pid: int) -> Optional[str]:

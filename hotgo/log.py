@@ -4,7 +4,14 @@ Text (default): prefixed lines, coloured only on a terminal without NO_COLOR.
 JSON (`--log-format json`): one object per line with time, level, event,
 generation, pid and message; the service's lines are `output` events.
 `--log-file`: appended to, reopened on SIGUSR1 (logrotate), rotated by size.
-Every write goes through one lock, so lines from several threads never interleave.
+
+Nothing that logs ever waits for the output: lines are queued and one writer
+thread writes them in batches (one write and flush per batch, which is also what
+keeps relaying a chatty service cheap). When hotgo's own output is not being read
+(a pipe nobody drains, a stopped terminal), hotgo's own lines keep queuing, but a
+service's lines beyond MAX_QUEUED_BYTES are dropped and counted, and the count is
+said once the output moves again: a service must never stall because its log
+cannot be written.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
-from typing import Any, Optional, TextIO
+from typing import Any, Deque, Dict, List, Optional, TextIO
 
 import colorama
 
@@ -32,6 +40,7 @@ _LEVEL_COLOURS = {
 }
 LOG_FORMATS = ("text", "json")
 ROTATE_BYTES = 10 * 1024 * 1024
+MAX_QUEUED_BYTES = 4 * 1024 * 1024  # service output held while hotgo's output is blocked
 
 
 def colour_wanted(stream: TextIO, no_color_flag: bool) -> bool:
@@ -56,8 +65,15 @@ class Log:
         self.colour = colour and not json_format and path is None
         self.interactive = (not json_format and path is None and hasattr(self.stream, "isatty")
                             and self.stream.isatty())
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the stream: writes, reopen, rotation, the status line
         self._status = ""  # live status line currently shown (terminal only)
+        self._queue: Deque[str] = deque()  # formatted text waiting for the writer
+        self._queued_service_bytes = 0
+        self._dropped: Dict[str, int] = {}  # service tag -> lines dropped since the last notice
+        self._writing = False
+        self._closed = False
+        self._wake = threading.Condition()
+        self._writer: Optional[threading.Thread] = None
         if self.colour:
             colorama.just_fix_windows_console()
 
@@ -92,21 +108,72 @@ class Log:
         return "".join(styles) + text + _RESET
 
     def _write(self, line: str) -> None:
-        with self._lock:
-            clear = "\r\033[K" if self._status else ""
-            try:
-                self.stream.write(clear + line + "\n" + self._status)
-                self.stream.flush()
-                self._rotate_if_big()
-            except (OSError, ValueError):
-                pass  # a closed terminal or a full disk must not kill the supervisor
+        self._enqueue(line + "\n")
 
-    def _record(self, level: str, event: str, message: str, **fields: Any) -> None:
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() % 1 * 1000):03d}Z",
+    def _enqueue(self, text: str, service: str = "", lines: int = 0) -> None:
+        """Queue text for the writer; a service's text (`service` set) is dropped when too much waits."""
+        with self._wake:
+            if service:
+                if self._queued_service_bytes + len(text) > MAX_QUEUED_BYTES:
+                    self._dropped[service] = self._dropped.get(service, 0) + lines
+                    return
+                self._queued_service_bytes += len(text)
+            self._queue.append(text)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="hotgo-log", daemon=True)
+                self._writer.start()
+            self._wake.notify()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue:
+                    self._writing = False
+                    self._wake.notify_all()  # flush() waits for this
+                    self._wake.wait()
+                self._writing = True
+                batch = "".join(self._queue)
+                self._queue.clear()
+                self._queued_service_bytes = 0
+                dropped, self._dropped = self._dropped, {}
+            notices = "".join(self._drop_notice(service, count) + "\n" for service, count in dropped.items())
+            with self._lock:
+                clear = "\r\033[K" if self._status else ""
+                try:
+                    self.stream.write(clear + notices + batch + self._status)
+                    self.stream.flush()
+                    self._rotate_if_big()
+                except (OSError, ValueError):
+                    pass  # a closed terminal or a full disk must not kill the supervisor
+
+    def _drop_notice(self, service: str, count: int) -> str:
+        message = (f"dropped {count} line{'s' if count != 1 else ''} of {service}'s output: hotgo's own "
+                   "output was not being read, and the service must not wait for it")
+        if self.json:
+            return self._format_record("warn", "output_dropped", message, service=service, lines=count)
+        return f"{self.paint('hotgo', BRIGHT, _LEVEL_COLOURS['warn'])} │ {self.paint(message, _LEVEL_COLOURS['warn'])}"
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until everything queued has been written; False if the output stayed blocked."""
+        deadline = time.monotonic() + timeout
+        with self._wake:
+            while self._queue or self._writing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._wake.wait(left)
+        return True
+
+    def _format_record(self, level: str, event: str, message: str, **fields: Any) -> str:
+        now = time.time()
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z",
                   "level": level, "event": event or "log"}
         record.update({k: v for k, v in fields.items() if v not in (None, "")})
         record["message"] = message
-        self._write(json.dumps(record, ensure_ascii=False))
+        return json.dumps(record, ensure_ascii=False)
+
+    def _record(self, level: str, event: str, message: str, **fields: Any) -> None:
+        self._write(self._format_record(level, event, message, **fields))
 
     def say(self, level: str, message: str, event: str = "", generation: int = 0, **fields: Any) -> None:
         if self.json:
@@ -136,13 +203,15 @@ class Log:
         else:
             self._write(line)
 
-    def service(self, name: str, generation: int, line: str, pid: int = 0) -> None:
+    def service(self, name: str, generation: int, lines: List[str], pid: int = 0) -> None:
+        """Lines a service wrote (one read's worth): queued as one piece, dropped if hotgo's output is stuck."""
         if self.json:
-            self._record("info", "output", line, generation=generation, pid=pid or None, service=name)
-            return
-        colour = _GEN_COLOURS[generation % len(_GEN_COLOURS)]
-        tag = self.paint(f"{name} {generation}", colour)
-        self._write(f"{tag} │ {line}")
+            text = "".join(self._format_record("info", "output", line, generation=generation, pid=pid or None,
+                                               service=name) + "\n" for line in lines)
+        else:
+            prefix = self.paint(f"{name} {generation}", _GEN_COLOURS[generation % len(_GEN_COLOURS)]) + " │ "
+            text = "".join(prefix + line + "\n" for line in lines)
+        self._enqueue(text, service=f"{name} {generation}", lines=len(lines))
 
     def status(self, text: str) -> None:
         """Show or replace a live status line (terminals only; '' clears it)."""

@@ -1,11 +1,17 @@
-"""When does a new generation count as ready? (DESIGN §2)
+"""When does a new generation count as ready? (docs/architecture.md, "Readiness")
 
 `READY=1` on NOTIFY_SOCKET is exact. An HTTP probe through the shared port may
 be answered by the old generation, so it only counts when the answer carries
 the new generation's `X-Hotgo-Generation` header (the Go helper adds it) — or,
 without that header, as a documented heuristic. `auto` waits for READY=1 from
-services that have shown they speak sd_notify, and otherwise assumes a process
-still alive after a short delay is ready (a heuristic, said so in the log).
+services that have shown they speak sd_notify. Until then, on Linux, hotgo
+watches the new process from outside (hotgo.procnet): in mode `inherit` it is
+ready once the shared listener is in its epoll set or a thread blocks in
+accept() on it; in `reuseport`/`none` once it listens on the port. The same
+watch notices a service that listens on a port of its own instead of taking
+the shared socket. Where nothing can be observed (other systems, a service
+with no port), a process still alive after a short delay counts as ready: a
+heuristic, said so in the log.
 
 Windows has no NOTIFY_SOCKET in hotgo, so there `auto` with a listen address is
 an HTTP probe of `/` on the first one: any answer (any status: `/` need not be a
@@ -24,17 +30,19 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 import psutil
 
-from hotgo import platform
+from hotgo import platform, procnet
 from hotgo.settings import format_duration, parse_duration
 from hotgo.timers import Timer
 
 AUTO_DELAY = 0.5  # heuristic wait for services that never sent READY=1
 LISTEN_GRACE = 0.3  # a listening new process the probe cannot reach: this long before it counts
 PROBE_INTERVAL = 0.05
+OBSERVE_INTERVAL = 0.005  # /proc reads cost ~0.1 ms: a new process is seen accepting within ~5 ms
+OWN_PORT_GRACE = 1.0  # listening elsewhere this long without taking the shared socket: it never will
 GENERATION_HEADER = "X-Hotgo-Generation"
 
 
@@ -148,6 +156,88 @@ class HttpProbe:
         return "", ""
 
 
+@dataclass(frozen=True)
+class Observed:
+    """What the socket watch saw a starting generation do."""
+
+    how: str  # for the log: how readiness was decided
+    own: Tuple[str, ...] = ()  # addresses it listens on itself instead of taking the shared socket
+
+
+@dataclass(frozen=True)
+class Sockets:
+    """What hotgo shares with a generation: the listeners' inodes (mode inherit) and the ports."""
+
+    inodes: FrozenSet[int]
+    ports: Tuple[int, ...]
+
+
+def _shown(sock: procnet.TcpSocket) -> str:
+    host = sock.local[0]
+    host = "" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+    return f"{host}:{sock.local[1]}"
+
+
+class SocketWatch:
+    """Watches a starting process from outside (Linux /proc) until it accepts connections.
+
+    With shared listeners (mode inherit): ready once it accepts on one of them; if it
+    listens on a port of its own instead (the same port with SO_REUSEPORT, or another
+    one for OWN_PORT_GRACE), that is reported instead. Without (reuseport/none): ready
+    once it listens on one of the ports, or on any port when hotgo has none.
+    """
+
+    def __init__(self, pid: int, sockets: Sockets, on_seen: Callable[[Observed], None]) -> None:
+        self.pid = pid
+        self.sockets = sockets
+        self.on_seen = on_seen
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, name=f"hotgo-observe-{pid}", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        polls = 0
+        own_since: Optional[float] = None
+        while not self._stop.wait(OBSERVE_INTERVAL if polls else 0):
+            seen: Optional[Observed] = None
+            if self.sockets.inodes:
+                how = procnet.accepting(self.pid, self.sockets.inodes)
+                if how is None:
+                    return  # gone: its exit is reported elsewhere
+                if how:
+                    seen = Observed(how)
+                elif polls % 10 == 0:  # its own listeners: a slower read, every ~50 ms is enough
+                    seen, own_since = self._own_listeners(own_since)
+            else:
+                seen = self._listening()
+            polls += 1
+            if seen is not None:
+                if not self._stop.is_set():
+                    self.on_seen(seen)
+                return
+
+    def _own_listeners(self, since: Optional[float]) -> Tuple[Optional[Observed], Optional[float]]:
+        sockets = procnet.listening(self.pid) or []
+        own = [s for s in sockets if s.inode not in self.sockets.inodes]
+        if not own:
+            return None, None
+        now = time.monotonic()
+        since = now if since is None else since
+        on_shared_port = any(s.local[1] in self.sockets.ports for s in own)
+        if on_shared_port or now - since >= OWN_PORT_GRACE:
+            return Observed("", own=tuple(sorted({_shown(s) for s in own}))), since
+        return None, since
+
+    def _listening(self) -> Optional[Observed]:
+        sockets = procnet.listening(self.pid) or []
+        wanted = [s for s in sockets if not self.sockets.ports or s.local[1] in self.sockets.ports]
+        if not wanted:
+            return None
+        return Observed(f"listening on {', '.join(sorted({_shown(s) for s in wanted}))}")
+
+
 After = Callable[[float, Callable[[], None]], Timer]
 
 
@@ -158,28 +248,50 @@ class ReadinessWatch:
     `probe_answered`, which must post an event (the probe has a thread of its own).
     """
 
-    def __init__(self, ready_plan: ReadyPlan, timeout: float, probe_url: Optional[str], after: After) -> None:
+    def __init__(self, ready_plan: ReadyPlan, timeout: float, probe_url: Optional[str], after: After,
+                 sockets: Optional[Sockets] = None) -> None:
         self.plan = ready_plan
         self.timeout = timeout
         self.probe_url = probe_url  # the plan's path on the first listen address; None without one
         self.after = after
-        self.speaks_notify = False  # a generation has sent READY=1: wait for it, no more heuristics
+        # What the socket watch looks for; None where nothing can be observed (not Linux).
+        self.sockets = sockets if procnet.AVAILABLE else None
+        self.speaks_notify = False  # a generation has sent READY=1: wait for it, no more guesses
         self._timers: Dict[int, List[Timer]] = {}
         self._probes: Dict[int, HttpProbe] = {}
+        self._watches: Dict[int, SocketWatch] = {}
 
     def arm(self, number: int, pid: int, *, ready: Callable[[str, bool], None],
-            probe_answered: Callable[[str], None], timed_out: Callable[[], None]) -> None:
-        """Start watching generation `number`; `ready(how, heuristic)` may come before any READY=1."""
+            probe_answered: Callable[[str], None], observed: Callable[[Observed], None],
+            timed_out: Callable[[], None]) -> None:
+        """Start watching generation `number`; `ready(how, heuristic)` may come before any READY=1.
+
+        `probe_answered` and `observed` are called from threads of their own: they must post an event.
+        """
         timers = [self.after(self.timeout, timed_out)]
         kind = self.plan.kind
+        if self.sockets is not None and kind in ("auto", "notify"):
+            # Also under `notify`: a service listening on a port of its own is worth a word.
+            self._watches[number] = SocketWatch(pid, self.sockets, observed)
         if kind == "http" and self.probe_url:
             self._probes[number] = HttpProbe(self.probe_url, number, probe_answered, auto=self.plan.auto, pid=pid)
         elif kind == "delay":
             timers.append(self.after(self.plan.delay, lambda: ready("still running after the ready delay", False)))
-        elif kind == "auto" and not self.speaks_notify:
-            guess = f"no READY=1 yet, still running after {format_duration(AUTO_DELAY)} (heuristic)"
+        elif kind == "auto" and not self.speaks_notify and not self.observes_readiness:
+            guess = (f"no READY=1 yet, still running after {format_duration(AUTO_DELAY)} "
+                     f"(heuristic: {self._why_guess()})")
             timers.append(self.after(AUTO_DELAY, lambda: ready(guess, True)))
         self._timers[number] = timers
+
+    @property
+    def observes_readiness(self) -> bool:
+        """The socket watch can tell when a generation accepts: no guessing needed."""
+        return self.sockets is not None and bool(self.sockets.inodes or self.sockets.ports)
+
+    def _why_guess(self) -> str:
+        if not procnet.AVAILABLE:
+            return "this system does not show whether a process accepts connections"
+        return "no port to watch"
 
     def heard_ready(self) -> None:
         self.speaks_notify = True
@@ -191,9 +303,16 @@ class ReadinessWatch:
         probe = self._probes.pop(number, None)
         if probe is not None:
             probe.stop()
+        watch = self._watches.pop(number, None)
+        if watch is not None:
+            watch.stop()
 
     def timeout_hint(self) -> str:
         """What to tell a user whose service never became ready."""
+        if self.plan.kind == "auto" and self.observes_readiness:
+            return (" — it never sent READY=1 and was not seen accepting connections on the shared socket "
+                    "(fd 3, LISTEN_FDS) or listening on the port; if it serves another way, "
+                    "set --ready delay:500ms or http:/healthz")
         if self.plan.kind in ("notify", "auto"):
             return (" — it never sent READY=1 on NOTIFY_SOCKET; use the hotgo Go helper, "
                     "or set --ready delay:500ms / http:/healthz")

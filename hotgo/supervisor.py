@@ -1,4 +1,4 @@
-"""The generation handoff state machine (DESIGN §2).
+"""The generation handoff state machine (docs/architecture.md, "The handoff").
 
 Threads (watcher, builds, process waiters, notify readers, signal handlers)
 only post events; this loop, on the main thread, decides everything. Spawning
@@ -10,38 +10,42 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import socket
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from hotgo import platform
+from hotgo import platform, procnet
 from hotgo.addresses import ListenAddress
 from hotgo.artifact import stage
 from hotgo.build import Build, BuildResult, prune_builds, show_failure
 from hotgo.crashes import CrashPolicy
+from hotgo.drain import DrainReport, DrainWatch
 from hotgo.events import (
     ArtifactChanged,
     BuildDone,
     ControlRequest,
+    DrainReported,
     Event,
     Exited,
     FilesChanged,
     Notified,
     ProbeReady,
     ReopenLog,
+    SocketSeen,
     StopRequested,
 )
 from hotgo.filters import PathFilter
 from hotgo.generation import Generation, State, describe_exit
 from hotgo.gomod import GoPackage
-from hotgo.hints import listen_hint
+from hotgo.hints import address_in_use_hint, listen_hint, own_port_hint
 from hotgo.history import BuildHistory, iso
 from hotgo.log import Log
 from hotgo.notify import Message
 from hotgo.notify import send as send_notify
 from hotgo.push import ConfigChecked, ConfigPusher, PushAnswered, parse_push
-from hotgo.ready import ReadinessWatch, plan
+from hotgo.ready import Observed, ReadinessWatch, Sockets, plan
 from hotgo.settings import Settings, format_duration
 from hotgo.timers import Timer, Timers
 from hotgo.timings import ReloadTimings, summary
@@ -79,9 +83,12 @@ class Supervisor:
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()  # safe from signal handlers
         self.timers = Timers()
         ready_plan = plan(settings.run_ready, listening=bool(self.addresses))
+        self.ports = tuple(a.port for a in self.addresses)
+        inodes = frozenset(procnet.inode_of(s) for s in self.listeners) if self.mode == "inherit" else frozenset()
         self.readiness = ReadinessWatch(
             ready_plan, settings.run_ready_timeout,
             self.addresses[0].url(ready_plan.path) if self.addresses else None, self.after,
+            Sockets(inodes, self.ports),
         )
         self.generations: Dict[int, Generation] = {}
         self.serving: Optional[Generation] = None
@@ -94,6 +101,12 @@ class Supervisor:
         self.restart_timer: Optional[Timer] = None
         self.stopping = False
         self.hinted_listen = False
+        # The service binds a port of its own instead of taking the shared socket: hand off
+        # stop-then-start (as mode none), since two generations cannot both bind that port.
+        self.own_port = False
+        self.drains: Dict[int, DrainWatch] = {}  # old generation -> its drain watch
+        self.drained: Dict[int, Tuple[Generation, float]] = {}  # exited, drain report not in yet
+        self.warned_cut = False
         self.last_build: Dict[str, str] = {"result": "none"}
         self.config_filter = config_filter
         self.artifact = artifact  # artifact mode: deploy this prebuilt binary, never build
@@ -145,6 +158,10 @@ class Supervisor:
             generation = self.generations.get(event.generation)
             if generation is not None:
                 self.mark_ready(generation, event.how)
+        elif isinstance(event, SocketSeen):
+            self.on_socket_seen(event.generation, event.observed)
+        elif isinstance(event, DrainReported):
+            self.on_drain_report(event.generation, event.report)
         elif isinstance(event, Exited):
             self.on_exit(event.generation, event.code)
         elif isinstance(event, StopRequested):
@@ -246,10 +263,11 @@ class Supervisor:
             self.log.info(f"generation {stale.number} superseded by {number} before it was ready: stopping it")
             self._abandon(stale)
         old = self.serving
-        if self.mode == "none" and old is not None and old.state is not State.STOPPED:
+        if (self.mode == "none" or self.own_port) and old is not None and old.state is not State.STOPPED:
+            why = ("it binds its port itself" if self.own_port else "socket mode none")
             self.log.warn(
-                f"socket mode none: stopping generation {old.number} before starting {number} — "
-                "connections are refused meanwhile (share the port with --listen to avoid this)"
+                f"{why}: stopping generation {old.number} before starting {number} — "
+                "connections are refused meanwhile (let the service take the shared socket to avoid this)"
             )
             self.pending_launch = (number, binary)
             self._drain(old, replaced_by=number)
@@ -277,8 +295,9 @@ class Supervisor:
                       event="start", generation=number, pid=generation.pid, binary=str(binary))
         self.readiness.arm(
             number, generation.pid,
-            ready=lambda how, heuristic: self.mark_ready(generation, how, heuristic),
+            ready=lambda how, heuristic: self.mark_ready(generation, how, guess=heuristic),
             probe_answered=lambda how: self.post(ProbeReady(number, how)),
+            observed=lambda seen: self.post(SocketSeen(number, seen)),
             timed_out=lambda: self._ready_timeout(generation),
         )
 
@@ -303,14 +322,32 @@ class Supervisor:
             generation.status = message["STATUS"]
             self.log.info(f"generation {number} status: {generation.status}")
         self.pusher.on_notify(number, message)
+        if message.get("STOPPING") == "1" and number in self.drains:
+            self.drains[number].announced()
         if message.get("READY") == "1":
             self.readiness.heard_ready()
             self.mark_ready(generation, "READY=1")
 
-    def mark_ready(self, generation: Generation, how: str, heuristic: bool = False) -> None:
+    def on_socket_seen(self, number: int, seen: Observed) -> None:
+        generation = self.generations.get(number)
+        if generation is None or generation.state is not State.STARTING:
+            return
+        if seen.own:
+            generation.own_listen = seen.own
+            if not self.own_port:
+                self.own_port = True
+                self.note = f"the service listens on {', '.join(seen.own)} itself, not on the shared socket"
+                self.log.error(own_port_hint(number, seen.own, [str(a) for a in self.addresses]),
+                               event="own_port", generation=number, listen=list(seen.own))
+            self.mark_ready(generation, f"listening on its own port {', '.join(seen.own)}", guess=True)
+            return
+        self.mark_ready(generation, seen.how, guess=True)
+
+    def mark_ready(self, generation: Generation, how: str, guess: bool = False) -> None:
+        """`guess`: a sign from outside (heuristic or observed), not the service's own READY=1."""
         if generation is not self.candidate or generation.state is not State.STARTING:
             return
-        if heuristic and self.readiness.speaks_notify:
+        if guess and self.readiness.speaks_notify:
             return  # learned meanwhile that this service says READY=1: wait for it
         generation.state = State.READY
         generation.ready_at = time.monotonic()
@@ -319,7 +356,7 @@ class Supervisor:
         old = self.serving
         self.serving = generation
         self.history.mark_good(generation.binary)
-        if not self.note.startswith("gave up"):
+        if not self.note.startswith("gave up") and not self.own_port:
             self.note = ""
         took = generation.ready_at - generation.started
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
@@ -359,6 +396,11 @@ class Supervisor:
     # -- draining and exits --------------------------------------------------------
     def _drain(self, old: Generation, replaced_by: Optional[int]) -> None:
         old.replaced_by = replaced_by
+        if replaced_by is not None and self.ports and old.pid:
+            # Counted before the signal: what it holds now is what its stop may cut.
+            number = old.number
+            self.drains[number] = DrainWatch(old.pid, self.ports,
+                                             lambda report: self.post(DrainReported(number, report)))
         self.log.info(f"draining generation {old.number} (pid {old.pid}): {self.settings.run_stop_signal}",
                       event="drain", generation=old.number, pid=old.pid)
         old.request_stop(self.settings.run_stop_signal)
@@ -383,21 +425,18 @@ class Supervisor:
         self.pusher.generation_gone(number)
         if generation is self.candidate:
             self.candidate = None
-            self.log.error(
-                f"generation {number} exited before it was ready ({describe_exit(code)}); "
-                f"{self._still_serving()}"
-            )
-            self.pusher.try_push()
+            self._failed_start(generation, code)
         elif generation is self.serving and was is not State.DRAINING:
             self.serving = None
             self._crashed(generation, code)
         elif generation.replaced_by is not None:
-            new = self.generations.get(generation.replaced_by)
             drained = time.monotonic() - generation.stop_sent
-            if new is not None and new.state is State.READY:
-                self._summary(new, (generation, drained))
+            watch = self.drains.pop(number, None)
+            if watch is None:
+                self._drained(generation, drained, None)
             else:
-                self.log.info(f"generation {number} stopped ({describe_exit(code)}) after {format_duration(drained)}")
+                self.drained[number] = (generation, drained)
+                watch.exited()  # its report follows as an event
         elif self.stopping:
             self.log.info(f"generation {number} stopped ({describe_exit(code)})")
         del self.generations[number]  # a daemon that reloads for months keeps only the living
@@ -408,9 +447,62 @@ class Supervisor:
             if not self.stopping:
                 self._start(number_next, binary)
 
-    def _summary(self, new: Generation, drained: Optional[Tuple[Generation, float]]) -> None:
-        line = summary(new, self.reloads.pop(new.number, ReloadTimings()), drained)
-        self.log.ok(line, event="done", generation=new.number, pid=new.pid)
+    def _failed_start(self, generation: Generation, code: int) -> None:
+        number = generation.number
+        in_use = next((line for line in generation.recent if "address already in use" in line), "")
+        old = self.serving if self.serving is not None and self.serving.state is not State.STOPPED else None
+        self.log.error(f"generation {number} exited before it was ready ({describe_exit(code)}); "
+                       f"{self._still_serving()}")
+        if in_use and not self.stopping:
+            holder = old.number if old is not None and not self._names_shared_port(in_use) else None
+            self.log.error(address_in_use_hint(number, in_use.strip(), [str(a) for a in self.addresses], holder),
+                           event="address_in_use", generation=number)
+            if holder is not None and not self.own_port:
+                # It binds the port the old generation holds: only stop-then-start can bring the edit in.
+                self.own_port = True
+                self.note = "the service binds its port itself: reloads stop the old process first"
+                retry = self.next_number
+                self.next_number += 1
+                self.launch(retry, generation.binary)
+                return
+        self.pusher.try_push()
+
+    def _names_shared_port(self, line: str) -> bool:
+        """Does an `address already in use` line name one of the ports hotgo itself holds?"""
+        return self.mode == "inherit" and any(re.search(rf":{port}\b", line) for port in self.ports)
+
+    def _drained(self, old: Generation, seconds: float, report: Optional[DrainReport]) -> None:
+        new = self.generations.get(old.replaced_by or 0)
+        if new is not None and new.state is State.READY:
+            self._summary(new, (old, seconds), report)
+        else:
+            how = f"; {report.describe(self.settings.run_stop_signal)}" if report is not None else ""
+            self.log.info(f"generation {old.number} stopped ({describe_exit(old.exit_code or 0)}) after "
+                          f"{format_duration(seconds)}{how}", event="stopped", generation=old.number,
+                          **(report.fields() if report is not None else {}))
+        if report is not None and report.cut and not self.warned_cut:
+            self.warned_cut = True
+            self.log.warn(
+                f"generation {old.number} cut {report.cut} of its {report.open} open connections when it stopped "
+                "(closed by the service or its exit without an announced drain, or reset): keep-alive clients "
+                "were not told to reconnect, so one reusing a connection at that moment gets an error — wrk and "
+                "other non-retrying clients count a failure; Go's http.Client retries GETs, not POSTs. To drain "
+                "without that: on the stop signal send STOPPING=1, close the listener, answer with "
+                "`Connection: close` for a moment, then Shutdown — hotgo's Go helper does all of it "
+                "(hotgo.ListenAndServe)",
+                event="cut_connections", generation=old.number)
+
+    def on_drain_report(self, number: int, report: DrainReport) -> None:
+        drained = self.drained.pop(number, None)
+        if drained is not None:
+            self._drained(drained[0], drained[1], report)
+
+    def _summary(self, new: Generation, drained: Optional[Tuple[Generation, float]],
+                 report: Optional[DrainReport] = None) -> None:
+        line = summary(new, self.reloads.pop(new.number, ReloadTimings()), drained, report,
+                       self.settings.run_stop_signal, [str(a) for a in self.addresses])
+        self.log.ok(line, event="done", generation=new.number, pid=new.pid,
+                    **(report.fields() if report is not None else {}))
 
     def _crashed(self, generation: Generation, code: int) -> None:
         if self.stopping:

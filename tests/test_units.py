@@ -141,14 +141,15 @@ def test_readiness_watch_arms_the_timeout_and_the_heuristic_and_disarms_both() -
     watch = ReadinessWatch(ReadyPlan("auto"), timeout=15.0, probe_url=None, after=timers.after)
     seen: List[Tuple[str, object]] = []
     watch.arm(1, pid=0, ready=lambda how, heuristic: seen.append((how, heuristic)),
-              probe_answered=lambda how: seen.append(("probe", how)), timed_out=lambda: seen.append(("timeout", 1)))
+              probe_answered=lambda how: seen.append(("probe", how)), observed=lambda seen_: None,
+              timed_out=lambda: seen.append(("timeout", 1)))
     wait = timers.next_wait()
     assert wait is not None and wait <= 0.5  # the auto heuristic comes first, the 15 s timeout later
     watch.disarm(1)
     assert timers.next_wait() is None  # nothing of generation 1 can fire any more
     watch.heard_ready()  # a service that says READY=1 gets no heuristic from now on
     watch.arm(2, pid=0, ready=lambda how, heuristic: seen.append((how, heuristic)),
-              probe_answered=lambda how: None, timed_out=lambda: None)
+              probe_answered=lambda how: None, observed=lambda seen_: None, timed_out=lambda: None)
     wait = timers.next_wait()
     assert wait is not None and wait > 14
     assert "never sent READY=1" in watch.timeout_hint()

@@ -1,0 +1,195 @@
+"""What Linux shows of a process's sockets from outside, through /proc.
+
+hotgo uses it to see what a service does with the shared listener without the
+service's help: has it registered the socket in its epoll set, or is a thread
+blocked in accept() on it (then it accepts); which ports does it listen on
+itself; which connections does it hold. Every function returns None (or an
+empty result) where /proc cannot tell, so callers fall back and say so.
+"""
+
+from __future__ import annotations
+
+import os
+import platform as std_platform
+import socket
+import struct
+import sys
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+
+AVAILABLE = sys.platform.startswith("linux") and os.path.isdir("/proc/self/fdinfo")
+
+# accept/accept4 syscall numbers, by machine (the numbers differ per architecture).
+_ACCEPT_SYSCALLS = {"x86_64": {43, 288}, "aarch64": {202, 242}}.get(std_platform.machine(), set())
+
+# /proc/net/tcp states (include/net/tcp_states.h)
+ESTABLISHED, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, LISTEN, CLOSING = (
+    1, 2, 3, 6, 7, 8, 9, 10, 11)
+SERVER_CLOSED_FIRST = frozenset({FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSING})  # we sent FIN first
+CLIENT_CLOSED_FIRST = frozenset({CLOSE_WAIT, LAST_ACK})
+
+
+def inode_of(sock: socket.socket) -> int:
+    """The socket's inode: what /proc/PID/fd shows as `socket:[N]` in every process holding it."""
+    return os.fstat(sock.fileno()).st_ino
+
+
+@dataclass(frozen=True)
+class FdTable:
+    sockets: Dict[int, int]  # fd -> socket inode
+    epolls: List[int]  # fds of epoll instances
+
+
+def fd_table(pid: int) -> Optional[FdTable]:
+    """The sockets and epoll instances process `pid` holds; None if /proc does not tell."""
+    table = FdTable({}, [])
+    base = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return None
+    for name in names:
+        try:
+            target = os.readlink(f"{base}/{name}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            table.sockets[int(name)] = int(target[8:-1])
+        elif target == "anon_inode:[eventpoll]":
+            table.epolls.append(int(name))
+    return table
+
+
+def accepting(pid: int, inodes: FrozenSet[int]) -> Optional[str]:
+    """How process `pid` is seen accepting on one of `inodes`, '' if it is not, None if /proc cannot tell.
+
+    Event-loop servers (Go's netpoller, tokio, libuv, nginx) register the listener in an
+    epoll set once they are ready to accept; thread-per-connection servers block in accept().
+    """
+    table = fd_table(pid)
+    if table is None:
+        return None
+    for epoll_fd in table.epolls:
+        if _epoll_watches(pid, epoll_fd) & inodes:
+            return "accepting on the shared socket (in its epoll set)"
+    held = {fd for fd, inode in table.sockets.items() if inode in inodes}
+    if held and _blocked_in_accept(pid) & held:
+        return "accepting on the shared socket (blocked in accept)"
+    return ""
+
+
+def _epoll_watches(pid: int, epoll_fd: int) -> Set[int]:
+    """Inodes of the files an epoll fd watches (`tfd: … ino:<hex>` lines of its fdinfo)."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/{epoll_fd}", encoding="ascii", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return set()
+    inodes = set()
+    for line in text.splitlines():
+        if line.startswith("tfd:"):
+            for part in line.split():
+                if part.startswith("ino:"):
+                    inodes.add(int(part[4:], 16))
+    return inodes
+
+
+def _blocked_in_accept(pid: int) -> Set[int]:
+    """fds that threads of `pid` are blocked in accept()/accept4() on."""
+    if not _ACCEPT_SYSCALLS:
+        return set()
+    fds = set()
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return set()
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/syscall", encoding="ascii") as handle:
+                fields = handle.read().split()
+        except OSError:
+            continue
+        if len(fields) > 1 and fields[0].isdigit() and int(fields[0]) in _ACCEPT_SYSCALLS:
+            fds.add(int(fields[1], 16))
+    return fds
+
+
+@dataclass(frozen=True)
+class TcpSocket:
+    local: Tuple[str, int]
+    remote: Tuple[str, int]
+    state: int
+    inode: int
+
+
+def _address(text: str) -> Tuple[str, int]:
+    host, port = text.split(":")
+    raw = bytes.fromhex(host)
+    if len(raw) == 4:
+        ip = socket.inet_ntop(socket.AF_INET, raw[::-1])
+    else:  # four little-endian 32-bit words
+        words = struct.unpack("<4I", raw)
+        ip = socket.inet_ntop(socket.AF_INET6, struct.pack(">4I", *words))
+        if ip.startswith("::ffff:") and "." in ip:
+            ip = ip[7:]
+    return ip, int(port, 16)
+
+
+def tcp_sockets(ports: Optional[Iterable[int]] = None) -> List[TcpSocket]:
+    """Every TCP socket of this network namespace (optionally: with one of these local ports)."""
+    wanted = None if ports is None else {f":{p:04X} " for p in ports}
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as handle:
+                lines = handle.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            if wanted is not None and not any(w in line[:60] for w in wanted):
+                continue
+            fields = line.split()
+            try:
+                local, remote = _address(fields[1]), _address(fields[2])
+                found.append(TcpSocket(local, remote, int(fields[3], 16), int(fields[9])))
+            except (IndexError, ValueError, OSError):
+                continue
+    if wanted is not None:
+        keep = set(ports or ())
+        found = [s for s in found if s.local[1] in keep]
+    return found
+
+
+def listening(pid: int) -> Optional[List[TcpSocket]]:
+    """The TCP sockets process `pid` listens on; None if /proc does not tell."""
+    table = fd_table(pid)
+    if table is None:
+        return None
+    mine = set(table.sockets.values())
+    return [s for s in tcp_sockets() if s.state == LISTEN and s.inode in mine]
+
+
+def connections(pid: int, ports: Iterable[int]) -> Optional[List[TcpSocket]]:
+    """Established (or half-closed) connections process `pid` holds on these local ports."""
+    table = fd_table(pid)
+    if table is None:
+        return None
+    mine = set(table.sockets.values())
+    return [s for s in tcp_sockets(ports) if s.inode in mine and s.state != LISTEN]
+
+
+_TCP_INFO_UNACKED = 24  # struct tcp_info: 8 bytes of u8 fields, then rto ato snd_mss rcv_mss unacked
+
+
+def accept_queue(sock: socket.socket) -> Optional[int]:
+    """Connections waiting in a listening socket's accept queue (Linux TCP_INFO), None elsewhere."""
+    option = getattr(socket, "TCP_INFO", None)
+    if not AVAILABLE or option is None:
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, option, 104)
+    except OSError:
+        return None
+    if len(raw) < _TCP_INFO_UNACKED + 4:
+        return None
+    return int(struct.unpack_from("I", raw, _TCP_INFO_UNACKED)[0])
