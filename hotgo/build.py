@@ -12,6 +12,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from hotgo import platform
 from hotgo.log import BRIGHT, DIM, RED, Log
+from hotgo.progress import BuildProgress
 
 _DIAGNOSTIC = re.compile(r"^(?P<where>[^\s:][^:]*\.go:\d+(?::\d+)?): (?P<what>.*)$")
 
@@ -45,7 +46,8 @@ class Build:
         log: Log,
         on_done: Callable[[BuildResult], None],
     ) -> None:
-        self.argv = [go, "build", *flags, "-o", str(binary), package]
+        # -v: go names each package it compiles, which is what progress on a long build counts.
+        self.argv = [go, "build", "-v", *flags, "-o", str(binary), package]
         self.root = root
         self.binary = binary
         self.generation = generation
@@ -53,16 +55,16 @@ class Build:
         self.log = log
         self.on_done = on_done
         self._cancelled = threading.Event()
-        self._done = threading.Event()
         self._proc_lock = threading.Lock()
         self._proc: Optional[object] = None
         self.started = 0.0
+        self.progress = BuildProgress(log, generation, [go, "list", "-deps", *_tag_flags(flags), package],
+                                      str(root), self.env)
 
     def start(self) -> None:
         self.started = time.monotonic()
         threading.Thread(target=self._run, name=f"hotgo-build-{self.generation}", daemon=True).start()
-        if self.log.interactive:
-            threading.Thread(target=self._show_timer, name="hotgo-build-timer", daemon=True).start()
+        self.progress.start()
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -82,7 +84,10 @@ class Build:
                 proc = platform.spawn_tool(self.argv, self.env, str(self.root))
                 self._proc = proc
             assert proc.stdout is not None
-            output = [line.decode(errors="replace").rstrip() for line in proc.stdout]
+            for raw in proc.stdout:
+                line = raw.decode(errors="replace").rstrip()
+                if not self.progress.saw(line):
+                    output.append(line)
             ok = proc.wait() == 0 and self.binary.exists()
             platform.release(proc)
         except _Cancelled:
@@ -90,24 +95,26 @@ class Build:
         except OSError as err:
             output.append(f"hotgo: could not run go build: {err}")
         finally:
-            self._done.set()
+            self.progress.finish()
             self.log.status("")
         seconds = time.monotonic() - self.started
         cancelled = self._cancelled.is_set()
         self.on_done(BuildResult(self.generation, self.binary, ok and not cancelled, seconds,
                                  output, cancelled))
 
-    def _show_timer(self) -> None:
-        # Cold caches make the first build take tens of seconds: show that it is alive.
-        if self._done.wait(1.0):
-            return
-        while not self._done.wait(0.1):
-            elapsed = time.monotonic() - self.started
-            self.log.status(f"hotgo │ building generation {self.generation}… {elapsed:.1f}s")
-
-
 class _Cancelled(Exception):
     pass
+
+
+def _tag_flags(flags: Sequence[str]) -> List[str]:
+    """The flags of a build that change which packages `go list` sees (build tags)."""
+    found: List[str] = []
+    for index, flag in enumerate(flags):
+        if flag.startswith("-tags="):
+            found.append(flag)
+        elif flag == "-tags" and index + 1 < len(flags):
+            found += [flag, flags[index + 1]]
+    return found
 
 
 def show_failure(log: Log, result: BuildResult, root: Path) -> None:

@@ -120,6 +120,7 @@ _PARENT_WATCH_SHIM = (
     "</dev/null >/dev/null 2>&1 & } 9<&0; exec </dev/null; "
 )
 PrctlFunc = Callable[[int, int], int]
+_OPEN_FDS_DIR = "/proc/self/fd" if IS_LINUX else "/dev/fd"
 
 
 def _load_prctl() -> Optional[PrctlFunc]:
@@ -152,6 +153,17 @@ def _posix_child_setup(inherited: Sequence[int], parent_pid: int, prctl: Optiona
         temps = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64) for fd in inherited]
         for index, temp in enumerate(temps):
             os.dup2(temp, FIRST_INHERITED_FD + index)  # dup2 clears FD_CLOEXEC
+        # Nothing else crosses the exec: not what hotgo inherited from whoever started it, nor
+        # what a library opened without O_CLOEXEC. Marked, not closed: subprocess still needs
+        # its own (close-on-exec) error pipe until the exec.
+        first_private = FIRST_INHERITED_FD + len(inherited)
+        for name in os.listdir(_OPEN_FDS_DIR):
+            fd = int(name)
+            if fd >= first_private:
+                try:
+                    fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+                except OSError:
+                    pass  # the directory's own fd, closed by now
 
     return setup
 
