@@ -13,12 +13,14 @@ settled, and sorts them by who ended them:
   This is what `http.Server.Shutdown` and an exit do. hotgo cannot see HTTP
   headers: a service that drains with `Connection: close` says so with STOPPING=1;
 - a reset (the server side vanished without either): cut, whatever was
-  announced: a request met a closed or abandoned connection.
+  announced: a request met a closed or abandoned connection. A client that
+  closes first also leaves no trace once the server side is gone (its
+  CLOSE_WAIT can pass between two reads), so vanished connections count as
+  resets only as far as the kernel's reset counters (TCPAbortOnClose +
+  TCPAbortOnData) grew meanwhile.
 
-Connections not settled when the report is due are "still open". A client that
-closes an idle connection itself at the very moment of the drain can, rarely,
-be counted as cut (its CLOSE_WAIT can pass between two reads). Where /proc is
-missing (macOS, Windows) only the count at the stop signal is known (psutil).
+Connections not settled when the report is due are "still open". Where /proc
+is missing (macOS, Windows) only the count at the stop signal is known (psutil).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class DrainWatch:
         self._by_server = 0  # a FIN from the server side
         self._reset = 0
         self._announced = threading.Event()
+        self._aborts_before = procnet.tcp_aborts()
         if self.known and self._pending:
             threading.Thread(target=self._follow, name=f"hotgo-drain-{pid}", daemon=True).start()
 
@@ -153,8 +156,13 @@ class DrainWatch:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        resets, by_client = self._reset, self._by_client
+        aborts_after = procnet.tcp_aborts()
+        if self._aborts_before is not None and aborts_after is not None:
+            resets = min(resets, aborts_after - self._aborts_before)
+            by_client += self._reset - resets  # vanished without a reset: the client closed first
         if self._announced.is_set():
-            orderly, cut = self._by_client + self._by_server, self._reset
+            orderly, cut = by_client + self._by_server, resets
         else:
-            orderly, cut = self._by_client, self._by_server + self._reset
+            orderly, cut = by_client, self._by_server + resets
         self.on_report(DrainReport(self.open, orderly, cut, len(self._pending), self.known))

@@ -178,6 +178,24 @@ def connections(pid: int, ports: Iterable[int]) -> Optional[List[TcpSocket]]:
     return [s for s in tcp_sockets(ports) if s.inode in mine and s.state != LISTEN]
 
 
+def tcp_aborts() -> Optional[int]:
+    """Resets this network namespace's TCP sent because a socket was closed with unread data or
+    got data after it was closed (TcpExt TCPAbortOnClose + TCPAbortOnData); None if unknown."""
+    try:
+        with open("/proc/net/netstat", encoding="ascii") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            counters = dict(zip(names.split()[1:], values.split()[1:]))
+            try:
+                return int(counters["TCPAbortOnClose"]) + int(counters["TCPAbortOnData"])
+            except (KeyError, ValueError):
+                return None
+    return None
+
+
 _TCP_INFO_UNACKED = 24  # struct tcp_info: 8 bytes of u8 fields, then rto ato snd_mss rcv_mss unacked
 
 

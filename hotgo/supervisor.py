@@ -360,7 +360,8 @@ class Supervisor:
             self.note = ""
         took = generation.ready_at - generation.started
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
-                    event="ready", generation=generation.number, pid=generation.pid)
+                    event="ready", generation=generation.number, pid=generation.pid, how=how,
+                    seconds=round(took, 4))
         if old is not None and old.state is not State.STOPPED:
             self._drain(old, replaced_by=generation.number)
         else:

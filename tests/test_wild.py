@@ -1,0 +1,242 @@
+"""Services hotgo did not write (issue 10): they never send READY=1, stop with Shutdown(ctx) or
+os.Exit, bind their own port, log every request. tests/fixtures/wild behaves like them."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import psutil
+import pytest
+from harness import (
+    REPO,
+    Hotgo,
+    Load,
+    copy_sample,
+    field_of,
+    free_port,
+    get,
+    kill_processes_under,
+    set_version,
+    wait_for,
+)
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="observed through Linux /proc")
+pytestmark = linux_only
+
+CLIENTS = 8
+
+
+@pytest.fixture
+def wild(tmp_path: Path) -> Iterator[Path]:
+    project = tmp_path / "wild"
+    shutil.copytree(REPO / "tests" / "fixtures" / "wild", project)
+    yield project
+    kill_processes_under(tmp_path)
+
+
+def start(project: Path, port: int, *app_args: str) -> Hotgo:
+    return Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}", "--log-format", "json", "--", *app_args], cwd=project)
+
+
+def events(hotgo: Hotgo, kind: str) -> List[Dict[str, Any]]:
+    found = []
+    for line in hotgo.output.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("event") == kind:
+                found.append(record)
+    return found
+
+
+def wait_events(hotgo: Hotgo, kind: str, count: int = 1, timeout: float = 90) -> List[Dict[str, Any]]:
+    try:
+        wait_for(lambda: len(events(hotgo, kind)) >= count or hotgo.proc.poll() is not None, timeout,
+                 f"{count} {kind} events")
+    except AssertionError:
+        raise AssertionError(f"no {count} {kind} events in:\n{hotgo.output}") from None
+    found = events(hotgo, kind)
+    assert len(found) >= count, f"hotgo exited before {count} {kind} events:\n{hotgo.output}"
+    return found
+
+
+def when(record: Dict[str, Any]) -> float:
+    return datetime.fromisoformat(record["time"].replace("Z", "+00:00")).timestamp()
+
+
+def established(pid: int, port: int) -> int:
+    try:
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+    except psutil.Error:
+        return 0
+    return sum(1 for c in connections if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
+
+
+class FreshProbes:
+    """A new connection every 10 ms (Connection: close), bounded in time and count: what fails?"""
+
+    def __init__(self, port: int, max_seconds: float = 180, max_probes: int = 18_000) -> None:
+        self.port = port
+        self.sent = 0
+        self.failures: List[str] = []
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+        self._max = max_probes
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> FreshProbes:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01) and self.sent < self._max and time.monotonic() < self._deadline:
+            self.sent += 1
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            try:
+                conn.request("GET", "/", headers={"Connection": "close"})
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    self.failures.append(f"status {response.status}")
+            except (OSError, http.client.HTTPException) as err:
+                self.failures.append(f"{type(err).__name__}: {err}")
+            finally:
+                conn.close()
+
+
+def test_takes_the_socket_never_notifies_ready_is_observed_and_no_fresh_connection_fails(wild: Path) -> None:
+    port = free_port()
+    with start(wild, port) as hotgo:
+        wait_events(hotgo, "done")
+        with FreshProbes(port) as probes:
+            for i in range(2, 12):
+                set_version(wild, f"w{i}", main="main.go")
+                wait_events(hotgo, "done", i)
+                wait_for(lambda v=f"w{i}": field_of(get(port), "version") == v, 10, f"w{i} answering")
+        ready = wait_events(hotgo, "ready", 11)
+    assert all("accepting on the shared socket" in r["how"] for r in ready), [r["how"] for r in ready]
+    assert not any("heuristic" in r["message"] for r in ready)
+    median = statistics.median(r["seconds"] for r in ready)
+    assert median < 0.1, [r["seconds"] for r in ready]
+    assert probes.sent > 100 and probes.failures == [], (probes.sent, probes.failures[:5])
+
+
+@pytest.mark.parametrize("stop, cut", [("shutdown", CLIENTS), ("exit", CLIENTS), ("helper", 0)])
+def test_drain_report_counts_the_open_connections_and_those_cut(tmp_path: Path, wild: Path, stop: str,
+                                                                cut: int) -> None:
+    port = free_port()
+    if stop == "helper":  # samples/api drains with hotgo's Go helper: STOPPING=1, Connection: close
+        project, main = copy_sample(tmp_path, "api"), "cmd/api/main.go"
+        hotgo = Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--log-format", "json"], cwd=project)
+    else:
+        project, main = wild, "main.go"
+        hotgo = start(wild, port, f"-stop={stop}")
+    with hotgo, Load(port, clients=CLIENTS, max_seconds=180) as load:
+        wait_events(hotgo, "done")
+        for i in range(2, 5):
+            serving = psutil.Process(wait_events(hotgo, "done", i - 1)[-1]["pid"])
+            wait_for(lambda p=serving.pid: established(p, port) == CLIENTS, 20, f"{CLIENTS} keep-alive connections")
+            set_version(project, f"v{i}", main=main)
+            wait_events(hotgo, "done", i)
+            load.wait_seen(f"v{i}")
+        load.stop()
+        done = events(hotgo, "done")[1:]
+    assert [d["connections_open"] for d in done] == [CLIENTS] * 3, [d["message"] for d in done]
+    assert [d["connections_cut"] for d in done] == [cut] * 3, [d["message"] for d in done]
+    if cut:
+        assert "cut" in done[0]["message"]
+        warning = events(hotgo, "cut_connections")
+        assert len(warning) == 1 and "Connection: close" in warning[0]["message"], hotgo.output
+    else:
+        assert events(hotgo, "cut_connections") == []
+
+
+def test_service_on_a_port_of_its_own_is_named_with_the_fix_and_edits_still_land(wild: Path) -> None:
+    port, own = free_port(), free_port()
+    with start(wild, port, "-own", f"-addr=127.0.0.1:{own}") as hotgo:
+        started = wait_events(hotgo, "start")[0]
+        said = wait_events(hotgo, "own_port")[0]
+        assert when(said) - when(started) <= 2.0, (started, said)
+        assert f"127.0.0.1:{own}" in said["message"] and "--socket none" in said["message"]
+        assert "LISTEN_FDS" in said["message"]
+        done = wait_events(hotgo, "done")[0]
+        assert f"on its own port 127.0.0.1:{own}" in done["message"], done  # never "serving" on the shared port
+        set_version(wild, "w2", main="main.go")  # the new process needs the port the old one holds
+        wait_events(hotgo, "done", 2)
+        assert field_of(get(own), "version") == "w2"
+        status = subprocess.run([sys.executable, "-m", "hotgo", "status", "--json"], cwd=wild, capture_output=True,
+                                text=True, timeout=30)
+        assert f"127.0.0.1:{own}" in json.loads(status.stdout)["note"], status.stdout
+
+
+def test_service_binding_the_shared_port_itself_is_told_why_it_fails(wild: Path) -> None:
+    port = free_port()
+    with start(wild, port, "-own", f"-addr=127.0.0.1:{port}") as hotgo:
+        started = wait_events(hotgo, "start")[0]
+        said = wait_events(hotgo, "address_in_use")[0]
+        assert when(said) - when(started) <= 2.0
+        assert "fd 3" in said["message"] and "--socket none" in said["message"], said
+        assert events(hotgo, "done") == []
+
+
+def test_chatty_service_keeps_answering_while_hotgo_output_is_not_read(wild: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotgo", "run", ".", "--listen", f"127.0.0.1:{port}", "--",
+         "-log", "-log-bytes=2000"],
+        cwd=wild, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**__import__("os").environ, "NO_COLOR": "1"},
+    )
+    try:
+        wait_for(lambda: get(port) is not None, 120, "the service answering")
+        # Nobody reads hotgo's output for 10 s while four clients keep the service logging.
+        answered: List[int] = []
+        hung: List[str] = []
+        deadline = time.monotonic() + 10
+
+        def client() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+            count = 0
+            while time.monotonic() < deadline and count < 50_000:
+                count += 1
+                try:
+                    conn.request("GET", "/")
+                    conn.getresponse().read()
+                    answered.append(1)
+                except (OSError, http.client.HTTPException) as err:
+                    hung.append(f"{type(err).__name__}: {err}")
+                    conn.close()
+            conn.close()
+
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert hung == [], hung[:5]
+        assert len(answered) > 3000, len(answered)  # > 6 MB of log lines: more than hotgo may hold
+        # Now read: hotgo says how many lines it dropped.
+        lines: List[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+        reader.start()
+        wait_for(lambda: any(b"dropped" in line for line in list(lines)), 30, "the dropped-lines notice")
+        notice = next(line for line in lines if b"dropped" in line).decode()
+        assert "of wild 1's output" in notice and int(notice.split("dropped ")[1].split()[0]) > 0, notice
+    finally:
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            child.kill()
+        proc.kill()
+        proc.wait(10)
