@@ -92,8 +92,15 @@ def _parse_yaml(path: Path, text: str) -> Verdict:
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err)
         context = getattr(err, "context", None)
+        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            problem += " (a tab: YAML indents with spaces)"  # the C loader does not name the character
         return Verdict(False, f"{path}{where}: {problem}" + (f" ({context})" if context else ""))
     return Verdict(True)
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    return lines[line][column:column + 1] if line < len(lines) else ""
 
 
 def _run_command(path: Path, command: List[str], binary: Optional[Path], cwd: Path) -> Verdict:
