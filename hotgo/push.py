@@ -353,8 +353,9 @@ class ConfigPusher:
         elif not self._told_unconfirmed:
             self._told_unconfirmed = True
             say = self.log.warn
-            line += (" — hotgo cannot tell whether the service took it (its own log says); for an answer: "
-                     "notify-reload (RELOADING=1 … READY=1), an http: push, or a `validate` command")
+            line += (" — hotgo cannot tell whether the service took it (its own log says). For an answer: "
+                     "notify-reload (RELOADING=1 … READY=1) or an http: push; a `validate` command stops bad "
+                     "values before the push")
         say(line, event="config_push", generation=flight.generation.number, result=result, files=flight.files,
             seconds=round(took, 3))
         self.try_push()

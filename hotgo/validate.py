@@ -116,7 +116,7 @@ def _run_command(path: Path, command: List[str], binary: Optional[Path], cwd: Pa
     if result.returncode == 0:
         return Verdict(True, output=output)
     summary = brief(result.stderr, result.stdout)
-    message = f"{path}: rejected by {argv[0]} (exit {result.returncode})"
+    message = f"{path}: rejected by {Path(argv[0]).name} (exit {result.returncode})"
     if summary.lines:
         message += ": " + " | ".join(summary.lines)
     return Verdict(False, message, output=output, hidden_lines=summary.hidden)

@@ -27,6 +27,9 @@ _QUIET_LEVEL = re.compile(
     re.IGNORECASE,
 )
 
+# A leading timestamp says nothing in a one-line rejection (slog `time=…`, log's `2006/01/02 15:04:05`).
+_TIMESTAMP = re.compile(r"^(time=\S+\s+|\d{4}[/-]\d{2}[/-]\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?Z?\s+)")
+
 
 @dataclass(frozen=True)
 class Brief:
@@ -47,5 +50,6 @@ def brief(stderr: str, stdout: str) -> Brief:
     chosen = [line for line in every if looks_like_error(line)][:MAX_LINES]
     if not chosen:
         chosen = (_lines(stderr) or _lines(stdout))[-MAX_LINES:]
+    chosen = [_TIMESTAMP.sub("", line) for line in chosen]
     shown = tuple(line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…" for line in chosen)
     return Brief(shown, len(every) - len(shown))

@@ -38,7 +38,8 @@ def test_multi_document_yaml_is_valid(tmp_path: Path) -> None:
 
 def test_brief_prefers_error_lines_stderr_first_and_counts_the_rest() -> None:
     info = "".join(f'time=t level=INFO msg="no errors in module" n={i}\n' for i in range(200))
-    summary = brief(info + 'level=ERROR msg="bad listener" err="port out of range"\n', "config: invalid\n")
+    error = 'time=2026-12-02T14:26:52.537Z level=ERROR msg="bad listener" err="port out of range"\n'
+    summary = brief(info + error, "2026/12/02 14:26:52 config: invalid\n")
     assert summary.lines == ('level=ERROR msg="bad listener" err="port out of range"', "config: invalid")
     assert summary.hidden == 200
 

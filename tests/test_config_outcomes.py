@@ -125,12 +125,20 @@ def test_service_that_answered_before_and_then_stays_silent_is_failed(reloader: 
         assert push["result"] == "failed" and "no answer" in push["message"], push
 
 
-def test_validator_rejection_shows_its_error_line_not_its_info_lines(reloader: Path) -> None:
-    with start(reloader, "status-error", extra='validate = "{binary} -check-config {file}"\n') as hotgo:
+@pytest.mark.parametrize("json_log", [False, True], ids=["text", "json"])
+def test_validator_rejection_shows_its_error_line_not_its_info_lines(reloader: Path, json_log: bool) -> None:
+    extra = 'validate = "{binary} -check-config {file}"\n'
+    with start(reloader, "status-error", extra=extra, json_log=json_log) as hotgo:
         write_config(reloader, "bonjour", kind="bogus")
         hotgo.wait_line(r"— not pushed; generation 1 keeps its current config")
-        line = next(x for x in hotgo.output.splitlines() if "not pushed" in x)
-        assert 'level=ERROR msg="config rejected"' in line and 'unknown module kind' in line, line
+        if json_log:
+            event = next(r for r in records(hotgo) if r.get("event") == "config_push")
+            line, output = event["message"], event["output"].splitlines()
+            assert event["result"] == "failed" and event["files"] == [CONFIG], event
+            assert len(output) == 201 and sum("level=INFO" in x for x in output) == 200, output[-2:]
+        else:
+            line = next(x for x in hotgo.output.splitlines() if "not pushed" in x)
+        assert 'level=ERROR msg="config rejected"' in line and "unknown module kind" in line, line
         assert "level=INFO" not in line and "loaded module" not in line, line
         assert "(200 more lines in .hotgo/validate.log)" in line, line
         kept = (reloader / ".hotgo" / "validate.log").read_text().splitlines()
