@@ -21,9 +21,10 @@ _ERROR_WORDS = re.compile(
     r"expected|denied|refused|missing|not allowed|not found|bad|emerg|crit)\b|^E\d{4}\s",
     re.IGNORECASE,
 )
-# Progress lines, whatever words they carry ("INFO no errors found").
+# Progress lines and all-clear lines, whatever words they carry ("INFO no errors found", "0 errors").
 _QUIET_LEVEL = re.compile(
-    r"\b(INFO|DEBUG|TRACE|NOTICE)\b|\blevel=\"?(info|debug|trace)\b|\"level\":\s*\"(info|debug|trace)\"|^[IDT]\d{4}\s",
+    r"\b(INFO|DEBUG|TRACE|NOTICE)\b|\blevel=\"?(info|debug|trace)\b|\"level\":\s*\"(info|debug|trace)\"|^[IDT]\d{4}\s"
+    r"|\b(no|0|zero) (errors?|failures?)\b",
     re.IGNORECASE,
 )
 

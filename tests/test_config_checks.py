@@ -13,7 +13,7 @@ from harness import copy_sample
 from hotgo import config
 from hotgo.check_flag import find_check_flag
 from hotgo.validate import check_file
-from hotgo.validator_output import brief
+from hotgo.validator_output import brief, looks_like_error
 
 
 @pytest.mark.parametrize(("text", "where"), [
@@ -42,6 +42,17 @@ def test_brief_prefers_error_lines_stderr_first_and_counts_the_rest() -> None:
     summary = brief(info + error, "2026/12/02 14:26:52 config: invalid\n")
     assert summary.lines == ('level=ERROR msg="bad listener" err="port out of range"', "config: invalid")
     assert summary.hidden == 200
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    ("reload failed: open config.yaml: permission denied", True),
+    ('cannot apply config/app.yaml: unknown module kind "bogus"', True),
+    ("config reloaded, 0 errors", False),
+    ("reloading configuration", False),
+    ('level=INFO msg="no error handler configured"', False),
+])
+def test_which_status_lines_read_as_errors(line: str, error: bool) -> None:
+    assert looks_like_error(line) is error
 
 
 def test_brief_without_error_words_shows_the_last_lines() -> None:
