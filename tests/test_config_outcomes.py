@@ -130,7 +130,12 @@ def test_service_that_answered_before_and_then_stays_silent_is_failed(reloader: 
         write_config(reloader, "first")
         hotgo.wait_line(r"config push to generation 1 \(config/app\.yaml\) confirmed: RELOADING=1 … READY=1")
         write_config(reloader, "second")
+        hotgo.wait_line(r"got SIGHUP #2")
+        waiting_since = time.monotonic()
+        write_config(reloader, "third")  # during the wait for an answer: queued behind it, not lost
         hotgo.wait_line(r"config push to generation 1 \(config/app\.yaml\) failed: no answer within 3s")
+        hotgo.wait_line(r"got SIGHUP #3")
+        assert time.monotonic() - waiting_since < 3 + 2.5, "the queued push waited longer than ack_timeout"
         assert hotgo.count(r"got SIGHUP #2") == 1
         assert hotgo.count(r"does not (speak|answer)") == 0, hotgo.output
         push = last_push(reloader)
