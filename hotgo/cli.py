@@ -26,6 +26,7 @@ from hotgo.gomod import GoPackage, embed_patterns, find_go, find_module_root, lo
 from hotgo.history import describe_status
 from hotgo.log import LOG_FORMATS, Log, colour_wanted
 from hotgo.settings import SETTINGS, Settings, Value, resolve
+from hotgo.settings_watch import SettingsFileWatch
 from hotgo.sockets import bind_shared, bound_address
 from hotgo.supervisor import Supervisor
 from hotgo.watch import Watcher
@@ -89,9 +90,8 @@ def values_from_flags(namespace: argparse.Namespace, app_args: List[str]) -> Dic
 def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path) -> Settings:
     """Defaults, then hotgo.toml, then flags: the later wins."""
     flag_values = values_from_flags(namespace, app_args)
-    config_path = Path(namespace.config).resolve() if namespace.config else None
-    if config_path is None and (project_root(cwd) / CONFIG_NAME).is_file():
-        config_path = project_root(cwd) / CONFIG_NAME
+    candidate = settings_file(namespace, cwd)
+    config_path = candidate if namespace.config or candidate.is_file() else None
     file_values, locations = config.load(config_path) if config_path else ({}, {})
     settings = resolve({**file_values, **flag_values})
     if settings.run_env_file:
@@ -102,6 +102,11 @@ def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path)
         from_file = envfile.load(base / settings.run_env_file, named_in)
         settings = dataclasses.replace(settings, run_env={**from_file, **settings.run_env})
     return settings
+
+
+def settings_file(namespace: argparse.Namespace, cwd: Path) -> Path:
+    """--config, else hotgo.toml at the project root (which may not exist yet)."""
+    return Path(namespace.config).resolve() if namespace.config else project_root(cwd) / CONFIG_NAME
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -178,6 +183,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     cwd = Path.cwd()
     settings = load_settings(namespace, app_args, cwd)
     log = _make_log(namespace)
+    settings_watch = SettingsFileWatch(settings_file(namespace, cwd), log)
     package, go, artifact = _project(settings, cwd)
     state_dir = package.root / ".hotgo"
     try:
@@ -231,6 +237,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
             watcher.start()
         if artifacts is not None:
             artifacts.start()
+        settings_watch.start()
         return supervisor.run()
     finally:
         if server is not None:
@@ -239,6 +246,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
             watcher.stop()
         if artifacts is not None:
             artifacts.stop()
+        settings_watch.stop()
         for generation in supervisor.alive():
             generation.kill()
         for sock in listeners:

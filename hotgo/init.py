@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from hotgo.addresses import ListenAddress
+from hotgo.check_flag import find_check_flag
 from hotgo.config import CONFIG_NAME, SECTIONS
 from hotgo.errors import UsageError
 from hotgo.settings import SETTINGS, Setting, Value, format_duration, listen_list
@@ -96,7 +97,8 @@ def propose_config_files(root: Path, package_dir: Path) -> List[str]:
     return found
 
 
-def render(proposals: Dict[str, Value], notes: Dict[str, str]) -> str:
+def render(proposals: Dict[str, Value], notes: Dict[str, str], commented: Optional[Dict[str, str]] = None) -> str:
+    """`commented`: a guess shown under its key as a commented-out line to enable."""
     out = [
         "# hotgo.toml — settings for `hotgo run`. Every key is shown with its default;",
         "# command-line flags override this file. Durations: \"250ms\", \"2s\". Globs: ** spans directories.",
@@ -111,6 +113,8 @@ def render(proposals: Dict[str, Value], notes: Dict[str, str]) -> str:
                 out.append(f"# hotgo init: {notes[setting.dest]}")
             value = proposals.get(setting.dest, setting.default)
             out.append(f"{setting.key} = {toml_literal(setting, value)}")
+            if commented and setting.dest in commented:
+                out.append(f"# {setting.key} = {json.dumps(commented[setting.dest])}")
         out.append("")
     return "\n".join(out)
 
@@ -140,7 +144,13 @@ def write(root: Path, force: bool) -> Tuple[Path, List[str]]:
         proposals["config_files"] = config_globs
         notes["config_files"] = "config files found: a change to only these is pushed, not rebuilt"
         said.append(f"config files: {', '.join(config_globs)}")
-    target.write_text(render(proposals, notes), encoding="utf-8")
+    commented: Dict[str, str] = {}
+    check = find_check_flag(root, package_dir) if config_globs else None
+    if check is not None:
+        commented["config_validate"] = check.command
+        notes["config_validate"] = f"{check.why}: uncomment to check each config file with it before a push"
+        said.append(f"validate: {check.command} ({check.why}; commented out)")
+    target.write_text(render(proposals, notes, commented), encoding="utf-8")
     gitignore = root / ".gitignore"
     if gitignore.is_file():
         lines = gitignore.read_text(encoding="utf-8").splitlines()

@@ -4,6 +4,14 @@ The anchors: Prometheus and nginx (check, then reload; a bad file never
 reaches the service), systemd Type=notify-reload (SIGHUP, then RELOADING=1 …
 READY=1, with STATUS=/ERRNO= on failure), configmap-reload (settle, coalesce).
 This class owns the push state; the supervisor hands it events and a few callbacks.
+
+Every push ends in one of three outcomes, never a guessed success:
+confirmed (READY=1 after RELOADING=1 without an error, a 2xx, the fresh process
+of `restart` ready), failed (ERRNO=, an error STATUS= inside the RELOADING=1 …
+READY=1 window, RELOADING=1 without READY=1, no answer from a service that
+answered before, a non-2xx, the process died) or unconfirmed (sent; the service
+gives no answer it could). A service that never spoke sd_notify cannot answer,
+so its pushes are unconfirmed at once rather than after ack_timeout.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from hotgo.generation import Generation
 from hotgo.log import Log
 from hotgo.notify import Message
 from hotgo.validate import Verdict, check_file
+from hotgo.validator_output import looks_like_error
 
 PUSH_KINDS = ("signal", "http", "restart", "none")
 DEFAULT_PUSH = "http:POST http://127.0.0.1:{port}/-/reload" if platform.IS_WINDOWS else "signal:SIGHUP"
@@ -71,7 +80,7 @@ class PushRecord:
 
     when: float = 0.0
     files: List[str] = field(default_factory=list)
-    result: str = "none"  # ok | failed | none
+    result: str = "none"  # confirmed | unconfirmed | failed | none
     message: str = ""
     generation: int = 0
 
@@ -82,8 +91,9 @@ class _InFlight:
     files: List[str]
     started: float
     reloading: bool = False
-    status: str = ""
+    status: str = ""  # STATUS= inside the RELOADING=1 … READY=1 window
     errno: str = ""
+    fresh: Optional[int] = None  # push = restart: the generation whose readiness confirms it
 
 
 class ConfigPusher:
@@ -102,7 +112,8 @@ class ConfigPusher:
         post: Callable[[ConfigChecked | PushAnswered], None],
         serving: Callable[[], Optional[Generation]],
         busy: Callable[[], bool],
-        restart: Callable[[], None],
+        restart: Callable[[], Optional[int]],
+        validate_log: Optional[Path] = None,
     ) -> None:
         self.method = method
         self.validate = validate
@@ -118,6 +129,7 @@ class ConfigPusher:
         self._serving = serving
         self._busy = busy
         self._restart = restart
+        self.validate_log = validate_log  # a rejecting validator's whole output
         self.last = PushRecord()
         self.pushes = 0
         self._to_check: Set[Path] = set()
@@ -127,7 +139,9 @@ class ConfigPusher:
         self._in_flight: Optional[_InFlight] = None
         self._last_push_at = -1e9
         self._wait_timer = False
-        self._acks_seen: Optional[bool] = None  # learned: does the service acknowledge?
+        self._acks_seen: Optional[bool] = None  # learned: does the service answer reloads?
+        self._spoke: Set[int] = set()  # generations that sent anything on NOTIFY_SOCKET
+        self._told_unconfirmed = False
         self.last_good: Dict[Path, bytes] = {}
 
     def _name(self, path: Path) -> str:
@@ -167,11 +181,7 @@ class ConfigPusher:
                 continue
             self._retries.pop(path, None)
             if not verdict.ok:
-                serving = self._serving()
-                who = f"generation {serving.number} keeps its current config" if serving else "nothing serving"
-                self.log.error(f"config {verdict.message} — not pushed; {who}")
-                self.last = PushRecord(time.time(), [self._name(path)], "failed", verdict.message,
-                                       serving.number if serving else 0)
+                self._rejected(path, verdict)
                 continue
             if verdict.message:
                 self.log.warn(f"config {verdict.message}")
@@ -184,6 +194,17 @@ class ConfigPusher:
             self._queued = sorted(set(self._queued) | set(good))
             self.try_push()
         self._start_check()
+
+    def _rejected(self, path: Path, verdict: Verdict) -> None:
+        serving = self._serving()
+        who = f"generation {serving.number} keeps its current config" if serving else "nothing serving"
+        message = verdict.message
+        kept = self.validate_log
+        if verdict.hidden_lines and kept is not None and _write(kept, verdict.output):
+            message += f" ({verdict.hidden_lines} more lines in {self._name(kept)})"
+        self.log.error(f"config {message} — not pushed; {who}", event="config_push", result="failed",
+                       files=[self._name(path)], output=verdict.output or None)
+        self.last = PushRecord(time.time(), [self._name(path)], "failed", message, serving.number if serving else 0)
 
     # -- pushing ---------------------------------------------------------------------
     def try_push(self) -> None:
@@ -214,26 +235,37 @@ class ConfigPusher:
             return
         self._last_push_at = time.monotonic()
         self.pushes += 1
-        if self.method.kind == "restart":
-            self.log.info(f"config changed ({shown}): handing off to a fresh process of the same build")
-            self._record(serving, files, "ok", "restarted")
-            self._restart()
-            return
         flight = _InFlight(serving, files, time.monotonic())
         self._in_flight = flight
-        if self.method.kind == "signal":
-            sent = serving.proc is not None and platform.signal_process(serving.proc, self.method.signal)
-            if not sent:
-                self._finish(flight, "failed", f"could not send {self.method.signal} to pid {serving.pid}")
-                return
-            self.log.info(f"config changed ({shown}): sent {self.method.signal} to generation "
-                          f"{serving.number} (pid {serving.pid})")
-            timeout = self.ack_timeout if self._acks_seen is not False else min(self.ack_timeout, 0.5)
-            self._after(timeout, lambda: self._ack_timeout(flight))
+        if self.method.kind == "restart":
+            self.log.info(f"config changed ({shown}): handing off to a fresh process of the same build")
+            flight.fresh = self._restart()
+            if flight.fresh is None:
+                self._finish(flight, "failed", "could not start a fresh process")
+        elif self.method.kind == "signal":
+            self._signal(flight, shown)
         else:
             url = self.method.url.replace("{port}", str(self.port or 80))
             self.log.info(f"config changed ({shown}): {self.method.method} {url}")
             threading.Thread(target=self._http, args=(flight, url), name="hotgo-push", daemon=True).start()
+
+    def _signal(self, flight: _InFlight, shown: str) -> None:
+        serving = flight.generation
+        sent = serving.proc is not None and platform.signal_process(serving.proc, self.method.signal)
+        if not sent:
+            self._finish(flight, "failed", f"could not send {self.method.signal} to pid {serving.pid}")
+            return
+        self.log.info(f"config changed ({shown}): sent {self.method.signal} to generation "
+                      f"{serving.number} (pid {serving.pid})")
+        if serving.number not in self._spoke:
+            # No READY=1, no STATUS=, nothing: it cannot answer a reload either; waiting is pointless.
+            self._finish(flight, "unconfirmed", f"sent {self.method.signal}; the service never spoke sd_notify, "
+                         "so it cannot acknowledge")
+        elif self._acks_seen is False:
+            self._finish(flight, "unconfirmed", f"sent {self.method.signal}; the service did not answer earlier "
+                         "pushes with RELOADING=1")
+        else:
+            self._after(self.ack_timeout, lambda: self._ack_timeout(flight))
 
     def _http(self, flight: _InFlight, url: str) -> None:
         parts = urllib.parse.urlsplit(url)
@@ -263,44 +295,69 @@ class ConfigPusher:
     def on_http_answer(self, answer: PushAnswered) -> None:
         flight = self._in_flight
         if flight is not None and flight.generation.number == answer.generation:
-            self._finish(flight, "ok" if answer.ok else "failed", answer.message)
+            self._finish(flight, "confirmed" if answer.ok else "failed", answer.message)
 
     def on_notify(self, number: int, message: Message) -> None:
+        self._spoke.add(number)
+        if message.get("RELOADING") == "1":
+            self._acks_seen = True  # even late: the next push waits for the answer
         flight = self._in_flight
         if flight is None or flight.generation.number != number or self.method.kind != "signal":
             return
         if message.get("RELOADING") == "1":
-            flight.reloading = True
-            self._acks_seen = True
+            flight.reloading, flight.status, flight.errno = True, "", ""
+        if not flight.reloading:
+            return  # a STATUS= before the reload began says nothing about it
         if "STATUS" in message:
             flight.status = message["STATUS"]
         if "ERRNO" in message:
             flight.errno = message["ERRNO"]
-        if message.get("READY") == "1" and flight.reloading:
+        if message.get("READY") == "1":
             if flight.errno and flight.errno != "0":
                 self._finish(flight, "failed", flight.status or f"ERRNO={flight.errno}")
+            elif flight.status and looks_like_error(flight.status):
+                self._finish(flight, "failed", flight.status)
             else:
-                self._finish(flight, "ok", "RELOADING=1 … READY=1")
+                self._finish(flight, "confirmed", flight.status or "RELOADING=1 … READY=1")
 
     def _ack_timeout(self, flight: _InFlight) -> None:
         if self._in_flight is not flight:
             return
-        if not flight.reloading:
-            self._acks_seen = self._acks_seen or False
-            self._finish(flight, "ok", "sent; no acknowledgement (the service does not speak notify-reload)",
-                         quiet=True)
+        waited = f"{self.ack_timeout:g}s"
+        if flight.reloading:
+            self._finish(flight, "failed", f"RELOADING=1 but no READY=1 within {waited}")
+        elif self._acks_seen:
+            self._finish(flight, "failed", f"no answer within {waited} (no RELOADING=1; the service "
+                         "answered earlier pushes)")
         else:
-            self._finish(flight, "failed", f"RELOADING=1 but no READY=1 within {self.ack_timeout:g}s")
+            self._acks_seen = False
+            self._finish(flight, "unconfirmed", f"no RELOADING=1 within {waited}: the service speaks "
+                         "sd_notify but does not answer reloads")
 
-    def _finish(self, flight: _InFlight, result: str, message: str, quiet: bool = False) -> None:
+    def generation_ready(self, number: int) -> None:
+        flight = self._in_flight
+        if flight is not None and flight.fresh == number:
+            self._finish(flight, "confirmed", f"fresh process (generation {number}) ready")
+
+    def _finish(self, flight: _InFlight, result: str, message: str) -> None:
         self._in_flight = None
         self._record(flight.generation, flight.files, result, message)
         took = time.monotonic() - flight.started
-        what = f"config push to generation {flight.generation.number} ({', '.join(flight.files)})"
-        if result == "ok":
-            (self.log.info if quiet else self.log.ok)(f"{what}: {message} in {took * 1000:.0f}ms")
-        else:
-            self.log.error(f"{what} failed: {message}")
+        what = f"config push to generation {flight.generation.number} ({', '.join(flight.files)}) {result}"
+        line = f"{what}: {message}"
+        say = self.log.info
+        if result == "confirmed":
+            say, line = self.log.ok, f"{line} in {took * 1000:.0f}ms"
+        elif result == "failed":
+            say = self.log.error
+        elif not self._told_unconfirmed:
+            self._told_unconfirmed = True
+            say = self.log.warn
+            line += (" — hotgo cannot tell whether the service took it (its own log says). For an answer: "
+                     "notify-reload (RELOADING=1 … READY=1) or an http: push; a `validate` command stops bad "
+                     "values before the push")
+        say(line, event="config_push", generation=flight.generation.number, result=result, files=flight.files,
+            seconds=round(took, 3))
         self.try_push()
 
     def _record(self, generation: Generation, files: List[str], result: str, message: str) -> None:
@@ -308,8 +365,21 @@ class ConfigPusher:
 
     def generation_gone(self, number: int) -> None:
         flight = self._in_flight
-        if flight is not None and flight.generation.number == number:
+        self._spoke.discard(number)
+        if flight is not None and flight.fresh is not None:
+            if flight.fresh == number:
+                self._finish(flight, "failed", f"the fresh process (generation {number}) exited before it was ready")
+            # the old one exiting is the handoff itself (socket mode none stops it first)
+        elif flight is not None and flight.generation.number == number:
             self._finish(flight, "failed", "the generation exited during the push")
+
+
+def _write(path: Path, text: str) -> bool:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

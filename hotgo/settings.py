@@ -272,11 +272,11 @@ SETTINGS: Tuple[Setting, ...] = (
             "http:POST http://127.0.0.1:{port}/-/reload",
             "How to tell the service: signal:SIGHUP (any signal), http:POST URL ({port} = first listen port; "
             "2xx = success), restart (zero-downtime handoff), none.", _push),
-    Setting("config", "validate", "auto", "Check before pushing: auto (parse .toml/.json/.env/.yaml by "
+    Setting("config", "validate", "auto", "Check before pushing: auto (parse .toml/.json/.env/.yaml/.yml by "
             "extension) or a command run without a shell, e.g. \"{binary} -check-config {file}\".",
             _validate_command),
     Setting("config", "ack_timeout", 5.0, "How long to wait for the service's notify-reload answer "
-            "(RELOADING=1 … READY=1).", _duration),
+            "(RELOADING=1 … READY=1); a service that never spoke sd_notify is not waited for.", _duration),
     Setting("config", "min_interval", 0.5, "Minimum time between two pushes; changes meanwhile are "
             "coalesced (the latest wins).", _duration),
 )

@@ -119,7 +119,7 @@ class Supervisor:
             self.addresses[0].port if self.addresses else None, workdir, package.root, log,
             self.after, self.post,
             serving=lambda: self.serving, busy=lambda: self.candidate is not None,
-            restart=self._restart_same_build,
+            restart=self._restart_same_build, validate_log=state_dir / "validate.log",
         )
 
     # -- plumbing ----------------------------------------------------------------
@@ -368,6 +368,7 @@ class Supervisor:
             self._summary(generation, None)
         self.tell_supervisor(f"READY=1\nSTATUS=serving generation {generation.number} (pid {generation.pid})"
                              f"\nMAINPID={os.getpid()}")
+        self.pusher.generation_ready(generation.number)
         self.pusher.try_push()
         if self.mode == "none" and not self.hinted_listen:
             self.hinted_listen = True
@@ -539,13 +540,15 @@ class Supervisor:
         self.next_number += 1
         self._start(number, binary)
 
-    def _restart_same_build(self) -> None:
+    def _restart_same_build(self) -> Optional[int]:
         """Config push method `restart`: a zero-downtime handoff to a fresh process of the same build."""
         if self.serving is None or self.stopping:
-            return
+            return None
         number = self.next_number
         self.next_number += 1
         self.launch(number, self.serving.binary)
+        started = self.candidate is not None or self.pending_launch is not None
+        return number if started else None
 
     def _prune(self) -> None:
         protect = [g.binary for g in self.alive()] + self.history.good[-self.settings.build_keep:]

@@ -1,8 +1,9 @@
-"""Check a service config file before it is pushed (DESIGN §2: a bad file never reaches the service).
+"""Check a service config file before it is pushed: a bad file never reaches the service.
 
-`auto` parses by extension (.toml, .json, .env, .yaml/.yml when a YAML parser
-is installed); a command (`./bin/api -check-config {file}`) runs without a
-shell, `{file}` and `{binary}` (the serving build) substituted.
+`auto` parses by extension (.toml, .json, .env, .yaml/.yml); a command
+(`./bin/api -check-config {file}`) runs without a shell, `{file}` and
+`{binary}` (the serving build) substituted. A command's rejection is told in
+its few error lines (hotgo.validator_output); the whole output is kept.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
+import yaml
+
 from hotgo import envfile
 from hotgo.errors import UsageError
+from hotgo.validator_output import brief
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,6 +33,8 @@ class Verdict:
     ok: bool
     message: str = ""  # file:line: what is wrong, or a note such as "not validated"
     incomplete: bool = False  # empty file: the writer may still be busy
+    output: str = ""  # a validate command's whole output (stderr, then stdout)
+    hidden_lines: int = 0  # output lines the message leaves out
 
 
 def check_file(path: Path, command: Optional[List[str]], binary: Optional[Path], cwd: Path) -> Verdict:
@@ -73,30 +79,44 @@ def _parse(path: Path, data: bytes) -> Verdict:
     return Verdict(True)
 
 
+# The C loader when PyYAML was built with libyaml: the same errors, faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _parse_yaml(path: Path, text: str) -> Verdict:
     try:
-        import yaml  # type: ignore[import-untyped, unused-ignore]
-    except ImportError:
-        return Verdict(True, f"{path.name}: not validated (install PyYAML to check YAML before pushing)")
-    try:
-        yaml.safe_load(text)
+        for _document in yaml.load_all(text, Loader=_YAML_LOADER):  # `---` separated files are common
+            pass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        return Verdict(False, f"{path}{where}: {getattr(err, 'problem', None) or err}")
+        problem = getattr(err, "problem", None) or str(err)
+        context = getattr(err, "context", None)
+        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            problem += " (a tab: YAML indents with spaces)"  # the C loader does not name the character
+        return Verdict(False, f"{path}{where}: {problem}" + (f" ({context})" if context else ""))
     return Verdict(True)
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    return lines[line][column:column + 1] if line < len(lines) else ""
 
 
 def _run_command(path: Path, command: List[str], binary: Optional[Path], cwd: Path) -> Verdict:
     argv = [word.replace("{file}", str(path)).replace("{binary}", str(binary or "")) for word in command]
     try:
         result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=30,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, errors="replace")
     except FileNotFoundError:
         return Verdict(False, f"validate command not found: {argv[0]}")
     except subprocess.TimeoutExpired:
         return Verdict(False, f"validate command {shlex.join(argv)} took more than 30s")
-    output = " ".join((result.stdout + result.stderr).split())
-    if result.returncode != 0:
-        return Verdict(False, output or f"{shlex.join(argv)} exited {result.returncode}")
-    return Verdict(True)
+    output = result.stderr + ("\n" if result.stderr and not result.stderr.endswith("\n") else "") + result.stdout
+    if result.returncode == 0:
+        return Verdict(True, output=output)
+    summary = brief(result.stderr, result.stdout)
+    message = f"{path}: rejected by {Path(argv[0]).name} (exit {result.returncode})"
+    if summary.lines:
+        message += ": " + " | ".join(summary.lines)
+    return Verdict(False, message, output=output, hidden_lines=summary.hidden)

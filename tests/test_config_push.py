@@ -47,12 +47,12 @@ def test_edit_is_pushed_to_the_same_process_without_a_build(api_project: Path) -
         write_config(api_project, "bonjour")
         wait_for(lambda: greeting(port) == "bonjour", 15, "the new greeting")
         assert field_of(get(port), "pid") == pid
-        hotgo.wait_line(r"config push to generation 1 \(config/api\.json\): RELOADING=1 … READY=1")
+        hotgo.wait_line(r"config push to generation 1 \(config/api\.json\) confirmed: RELOADING=1 … READY=1")
         assert hotgo.count(r"building generation") == 1, hotgo.output
         result = subprocess.run([sys.executable, "-m", "hotgo", "status", "--json"], cwd=api_project,
                                 capture_output=True, text=True, timeout=60)
         push = json.loads(result.stdout)["last_config_push"]
-        assert push["result"] == "ok" and push["files"] == ["config/api.json"] and push["when"], push
+        assert push["result"] == "confirmed" and push["files"] == ["config/api.json"] and push["when"], push
 
 
 def test_invalid_file_is_not_pushed_and_the_fix_is(api_project: Path) -> None:
@@ -122,7 +122,7 @@ def test_http_push_method(api_project: Path) -> None:
     port = free_port()
     with start(api_project, port, push="http:POST http://127.0.0.1:{port}/-/reload") as hotgo:
         write_config(api_project, "viahttp")
-        hotgo.wait_line(r"config push to generation 1 \(config/api\.json\): HTTP 200")
+        hotgo.wait_line(r"config push to generation 1 \(config/api\.json\) confirmed: HTTP 200")
         assert greeting(port) == "viahttp"
         write_config(api_project, "bad", rate=0)
         hotgo.wait_line(r"config push to generation 1 \(config/api\.json\) failed: HTTP 500: .*rate must be positive")
@@ -137,5 +137,7 @@ def test_restart_push_method_hands_off_with_zero_failed_requests(api_project: Pa
             wait_for(lambda: greeting(port) == "restarted", 30, "the restarted generation")
             result = load.stop()
         assert field_of(get(port), "pid") != pid
+        hotgo.wait_line(r"config push to generation 1 \(config/api\.json\) confirmed: fresh process \(generation 2\) "
+                        r"ready")
         assert result.failures == [] and set(result.statuses) == {200}, (result.failures[:3], result.statuses)
         assert hotgo.count(r"building generation") == 1
