@@ -119,6 +119,7 @@ class ConfigPusher:
         self._busy = busy
         self._restart = restart
         self.last = PushRecord()
+        self.pushed: Optional[Callable[[int], None]] = None  # told the generation number of each push that took
         self.pushes = 0
         self._to_check: Set[Path] = set()
         self._checking = False
@@ -295,6 +296,8 @@ class ConfigPusher:
     def _finish(self, flight: _InFlight, result: str, message: str, quiet: bool = False) -> None:
         self._in_flight = None
         self._record(flight.generation, flight.files, result, message)
+        if result == "ok" and self.pushed is not None:
+            self.pushed(flight.generation.number)
         took = time.monotonic() - flight.started
         what = f"config push to generation {flight.generation.number} ({', '.join(flight.files)})"
         if result == "ok":
