@@ -61,6 +61,9 @@ class Browser:
         except WebDriverException:
             return None  # mid-reload: ask again
 
+    def text(self) -> str:
+        return self.run("return document.body ? document.body.innerText : ''") or ""  # type: ignore[no-any-return]
+
     def version(self) -> Optional[str]:
         return self.run("const v = document.getElementById('version'); return v ? v.textContent : null")  # type: ignore[no-any-return]
 
@@ -167,4 +170,31 @@ def test_a_page_that_missed_a_generation_while_hotgo_was_down_reloads_on_reconne
         # A new hotgo numbers generations from 1 again: the page still knows it is stale.
         wait_for(lambda: browser.version() == "v2", 120, "the reconnected page to reload and show v2")
     assert browser.loads() == ["v1", "v2"]
+    assert_only_good_documents(browser)
+
+
+@pytest.mark.parametrize("reload_on_config", [False, True])
+def test_a_config_push_reloads_the_page_only_when_asked(api_project: Path, browser: Browser,
+                                                         reload_on_config: bool) -> None:
+    shared, front = free_port(), free_port()
+    (api_project / "hotgo.toml").write_text(
+        f'[config]\nfiles = ["config/*.json"]\n\n[browser]\nlisten = "127.0.0.1:{front}"\n'
+        f"reload_on_config = {str(reload_on_config).lower()}\n")
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{shared}"], api_project) as hotgo:
+        hotgo.wait_serving()
+        browser.driver.get(f"http://127.0.0.1:{front}/page")
+        wait_for(lambda: ": hello" in browser.text(), 30, "the page with the first greeting")
+
+        (api_project / "config" / "api.json").write_text('{"greeting": "pushed", "rate": 10}')
+        hotgo.wait_line(r"config push to generation 1 .*READY=1", 60)
+        if reload_on_config:
+            wait_for(lambda: ": pushed" in browser.text(), 60, "the page to reload with the pushed greeting")
+            assert browser.loads() == ["v1", "v1"]
+        else:
+            # Events reach the page in order: once the overlay of a later failed build shows,
+            # the page has seen the push's state too, and must not have reloaded for it.
+            write_version(api_project, "broken")
+            wait_for(lambda: browser.overlay(), 120, "the overlay of the failed build")
+            assert browser.loads() == ["v1"]
+            assert ": hello" in browser.text()
     assert_only_good_documents(browser)
