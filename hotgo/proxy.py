@@ -8,6 +8,7 @@ opened directly on the shared port are untouched; only this port pays.
 from __future__ import annotations
 
 import gzip
+import html
 import http.client
 import json
 import socket
@@ -161,6 +162,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _pass_through(self) -> None:
         state = self.server.live.snapshot()  # before upstream sees the request: see the page's data-generation
+        if state.generation == 0:
+            self._not_yet(state)
+            return
         body, framing = self._request_body()
         host, port = self.server.upstream
         upstream = http.client.HTTPConnection(host, port, timeout=None)
@@ -181,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
                     upstream.send(b"0\r\n\r\n")
                 response = upstream.getresponse()
             except (OSError, http.client.HTTPException) as err:
-                self._unreachable(err, state)
+                self._waiting_page(502, f"nothing answers on {self._upstream_text()} ({type(err).__name__})", state)
                 return
             self._relay(response, state)
         finally:
@@ -252,23 +256,40 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, http.client.HTTPException):
             self.close_connection = True  # one side went away mid-stream: end this connection too
 
-    def _unreachable(self, err: BaseException, state: Any) -> None:
-        """Nothing answers on the shared port (first build failed, service crashed): a page that waits for it."""
-        upstream = "{}:{}".format(*self.server.upstream)
+    def _upstream_text(self) -> str:
+        return "{}:{}".format(*self.server.upstream)
+
+    def _not_yet(self, state: Any) -> None:
+        # hotgo's own listener would queue the request until a generation serves, and a failed
+        # first build never lets it: answer now with a page that shows the errors and reloads.
+        self._read_and_drop_body()
+        self._waiting_page(503, "no generation of the service is ready yet", state)
+
+    def _read_and_drop_body(self) -> None:
+        body, _ = self._request_body()
+        for _piece in body or ():
+            pass
+
+    def _waiting_page(self, status: int, why: str, state: Any) -> None:
+        """A page that carries the live script: it shows build errors and reloads once a generation serves."""
         text = (f"<!doctype html><html><head><title>hotgo: waiting for the service</title></head><body>"
-                f"<p>hotgo: nothing answers on {upstream} yet ({type(err).__name__}); this page reloads "
-                f"when a generation is ready.</p></body></html>").encode()
+                f"<p>hotgo: {html.escape(why)}; this page reloads when a generation is ready.</p>"
+                f"</body></html>").encode()
         page = inject(text, script_tag(state)) or text
         self.close_connection = True
-        self._send_whole(502, "text/html; charset=utf-8", page)
+        self._send_whole(status, "text/html; charset=utf-8", page)
 
     # -- WebSocket and other upgrades: a byte tunnel -----------------------------------------
     def _tunnel(self) -> None:
         self.close_connection = True
+        if self.server.live.snapshot().generation == 0:
+            self._not_yet(self.server.live.snapshot())
+            return
         try:
             upstream = socket.create_connection(self.server.upstream, timeout=10)
         except OSError as err:
-            self._unreachable(err, self.server.live.snapshot())
+            why = f"nothing answers on {self._upstream_text()} ({type(err).__name__})"
+            self._waiting_page(502, why, self.server.live.snapshot())
             return
         upstream.settimeout(None)
         head = [f"{self.command} {self.path} {self.request_version}"]

@@ -10,7 +10,8 @@ import os
 import shutil
 import socket
 import sys
-from typing import Iterator, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterator, Tuple
 
 import pytest
 import websocket
@@ -127,14 +128,42 @@ def test_pages_get_the_script_once_decompressed_and_other_answers_none(ports: Tu
     assert b"hotgo" not in gzip.decompress(raw)
 
 
-def test_the_live_endpoint_streams_the_serving_generation(ports: Tuple[int, int]) -> None:
-    _, browser = ports
-    with socket.create_connection(("127.0.0.1", browser), timeout=30) as sock:
+def first_event(port: int) -> Dict[str, Any]:
+    """The state /__hotgo/events sends first, read from a raw socket."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(b"GET /__hotgo/events HTTP/1.1\r\nHost: x\r\n\r\n")
         received = b""
         while b"\n\n" not in received.split(b"\r\n\r\n", 1)[-1]:
             received += sock.recv(4096)
     head, events = received.split(b"\r\n\r\n", 1)
     assert b"Content-Type: text/event-stream" in head
-    state = json.loads(events.split(b"data: ", 1)[1].split(b"\n", 1)[0])
+    return json.loads(events.split(b"data: ", 1)[1].split(b"\n", 1)[0])  # type: ignore[no-any-return]
+
+
+def test_the_live_endpoint_streams_the_serving_generation(ports: Tuple[int, int]) -> None:
+    _, browser = ports
+    state = first_event(browser)
     assert state["generation"] == 1 and state["failed"] is None
+
+
+def test_before_any_generation_serves_pages_wait_with_the_errors_then_get_the_service(api_project: Path) -> None:
+    main = api_project / "cmd" / "api" / "main.go"
+    good = main.read_text()
+    main.write_text(good.replace('const version = "v1"', "const version = notyet"))
+    shared, browser = free_port(), free_port()
+    args = ["run", "./cmd/api", "--listen", f"127.0.0.1:{shared}", "--browser", f"127.0.0.1:{browser}"]
+    with Hotgo(args, api_project) as hotgo:
+        hotgo.wait_line("build failed", 120)
+        response, page = request(browser, "GET", "/page", headers={"Accept": "text/html"})
+        assert response.status == 503  # at once: not queued on hotgo's listener until something serves
+        assert b'<script src="/__hotgo/live.js"' in page and b'data-generation="0"' in page
+        state = first_event(browser)
+        assert state["generation"] == 0
+        assert any("main.go:" in line and "undefined: notyet" in line for line in state["failed"]["errors"])
+
+        main.write_text(good)
+        hotgo.wait_serving()
+        state = first_event(browser)
+        assert state["generation"] == 2 and state["failed"] is None
+        response, page = request(browser, "GET", "/page", headers={"Accept": "text/html"})
+        assert response.status == 200 and b'<span id="version">v1</span>' in page
