@@ -12,6 +12,7 @@ from harness import wait_for
 from hotgo.listening import holds_listener, wait_stopped_accepting
 from hotgo.livereload import LiveReload
 from hotgo.log import Log
+from hotgo.pagescript import inject, script_tag
 
 # A stand-in for a draining generation: listens, closes its listener when told, and stays alive.
 LISTENER = """
@@ -73,3 +74,12 @@ def test_a_failed_build_is_shown_until_the_next_good_one() -> None:
 def test_a_process_that_is_gone_holds_no_listener() -> None:
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     assert holds_listener(int(gone.stdout), 8080) is False
+
+
+def test_the_script_goes_before_the_last_closing_body_tag_only() -> None:
+    page = b'<html><BODY><script>document.write("</body>")</script><p>x</p></BODY ></html>'
+    assert inject(page, b"<s/>") == b'<html><BODY><script>document.write("</body>")</script><p>x</p><s/></BODY ></html>'
+    assert inject(b"<li>a fragment</li>", b"<s/>") is None
+    live = LiveReload(1, 10, reload_on_config=False, log=Log(io.StringIO()))
+    tag = script_tag(live.snapshot())
+    assert tag.startswith(b'<script src="/__hotgo/live.js" ') and b'data-generation="0"' in tag
