@@ -30,7 +30,7 @@ SCRIPT = """(() => {
     if (!box) {
       box = document.createElement("div");
       box.id = overlayId;
-      box.style.cssText = "position:fixed;inset:0;z-index:2147483647;background:rgba(20,20,24,.94);color:#eee;" +
+      box.style.cssText = "position:fixed;inset:0;z-index:2147483647;background:rgba(20,20,24,.97);color:#eee;" +
         "font:14px/1.5 ui-monospace,Menlo,Consolas,monospace;padding:32px;overflow:auto";
       (document.body || document.documentElement).appendChild(box);
     }
