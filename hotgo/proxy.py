@@ -124,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
         drop = set() if keep_upgrade else (_HOP_BY_HOP | named)
         drop |= {"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"}
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in drop]
+        if "Host" not in self.headers:  # an HTTP/1.0 client: upstream speaks HTTP/1.1, which needs one
+            headers.append(("Host", self._upstream_text()))
         if self._wants_page() and not keep_upgrade:
             # Pages are rewritten: ask for them uncompressed (gzip is still decoded if it comes).
             headers = [(k, v) for k, v in headers if k.lower() != "accept-encoding"]

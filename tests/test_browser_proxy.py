@@ -167,3 +167,15 @@ def test_before_any_generation_serves_pages_wait_with_the_errors_then_get_the_se
         assert state["generation"] == 2 and state["failed"] is None
         response, page = request(browser, "GET", "/page", headers={"Accept": "text/html"})
         assert response.status == 200 and b'<span id="version">v1</span>' in page
+
+
+def test_an_http10_client_without_host_gets_its_answer(ports: Tuple[int, int]) -> None:
+    _, browser = ports
+    with socket.create_connection(("127.0.0.1", browser), timeout=30) as sock:
+        sock.sendall(b"GET /echo HTTP/1.0\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):  # HTTP/1.0: the answer ends when the proxy closes
+            received += chunk
+    head, body = received.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 201") or head.startswith(b"HTTP/1.0 201"), head
+    assert json.loads(body)["host"] == f"127.0.0.1:{ports[0]}"
