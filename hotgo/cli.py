@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from hotgo import __version__, config, envfile, platform
+from hotgo import __version__, browser, config, envfile, platform
 from hotgo import init as initfile
 from hotgo.artifact import ArtifactWatcher
 from hotgo.config import CONFIG_NAME
@@ -231,8 +231,10 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     if caveat:
         log.warn(caveat)
     server: Optional[ControlServer] = None
+    proxy = None
     try:
         server = ControlServer(run_dir, control)
+        proxy = browser.attach(settings, addresses, supervisor, log)
         if watcher is not None:
             watcher.start()
         if artifacts is not None:
@@ -242,6 +244,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     finally:
         if server is not None:
             server.close()
+        if proxy is not None:
+            proxy.stop()
         if watcher is not None:
             watcher.stop()
         if artifacts is not None:

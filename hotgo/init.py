@@ -21,6 +21,7 @@ _SECTION_HELP = {
     "build": "How hotgo builds the service (go build -o .hotgo/bin/<name>-<generation> PKG).",
     "run": "How each generation runs and how one hands over to the next.",
     "watch": "Which file changes rebuild (the module root is always watched).",
+    "browser": "Pages open in a browser: reloaded when a new generation serves, build errors shown in them.",
 }
 
 

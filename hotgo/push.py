@@ -131,6 +131,7 @@ class ConfigPusher:
         self._restart = restart
         self.validate_log = validate_log  # a rejecting validator's whole output
         self.last = PushRecord()
+        self.pushed: Optional[Callable[[int], None]] = None  # told the generation number of each push that took
         self.pushes = 0
         self._to_check: Set[Path] = set()
         self._checking = False
@@ -342,6 +343,8 @@ class ConfigPusher:
     def _finish(self, flight: _InFlight, result: str, message: str) -> None:
         self._in_flight = None
         self._record(flight.generation, flight.files, result, message)
+        if result == "ok" and self.pushed is not None:
+            self.pushed(flight.generation.number)
         took = time.monotonic() - flight.started
         what = f"config push to generation {flight.generation.number} ({', '.join(flight.files)}) {result}"
         line = f"{what}: {message}"

@@ -214,6 +214,13 @@ def _push(value: object) -> str:
     return text
 
 
+def _browser_address(value: object) -> str:
+    text = _text(value).strip()
+    if text:
+        listen_list(text)  # the same forms as listen, checked now
+    return text
+
+
 def _validate_command(value: object) -> List[str]:
     """'auto' (parse by extension) -> []; else a command as words, run without a shell."""
     if value == "auto":
@@ -279,6 +286,11 @@ SETTINGS: Tuple[Setting, ...] = (
             "(RELOADING=1 … READY=1); a service that never spoke sd_notify is not waited for.", _duration),
     Setting("config", "min_interval", 0.5, "Minimum time between two pushes; changes meanwhile are "
             "coalesced (the latest wins).", _duration),
+    Setting("browser", "listen", "", "Live-reload proxy in front of the first listen address, e.g. "
+            "\"127.0.0.1:3000\": pages opened there reload once a new generation serves and show build errors; "
+            "empty = off.", _browser_address, "--browser", metavar="ADDR"),
+    Setting("browser", "reload_on_config", False, "Also reload those pages after a config push (off: a pushed "
+            "config changes no page by itself).", _bool),
 )
 
 
@@ -311,6 +323,8 @@ class Settings:
     config_validate: List[str] = field(default_factory=list)
     config_ack_timeout: float = 5.0
     config_min_interval: float = 0.5
+    browser_listen: str = ""
+    browser_reload_on_config: bool = False
 
     @property
     def socket_mode(self) -> str:
@@ -340,6 +354,9 @@ def resolve(values: Dict[str, Value]) -> Settings:
     if sys.platform == "win32" and settings.run_ready == "notify":
         raise UsageError("ready = 'notify' needs NOTIFY_SOCKET, which hotgo does not provide on Windows; "
                          "use 'auto' (an HTTP probe there) or 'http:/healthz'")
+    if settings.browser_listen and not settings.run_listen:
+        raise UsageError("--browser ([browser] listen) stands in front of the service's shared port: "
+                         "add --listen 127.0.0.1:8080 ([run] listen) too")
     if settings.build_keep < 1:
         raise UsageError("build.keep must be at least 1 (the running build is kept)")
     return settings

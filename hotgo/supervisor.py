@@ -41,6 +41,7 @@ from hotgo.generation import Generation, State, describe_exit
 from hotgo.gomod import GoPackage
 from hotgo.hints import address_in_use_hint, listen_hint, own_port_hint
 from hotgo.history import BuildHistory, iso
+from hotgo.livereload import LiveReload
 from hotgo.log import Log
 from hotgo.notify import Message
 from hotgo.notify import send as send_notify
@@ -113,6 +114,7 @@ class Supervisor:
         self.supervisor_socket = supervisor_socket  # NOTIFY_SOCKET of whoever supervises hotgo (systemd)
         self.history = BuildHistory()
         self.note = ""  # a state worth showing in `hotgo status` (crash loop, gave up)
+        self.browser: Optional[LiveReload] = None  # --browser: pages told about builds and handoffs
         self.pusher = ConfigPusher(
             parse_push(settings.config_push), settings.config_validate or None, settings.config_ack_timeout,
             settings.config_min_interval, settings.watch_settle,
@@ -231,8 +233,12 @@ class Supervisor:
             self.reloads.pop(result.generation, None)
             self.last_build = {"result": "failed", "error": (result.errors or result.output or ["?"])[0]}
             show_failure(self.log, result, self.package.root)
+            if self.browser is not None:
+                self.browser.build_failed(result.generation, result.errors or result.output)
             return
         self.last_build = {"result": "ok"}
+        if self.browser is not None:
+            self.browser.build_ok()
         self.log.info(f"built generation {result.generation} in {result.seconds:.2f}s", event="built",
                       generation=result.generation, seconds=round(result.seconds, 3))
         if self.restart_timer is not None:
@@ -366,6 +372,8 @@ class Supervisor:
             self._drain(old, replaced_by=generation.number)
         else:
             self._summary(generation, None)
+        if self.browser is not None:
+            self.browser.ready(generation.number, old.pid if old is not None and old.state is State.DRAINING else None)
         self.tell_supervisor(f"READY=1\nSTATUS=serving generation {generation.number} (pid {generation.pid})"
                              f"\nMAINPID={os.getpid()}")
         self.pusher.generation_ready(generation.number)

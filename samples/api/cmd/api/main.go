@@ -1,6 +1,7 @@
 // Command api is a small HTTP service that runs under hotgo.
 //
 //	GET  /          version=<version> pid=<pid> generation=<n> greeting=<greeting>
+//	GET  /page      the same as an HTML page (for `hotgo run --browser`)
 //	GET  /healthz   ok
 //	POST /-/reload  re-reads the config file (like SIGHUP)
 //
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html/template"
 	"io"
 	"log"
 	"net/http"
@@ -55,6 +57,7 @@ func (a *app) reload() error {
 func (a *app) routes(reload http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.index)
+	mux.HandleFunc("GET /page", a.page)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -67,6 +70,23 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "version=%s pid=%d generation=%d greeting=%s\n",
 		version, os.Getpid(), hotgo.Generation(), a.cfg.Load().Greeting)
+}
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+<html>
+<head><meta charset="utf-8"><title>api {{.Version}}</title></head>
+<body>
+<h1>api <span id="version">{{.Version}}</span></h1>
+<p>generation {{.Generation}}, pid {{.Pid}}: {{.Greeting}}</p>
+</body>
+</html>
+`))
+
+func (a *app) page(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pageTemplate.Execute(w, map[string]any{
+		"Version": version, "Generation": hotgo.Generation(), "Pid": os.Getpid(), "Greeting": a.cfg.Load().Greeting,
+	})
 }
 
 // checkConfig implements -check-config and returns the exit code.

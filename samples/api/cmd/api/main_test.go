@@ -54,6 +54,17 @@ func TestIndex(t *testing.T) {
 	}
 }
 
+func TestPage(t *testing.T) {
+	_, h, _ := testServer(t, `{"greeting": "<hi>", "rate": 5}`)
+	rec := get(h, "GET", "/page")
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, `<span id="version">v1</span>`) || !strings.Contains(body, "&lt;hi&gt;") ||
+		!strings.Contains(body, "</body>") {
+		t.Errorf("GET /page = %d %q", rec.Code, body)
+	}
+}
+
 func TestDefaultsWithoutConfigFile(t *testing.T) {
 	t.Setenv("HOTGO_GENERATION", "")
 	_, h, _ := testServer(t, "")

@@ -1,0 +1,3 @@
+module example.com/proxyapp
+
+go 1.22
