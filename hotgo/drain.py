@@ -16,8 +16,8 @@ settled, and sorts them by who ended them:
   announced: a request met a closed or abandoned connection. A client that
   closes first also leaves no trace once the server side is gone (its
   CLOSE_WAIT can pass between two reads), so vanished connections count as
-  resets only as far as the kernel's reset counters (TCPAbortOnClose +
-  TCPAbortOnData) grew meanwhile.
+  resets only as far as the kernel's count of resets sent (Tcp OutRsts) grew
+  meanwhile.
 
 Connections not settled when the report is due are "still open". Where /proc
 is missing (macOS, Windows) only the count at the stop signal is known (psutil).
@@ -105,7 +105,7 @@ class DrainWatch:
         self._by_server = 0  # a FIN from the server side
         self._reset = 0
         self._announced = threading.Event()
-        self._aborts_before = procnet.tcp_aborts()
+        self._resets_before = procnet.tcp_resets_sent()
         if self.known and self._pending:
             threading.Thread(target=self._follow, name=f"hotgo-drain-{pid}", daemon=True).start()
 
@@ -157,9 +157,9 @@ class DrainWatch:
             return
         self._stopped.set()
         resets, by_client = self._reset, self._by_client
-        aborts_after = procnet.tcp_aborts()
-        if self._aborts_before is not None and aborts_after is not None:
-            resets = min(resets, aborts_after - self._aborts_before)
+        resets_after = procnet.tcp_resets_sent()
+        if self._resets_before is not None and resets_after is not None:
+            resets = min(resets, resets_after - self._resets_before)
             by_client += self._reset - resets  # vanished without a reset: the client closed first
         if self._announced.is_set():
             orderly, cut = by_client + self._by_server, resets

@@ -29,12 +29,13 @@ _TAKE_THE_SOCKET = (
 )
 
 
-def own_port_hint(generation: int, own: Sequence[str], shared: Sequence[str]) -> str:
+def own_port_hint(generation: int, own: Sequence[str], shared: Sequence[str], queued: Optional[int]) -> str:
     """A generation listens on a port of its own instead of taking hotgo's shared socket."""
     theirs, ours = ", ".join(own), ", ".join(shared)
+    waiting = f" ({queued} waiting now)" if queued else ""
     return (
         f"generation {generation} listens on {theirs} itself and has not taken hotgo's socket on {ours}: "
-        f"connections to {ours} wait unanswered, and reloads have to stop the old process before the new one "
+        f"connections to {ours} wait unanswered{waiting}, and reloads have to stop the old process before the new one "
         f"can bind {theirs} (downtime). Fix: {_TAKE_THE_SOCKET}; or run with --socket none and without "
         "--listen to say that the service binds its own port"
     )

@@ -178,19 +178,21 @@ def connections(pid: int, ports: Iterable[int]) -> Optional[List[TcpSocket]]:
     return [s for s in tcp_sockets(ports) if s.inode in mine and s.state != LISTEN]
 
 
-def tcp_aborts() -> Optional[int]:
-    """Resets this network namespace's TCP sent because a socket was closed with unread data or
-    got data after it was closed (TcpExt TCPAbortOnClose + TCPAbortOnData); None if unknown."""
+def tcp_resets_sent() -> Optional[int]:
+    """RST segments this network namespace's TCP has sent (Tcp OutRsts), None if unknown.
+
+    Also counts resets sent for connections already handed to a TIME_WAIT/FIN_WAIT2
+    mini-socket, which the TcpExt abort counters leave out."""
     try:
-        with open("/proc/net/netstat", encoding="ascii") as handle:
+        with open("/proc/net/snmp", encoding="ascii") as handle:
             lines = handle.read().splitlines()
     except OSError:
         return None
     for names, values in zip(lines[::2], lines[1::2]):
-        if names.startswith("TcpExt:"):
+        if names.startswith("Tcp:"):
             counters = dict(zip(names.split()[1:], values.split()[1:]))
             try:
-                return int(counters["TCPAbortOnClose"]) + int(counters["TCPAbortOnData"])
+                return int(counters["OutRsts"])
             except (KeyError, ValueError):
                 return None
     return None

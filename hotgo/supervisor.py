@@ -343,8 +343,10 @@ class Supervisor:
             if not self.own_port:
                 self.own_port = True
                 self.note = f"the service listens on {', '.join(seen.own)} itself, not on the shared socket"
-                self.log.error(own_port_hint(number, seen.own, [str(a) for a in self.addresses]),
-                               event="own_port", generation=number, listen=list(seen.own))
+                queued = [procnet.accept_queue(s) for s in self.listeners]
+                waiting = sum(q for q in queued if q) if any(q is not None for q in queued) else None
+                self.log.error(own_port_hint(number, seen.own, [str(a) for a in self.addresses], waiting),
+                               event="own_port", generation=number, listen=list(seen.own), queued=waiting)
             self.mark_ready(generation, f"listening on its own port {', '.join(seen.own)}", guess=True)
             return
         self.mark_ready(generation, seen.how, guess=True)
