@@ -37,6 +37,8 @@ def test_plain_service_runs_in_mode_none_and_says_how_to_fix_it(tmp_path: Path) 
     port = free_port()
     with Hotgo(["run", ".", "--", "-addr", f"127.0.0.1:{port}"], cwd=project) as hotgo:
         hotgo.wait_serving()
+        # Mode none: ready is seen (the process listens), not guessed.
+        hotgo.wait_line(rf"generation 1 ready \(pid \d+, listening on 127\.0\.0\.1:{port}\)")
         hotgo.wait_line(r"every reload stops the old process before the new one starts \(downtime\)")
         hotgo.wait_line(rf"listens on 127\.0\.0\.1:{port}.*refuses connections.*--listen 127\.0\.0\.1:{port}")
         hotgo.wait_line(r"hotgo\.ListenAndServe")
