@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Deque, Dict, List, Optional, TextIO
+from typing import Any, Deque, Dict, Optional, TextIO
 
 import colorama
 
@@ -203,15 +203,17 @@ class Log:
         else:
             self._write(line)
 
-    def service(self, name: str, generation: int, lines: List[str], pid: int = 0) -> None:
-        """Lines a service wrote (one read's worth): queued as one piece, dropped if hotgo's output is stuck."""
+    def service(self, name: str, generation: int, lines: str, pid: int = 0) -> None:
+        """Whole lines a service wrote (one read's worth, each ending in a newline): queued as one
+        piece, dropped if hotgo's output is stuck."""
+        count = lines.count("\n")
         if self.json:
             text = "".join(self._format_record("info", "output", line, generation=generation, pid=pid or None,
-                                               service=name) + "\n" for line in lines)
+                                               service=name) + "\n" for line in lines[:-1].split("\n"))
         else:
             prefix = self.paint(f"{name} {generation}", _GEN_COLOURS[generation % len(_GEN_COLOURS)]) + " │ "
-            text = "".join(prefix + line + "\n" for line in lines)
-        self._enqueue(text, service=f"{name} {generation}", lines=len(lines))
+            text = prefix + lines[:-1].replace("\n", "\n" + prefix) + "\n"
+        self._enqueue(text, service=f"{name} {generation}", lines=count)
 
     def status(self, text: str) -> None:
         """Show or replace a live status line (terminals only; '' clears it)."""
