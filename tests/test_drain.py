@@ -42,8 +42,22 @@ while True:
 """
 
 
+_started: List[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_server_left() -> Iterator[None]:
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def start_server() -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    _started.append(proc)
     assert proc.stdout is not None
     return proc, int(proc.stdout.readline())
 
