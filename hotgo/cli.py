@@ -25,6 +25,7 @@ from hotgo.filters import PathFilter
 from hotgo.gomod import GoPackage, embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
 from hotgo.history import describe_status
 from hotgo.log import LOG_FORMATS, Log, colour_wanted
+from hotgo.reaper import OrphanReaper
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.sockets import bind_shared, bound_address
 from hotgo.supervisor import Supervisor
@@ -216,6 +217,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     run_dir = RunDir(state_dir)
     run_dir.create()
     run_dir.lock()
+    reaper = OrphanReaper()  # before the first child: its orphans are hotgo's to reap (PID 1, subreaper)
+    reaper.start()
 
     listeners = bind_shared(settings.run_listen) if settings.socket_mode == "inherit" else []
     addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
@@ -270,6 +273,9 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
             artifacts.stop()
         for generation in supervisor.alive():
             generation.kill()
+        left_behind = reaper.kill_all()
+        if left_behind:
+            log.info(f"killed {left_behind} process{'es' if left_behind != 1 else ''} the service left behind")
         for sock in listeners:
             sock.close()
         shutil.rmtree(notify_dir, ignore_errors=True)
