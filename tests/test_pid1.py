@@ -94,7 +94,10 @@ def test_pid1_reaps_the_orphans_of_every_reload_and_drains_on_sigterm(api_projec
             _reload(api_project)
             hotgo.wait_serving(reloads + 1)
         # Each drained generation left 2 processes re-parented to PID 1: none may stay a zombie.
-        wait_for(lambda: not _zombie_children(pid1.pid), 15, "hotgo (PID 1) to reap every orphan")
+        try:
+            wait_for(lambda: not _zombie_children(pid1.pid), 15, "hotgo (PID 1) to reap every orphan")
+        except AssertionError:
+            raise AssertionError(f"{len(_zombie_children(pid1.pid))} zombies left under PID 1") from None
         inside = [p.pid for p in pid1.children(recursive=True)]
         pid1.send_signal(signal.SIGTERM)
         assert hotgo.proc.wait(60) == 0, hotgo.output  # unshare exits with PID 1's status
