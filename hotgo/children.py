@@ -25,15 +25,21 @@ def starting() -> threading.Lock:
 
 def register(proc: Proc) -> Proc:
     """Call with the lock held, right after Popen returned."""
+    for pid in [pid for pid, ref in _started.items() if _reaped(ref)]:
+        del _started[pid]  # a daemon that reloads for months keeps only the living
     _started[proc.pid] = weakref.ref(proc)
     return proc
+
+
+def _reaped(ref: weakref.ReferenceType[subprocess.Popen[Any]]) -> bool:
+    proc = ref()
+    return proc is None or proc.returncode is not None
 
 
 def is_own(pid: int) -> bool:
     """A child hotgo started and has not reaped yet (its waiter will). Call with the lock held."""
     ref = _started.get(pid)
-    proc = ref() if ref is not None else None
-    if proc is None or proc.returncode is not None:
+    if ref is None or _reaped(ref):
         _started.pop(pid, None)  # reaped by its owner: the pid may now be an orphan's
         return False
     return True
