@@ -117,8 +117,10 @@ def _tag_flags(flags: Sequence[str]) -> List[str]:
     return found
 
 
-def show_failure(log: Log, result: BuildResult, root: Path) -> None:
-    """The compiler's lines, file:line highlighted, then a one-line summary."""
+def show_failure(log: Log, result: BuildResult, root: Path,
+                 still: str = "still serving the previous version") -> None:
+    """The compiler's lines, file:line highlighted, then a one-line summary ending with `still`
+    (what serves meanwhile: the supervisor knows whether anything does)."""
     for line in result.output:
         match = _DIAGNOSTIC.match(line)
         if match:
@@ -132,10 +134,10 @@ def show_failure(log: Log, result: BuildResult, root: Path) -> None:
         first = _DIAGNOSTIC.match(errors[0])
         where = first["where"] if first else "?"
         count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
-        log.error(f"build failed in {result.seconds:.2f}s: {count}, first at {where} — "
-                  "still serving the previous version", event="build_failed", generation=result.generation)
+        log.error(f"build failed in {result.seconds:.2f}s: {count}, first at {where} — {still}",
+                  event="build_failed", generation=result.generation)
     else:
-        log.error(f"build failed in {result.seconds:.2f}s — still serving the previous version",
+        log.error(f"build failed in {result.seconds:.2f}s — {still}",
                   event="build_failed", generation=result.generation)
 
 

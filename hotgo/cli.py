@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from hotgo import __version__, browser, config, envfile, platform
+from hotgo import __version__, browser, config, envfile, platform, preflight
 from hotgo import init as initfile
 from hotgo.artifact import ArtifactWatcher
 from hotgo.config import CONFIG_NAME
@@ -25,6 +25,7 @@ from hotgo.filters import PathFilter
 from hotgo.gomod import GoPackage, embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
 from hotgo.history import describe_status
 from hotgo.log import LOG_FORMATS, Log, colour_wanted
+from hotgo.reaper import OrphanReaper
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.settings_watch import SettingsFileWatch
 from hotgo.sockets import bind_shared, bound_address
@@ -34,7 +35,8 @@ from hotgo.watch import Watcher
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see `hotgo {self.prog.split()[-1]} --help`)")
+        # prog is "hotgo" or "hotgo run": the help to read is that very command's
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,13 +89,21 @@ def values_from_flags(namespace: argparse.Namespace, app_args: List[str]) -> Dic
     return values
 
 
-def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path) -> Settings:
-    """Defaults, then hotgo.toml, then flags: the later wins."""
+def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path,
+                  where: Optional[Dict[str, str]] = None) -> Settings:
+    """Defaults, then hotgo.toml, then flags: the later wins. `where` gets where each value was set."""
     flag_values = values_from_flags(namespace, app_args)
+    if flag_values.get("run_binary") and namespace.package:
+        raise UsageError(f"PKG {namespace.package!r} and --binary exclude each other: --binary runs a prebuilt "
+                         "binary and builds nothing; drop one of them")
     candidate = settings_file(namespace, cwd)
-    config_path = candidate if namespace.config or candidate.is_file() else None
+    # Also a directory or a broken link: config.load says what is wrong instead of using defaults.
+    config_path = candidate if namespace.config or os.path.lexists(candidate) else None
     file_values, locations = config.load(config_path) if config_path else ({}, {})
-    settings = resolve({**file_values, **flag_values})
+    flag_names = {s.dest: s.flag for s in SETTINGS if s.flag and s.dest in flag_values}
+    if where is not None:
+        where.update({**locations, **flag_names})
+    settings = resolve({**file_values, **flag_values}, {**locations, **flag_names})
     if settings.run_env_file:
         # A path in hotgo.toml is relative to that file; a flag's to the current directory.
         from_flag = "run_env_file" in flag_values or config_path is None
@@ -106,7 +116,7 @@ def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path)
 
 def settings_file(namespace: argparse.Namespace, cwd: Path) -> Path:
     """--config, else hotgo.toml at the project root (which may not exist yet)."""
-    return Path(namespace.config).resolve() if namespace.config else project_root(cwd) / CONFIG_NAME
+    return (cwd / namespace.config).absolute() if namespace.config else project_root(cwd) / CONFIG_NAME
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -116,7 +126,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         split = args.index("--")
         args, app_args = args[:split], args[split + 1 :]
     try:
-        namespace = build_parser().parse_args(args)
+        namespace, unknown = build_parser().parse_known_args(args)
+        if unknown:
+            command = f"hotgo {namespace.command}" if namespace.command else "hotgo"
+            raise UsageError(f"unrecognized arguments: {' '.join(unknown)} (see `{command} --help`)")
         if namespace.command == "version":
             print(f"hotgo {__version__}")
             return 0
@@ -138,8 +151,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
 
+def current_directory() -> Path:
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        raise UsageError("the current directory no longer exists (deleted or moved away): "
+                         "cd into the project again and rerun") from None
+
+
 def init_command(force: bool) -> int:
-    root = find_module_root(Path.cwd())
+    root = find_module_root(current_directory())
     target, detected = initfile.write(root, force)
     print(f"wrote {target}")
     for line in detected:
@@ -175,16 +196,25 @@ def _watch_filters(settings: Settings, package: GoPackage, artifact: Optional[Pa
 
 def _make_log(namespace: argparse.Namespace) -> Log:
     if namespace.log_file:
-        return Log(json_format=namespace.log_format == "json", path=Path(namespace.log_file).absolute())
+        path = Path(namespace.log_file).absolute()
+        try:
+            return Log(json_format=namespace.log_format == "json", path=path)
+        except OSError as err:
+            reason = "is a directory" if path.is_dir() else (err.strerror or str(err)).lower()
+            raise UsageError(f"--log-file {path}: {reason}; name a file hotgo can append to") from None
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        raise UsageError("stdout is closed: redirect it (>/dev/null) or write the log with --log-file FILE")
     return Log(sys.stdout, colour_wanted(sys.stdout, namespace.no_color), json_format=namespace.log_format == "json")
 
 
 def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
-    cwd = Path.cwd()
-    settings = load_settings(namespace, app_args, cwd)
+    cwd = current_directory()
+    set_at: Dict[str, str] = {}
+    settings = load_settings(namespace, app_args, cwd, set_at)
     log = _make_log(namespace)
     settings_watch = SettingsFileWatch(settings_file(namespace, cwd), log)
     package, go, artifact = _project(settings, cwd)
+    preflight.check_watch_paths(settings.watch_paths, package.root, set_at.get("watch_paths", "[watch] paths"))
     state_dir = package.root / ".hotgo"
     try:
         state_dir.mkdir(exist_ok=True)
@@ -193,6 +223,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     run_dir = RunDir(state_dir)
     run_dir.create()
     run_dir.lock()
+    reaper = OrphanReaper()  # before the first child: its orphans are hotgo's to reap (PID 1, subreaper)
+    reaper.start()
 
     listeners = bind_shared(settings.run_listen) if settings.socket_mode == "inherit" else []
     addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
@@ -253,6 +285,9 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         settings_watch.stop()
         for generation in supervisor.alive():
             generation.kill()
+        left_behind = reaper.kill_all()
+        if left_behind:
+            log.info(f"killed {left_behind} process{'es' if left_behind != 1 else ''} the service left behind")
         for sock in listeners:
             sock.close()
         shutil.rmtree(notify_dir, ignore_errors=True)
@@ -261,7 +296,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
 
 def control_command(command: str, as_json: bool) -> int:
     """hotgo status / reload / rollback / stop: ask the hotgo running for this project."""
-    root = project_root(Path.cwd())
+    root = project_root(current_directory())
     state_dir = root / ".hotgo"
     reply = request(state_dir, command)
     if command == "status" and reply.get("ok"):

@@ -7,6 +7,8 @@ each `[section]` key for the messages; TOML parsing itself is tomllib's.
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 import re
 import sys
 from pathlib import Path
@@ -75,9 +77,18 @@ def load(path: Path) -> Tuple[Dict[str, Value], Dict[str, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if path.is_symlink():
+            raise UsageError(f"{path}: a symlink to nothing ({os.readlink(path)}); fix or remove the link") from None
         raise UsageError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path}: cannot read config file: {err}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a settings file; remove it or name a file with "
+                         "--config FILE") from None
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise UsageError(f"{path}: a symlink loop; fix or remove the link") from None
+        raise UsageError(f"{path}: cannot read config file: {err.strerror or err}; fix its permissions") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

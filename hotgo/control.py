@@ -122,7 +122,12 @@ class ControlServer:
                 sock.bind(str(path))
             finally:
                 os.umask(old_umask)
-            _write_private(self.run.endpoint_file, f"unix:{path}")
+            try:
+                _write_private(self.run.endpoint_file, f"unix:{path}")
+            except IsADirectoryError:  # we hold the project's lock: no other hotgo made it
+                sock.close()
+                raise UsageError(f"{self.run.endpoint_file} is a directory; remove it (hotgo writes its control "
+                                 "endpoint there)") from None
         sock.listen(16)
         return sock
 
@@ -205,11 +210,19 @@ def request(state_dir: Path, command: str, timeout: float = 30) -> Reply:
         raise RuntimeFailure(f"no hotgo is running for this project (no {run.endpoint_file})") from None
     except PermissionError:
         raise RuntimeFailure(f"{run.endpoint_file}: permission denied (hotgo runs as another user)") from None
+    except (OSError, UnicodeDecodeError):  # a directory, garbage: no hotgo wrote it
+        raise RuntimeFailure(f"no hotgo is running for this project ({run.endpoint_file} is not a control "
+                             "endpoint; remove it)") from None
+    if not endpoint.startswith(("unix:", "tcp:")):
+        raise RuntimeFailure(f"no hotgo is running for this project ({run.endpoint_file} holds no control "
+                             "endpoint; remove it)")
     message: Dict[str, Any] = {"command": command}
     try:
         if endpoint.startswith("tcp:"):
             host, _, port = endpoint[4:].rpartition(":")
             message["token"] = run.token_file.read_text(encoding="utf-8").strip()
+            if not port.isdigit():
+                raise RuntimeFailure(f"{run.endpoint_file}: unknown endpoint {endpoint!r}; remove it")
             conn = socket.create_connection((host, int(port)), timeout=timeout)
         elif sys.platform != "win32" and endpoint.startswith("unix:"):
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -228,5 +241,10 @@ def request(state_dir: Path, command: str, timeout: float = 30) -> Reply:
         raise RuntimeFailure(f"cannot reach hotgo: {err}") from None
     if not line:
         raise RuntimeFailure("hotgo closed the connection without an answer")
-    reply: Reply = json.loads(line)
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        raise RuntimeFailure(f"the control endpoint in {run.endpoint_file} answered something that is not hotgo's")
     return reply

@@ -66,7 +66,11 @@ def glob_to_regex(pattern: str) -> Pattern[str]:
             out.append(re.escape(char))
         index += 1
     prefix = "" if anchored else "(?:.*/)?"
-    return re.compile(f"^{prefix}{''.join(out)}$")
+    try:
+        return re.compile(f"^{prefix}{''.join(out)}$")
+    except re.error as err:  # [z-a], [], [!]: a character class Python's re refuses
+        raise ValueError(f"glob {pattern!r}: invalid character class ({err.msg}); "
+                         "write e.g. '[a-z]' or '[!_]'") from None
 
 
 _NEVER = re.compile(r"(?!)")

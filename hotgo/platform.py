@@ -44,6 +44,8 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, cast
 
 import psutil
 
+from hotgo import children
+
 IS_WINDOWS = sys.platform == "win32"
 IS_LINUX = sys.platform.startswith("linux")
 IS_DARWIN = sys.platform == "darwin"
@@ -491,9 +493,10 @@ def make_backend(system: str = sys.platform, *, popen: Optional[PopenFactory] = 
     if system == "win32":
         return WindowsBackend(winapi, popen)
     if system.startswith("linux") and _PRCTL is not None:
-        # Not the watcher too: it outlives the service, so each generation would leave one
-        # orphan for pid 1 to reap, and a container's pid 1 (often hotgo itself) does not.
-        return PosixBackend(_PRCTL, parent_watch=False, shell=shell, popen=popen)
+        # PDEATHSIG reaches the service only; the watcher also ends the rest of its group when
+        # hotgo is SIGKILLed. It outlives the service by a moment: hotgo, a child subreaper
+        # (hotgo.reaper), reaps it, also as a container's PID 1.
+        return PosixBackend(_PRCTL, parent_watch=True, shell=shell, popen=popen)
     return PosixBackend(None, parent_watch=True, shell=shell, popen=popen)
 
 
@@ -502,12 +505,14 @@ _BACKEND: Backend = make_backend()
 
 def spawn(argv: List[str], env: Dict[str, str], cwd: str, inherited: Sequence[int] = ()) -> subprocess.Popen[bytes]:
     """Start a generation in its own process group (Windows: its own job), output on one pipe."""
-    return _BACKEND.spawn(argv, env, cwd, inherited)
+    with children.starting():  # registered before the orphan reaper can see it exit
+        return children.register(_BACKEND.spawn(argv, env, cwd, inherited))
 
 
 def spawn_tool(argv: List[str], env: Dict[str, str], cwd: str) -> subprocess.Popen[bytes]:
     """Start a helper command (go build) so that its whole tree can be cancelled."""
-    return _BACKEND.spawn_tool(argv, env, cwd)
+    with children.starting():
+        return children.register(_BACKEND.spawn_tool(argv, env, cwd))
 
 
 def send_signal(proc: subprocess.Popen[bytes], name: str) -> bool:

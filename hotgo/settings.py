@@ -6,6 +6,7 @@ checked here, so a bad value is reported the same way wherever it came from.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import signal
@@ -25,13 +26,29 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+# Longer than any wait hotgo needs, short enough for every timer and clock API.
+MAX_DURATION = 7 * 24 * 3600.0
+
+
 def parse_duration(text: str) -> float:
-    """'250ms', '2s', '1.5s', '1m' -> seconds."""
+    """'250ms', '2s', '1.5s', '1m' -> seconds (at most a week)."""
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration; write e.g. '250ms', '2s', '1m'")
     number, unit = match.groups()
-    return float(number) * _UNITS[unit or "s"]
+    return check_duration(float(number) * _UNITS[unit or "s"], text)
+
+
+def check_duration(seconds: float, shown: object, positive: bool = False) -> float:
+    """A finite number of seconds within 0 (exclusive when `positive`) .. MAX_DURATION."""
+    if math.isnan(seconds):
+        raise ValueError(f"{shown!r} is not a number of seconds; write e.g. '250ms', '2s', '1m'")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{shown!r} is longer than a week; write e.g. '30s' or '10m'")
+    if seconds < 0 or (positive and seconds == 0):
+        least = "more than 0" if positive else "0 or more"
+        raise ValueError(f"{shown!r} must be {least}; write e.g. '250ms', '2s', '1m'")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -139,8 +156,15 @@ def _bool(value: object) -> bool:
 
 def _duration(value: object) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return check_duration(float(value), value)
     return parse_duration(_text(value))
+
+
+def _timeout(value: object) -> float:
+    """A duration that must be more than 0: a timeout of 0 kills every generation at once."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return check_duration(float(value), value, positive=True)
+    return check_duration(parse_duration(_text(value)), value, positive=True)
 
 
 def _strings(value: object) -> List[str]:
@@ -186,9 +210,15 @@ def _env(value: object) -> Dict[str, str]:
 
 def listen_list(value: object) -> Tuple[ListenAddress, ...]:
     try:
-        return tuple(parse_listen(text) for text in _strings(value))
+        addresses = tuple(parse_listen(text) for text in _strings(value))
     except UsageError as err:
         raise ValueError(str(err)) from None
+    seen = set()
+    for address in addresses:
+        if address.port and (address.host, address.port) in seen:
+            raise ValueError(f"{address} is listed twice; give each address once")
+        seen.add((address.host, address.port))
+    return addresses
 
 
 def _socket_mode(value: object) -> str:
@@ -258,9 +288,9 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("run", "ready", "auto", f"When a new process counts as ready: {_READY_FORMS}.",
             _ready, "--ready", metavar="HOW"),
     Setting("run", "ready_timeout", 15.0, "A new process not ready by then is killed; the old one keeps serving.",
-            _duration, "--ready-timeout", metavar="DUR"),
+            _timeout, "--ready-timeout", metavar="DUR"),
     Setting("run", "drain_timeout", 10.0, "Time an old process gets to finish its requests before it is killed.",
-            _duration, "--drain-timeout", metavar="DUR"),
+            _timeout, "--drain-timeout", metavar="DUR"),
     Setting("run", "stop_signal", "SIGTERM", "Signal that asks a process to drain and stop.",
             _signal, "--stop-signal", metavar="SIG"),
     Setting("watch", "paths", [], "Extra directories to watch besides the module root.", _strings),
@@ -283,7 +313,7 @@ SETTINGS: Tuple[Setting, ...] = (
             "extension) or a command run without a shell, e.g. \"{binary} -check-config {file}\".",
             _validate_command),
     Setting("config", "ack_timeout", 5.0, "How long to wait for the service's notify-reload answer "
-            "(RELOADING=1 … READY=1); a service that never spoke sd_notify is not waited for.", _duration),
+            "(RELOADING=1 … READY=1); a service that never spoke sd_notify is not waited for.", _timeout),
     Setting("config", "min_interval", 0.5, "Minimum time between two pushes; changes meanwhile are "
             "coalesced (the latest wins).", _duration),
     Setting("browser", "listen", "", "Live-reload proxy in front of the first listen address, e.g. "
@@ -333,17 +363,24 @@ class Settings:
         return platform.DEFAULT_SOCKET_MODE if self.run_listen else "none"
 
 
-def resolve(values: Dict[str, Value]) -> Settings:
-    """Build Settings from parsed values (dest -> value), checking cross-setting rules."""
+def resolve(values: Dict[str, Value], where: Optional[Dict[str, str]] = None) -> Settings:
+    """Build Settings from parsed values (dest -> value), checking cross-setting rules.
+
+    `where` says where a value was set ("hotgo.toml:4: [run] socket" or "--socket"),
+    so that a message names the line to fix."""
     known = {s.dest for s in SETTINGS}
     unknown = set(values) - known
     if unknown:
         raise UsageError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     settings = Settings(**values)  # type: ignore[arg-type]
+
+    def at(dest: str, fallback: str) -> str:
+        return (where or {}).get(dest, fallback)
+
     if settings.socket_mode in ("inherit", "reuseport") and not settings.run_listen:
         raise UsageError(
-            f"socket = {settings.socket_mode!r} needs at least one listen address "
-            "(--listen 127.0.0.1:8080)"
+            f"{at('run_socket', 'socket')}: {settings.socket_mode!r} needs at least one listen address; "
+            "add listen = [\"127.0.0.1:8080\"] to [run] or --listen 127.0.0.1:8080"
         )
     if sys.platform == "win32" and settings.socket_mode == "inherit":
         raise UsageError("socket = 'inherit' needs POSIX descriptor passing; on Windows use 'reuseport' "
@@ -358,7 +395,8 @@ def resolve(values: Dict[str, Value]) -> Settings:
         raise UsageError("--browser ([browser] listen) stands in front of the service's shared port: "
                          "add --listen 127.0.0.1:8080 ([run] listen) too")
     if settings.build_keep < 1:
-        raise UsageError("build.keep must be at least 1 (the running build is kept)")
+        raise UsageError(f"{at('build_keep', 'build.keep')}: must be at least 1 (the running build is kept); "
+                         "write e.g. keep = 3")
     return settings
 
 

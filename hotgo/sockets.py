@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from typing import List, Optional, Sequence
 
@@ -35,6 +36,10 @@ def _bind_address(sock: socket.socket, address: ListenAddress) -> tuple[str, int
 
 def port_in_use_message(address: ListenAddress) -> str:
     holder = find_listener(address.port)
+    if holder is not None and holder.startswith(f"pid {os.getpid()} "):
+        # hotgo itself: two listen addresses overlap (":8080" already covers 127.0.0.1:8080)
+        return (f"listen address {address} overlaps another --listen address of this hotgo "
+                "(':PORT' covers every interface): give each port once")
     who = f" by {holder}" if holder else " by another process"
     return (
         f"listen address {address} is already in use{who}: stop it, "

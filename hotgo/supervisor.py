@@ -14,7 +14,7 @@ import re
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from hotgo import platform, procnet
 from hotgo.addresses import ListenAddress
@@ -114,6 +114,7 @@ class Supervisor:
         self.supervisor_socket = supervisor_socket  # NOTIFY_SOCKET of whoever supervises hotgo (systemd)
         self.history = BuildHistory()
         self.note = ""  # a state worth showing in `hotgo status` (crash loop, gave up)
+        self.note_binaries: Set[Path] = set()  # the builds the note is about: it stays while one of them serves
         self.browser: Optional[LiveReload] = None  # --browser: pages told about builds and handoffs
         self.pusher = ConfigPusher(
             parse_push(settings.config_push), settings.config_validate or None, settings.config_ack_timeout,
@@ -232,7 +233,7 @@ class Supervisor:
         if not result.ok:
             self.reloads.pop(result.generation, None)
             self.last_build = {"result": "failed", "error": (result.errors or result.output or ["?"])[0]}
-            show_failure(self.log, result, self.package.root)
+            show_failure(self.log, result, self.package.root, self._still_serving())
             if self.browser is not None:
                 self.browser.build_failed(result.generation, result.errors or result.output)
             return
@@ -364,8 +365,8 @@ class Supervisor:
         old = self.serving
         self.serving = generation
         self.history.mark_good(generation.binary)
-        if not self.note.startswith("gave up") and not self.own_port:
-            self.note = ""
+        if generation.binary not in self.note_binaries and not self.own_port:  # a new build serves: the note is history
+            self.note, self.note_binaries = "", set()
         took = generation.ready_at - generation.started
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
                     event="ready", generation=generation.number, pid=generation.pid, how=how,
@@ -527,12 +528,14 @@ class Supervisor:
         if verdict.give_up and previous is not None:
             self.note = (f"gave up on {generation.binary.name} after {verdict.streak} crashes in a row; "
                          f"rolled back to {previous.name}")
+            self.note_binaries = {generation.binary, previous}
             self.log.error(f"{what}; {self.note}", event="gave_up", generation=generation.number)
             self.crashes.reset()
             self.restart_timer = self.after(0, lambda: self._restart(previous))
             return
         if verdict.loop:
             self.note = f"crash loop: {generation.binary.name} exited {verdict.streak} times in a row"
+            self.note_binaries = {generation.binary}
             self.log.error(
                 f"crash loop: {what}, {verdict.streak} times in a row; restarting in "
                 f"{format_duration(verdict.delay)} (save a fix to rebuild now)"
@@ -594,9 +597,12 @@ class Supervisor:
         current = self.serving.binary if self.serving is not None else None
         target = self.history.before(current)
         if target is None or self.stopping:
+            served = [p.name for p in self.history.good]
+            shown = ", ".join(served[-3:]) or "none"  # the newest few: a daemon may have served thousands
+            if len(served) > 3:
+                shown = f"{shown} (and {len(served) - 3} older)"
             return {"ok": False, "error": "no earlier good build is kept "
-                    f"(build.keep = {self.settings.build_keep}; builds that served: "
-                    f"{', '.join(p.name for p in self.history.good) or 'none'})"}
+                    f"(build.keep = {self.settings.build_keep}; latest builds that served: {shown})"}
         number = self.next_number
         self.next_number += 1
         self.log.info(f"rollback: handing off to {target.name} as generation {number}", event="rollback",
@@ -646,8 +652,11 @@ class Supervisor:
         if self.candidate is not None:
             self._abandon(self.candidate)
         live = self.alive()
-        names = ", ".join(str(g.number) for g in live) or "none running"
-        self.log.info(f"{reason}: draining generation {names} and exiting")
+        if live:
+            names = ", ".join(str(g.number) for g in live)
+            self.log.info(f"{reason}: draining generation{'s' if len(live) > 1 else ''} {names} and exiting")
+        else:
+            self.log.info(f"{reason}: no generation is running; exiting")
         for generation in live:
             if generation.state is not State.DRAINING:
                 self._drain(generation, replaced_by=None)

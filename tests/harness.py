@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import psutil
 
@@ -92,11 +92,12 @@ def field_of(body: Optional[str], key: str) -> Optional[str]:
 class Hotgo:
     """A `hotgo` process whose output is collected line by line."""
 
-    def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None,
+                 prefix: Sequence[str] = ()) -> None:
         self.cwd = cwd
         full_env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hotgo", *args],
+            [*prefix, sys.executable, "-m", "hotgo", *args],  # prefix: e.g. unshare, to run hotgo as PID 1
             cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )

@@ -339,13 +339,14 @@ def test_darwin_signals_go_to_the_group(monkeypatch: pytest.MonkeyPatch) -> None
     assert sent == [("killpg", 321, signal.SIGTERM), ("kill", 321, signal.SIGHUP), ("killpg", 321, signal.SIGKILL)]
 
 
-def test_linux_backend_uses_prctl_and_no_watcher(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_linux_backend_uses_prctl_and_the_watcher(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(platform, "_PRCTL", lambda option, value: 0)
     backend = platform.make_backend("linux", popen=FakePopen([]))
     assert isinstance(backend, platform.PosixBackend)
-    assert backend.prctl is platform._PRCTL and not backend.parent_watch
+    assert backend.prctl is platform._PRCTL and backend.parent_watch  # PDEATHSIG misses grandchildren
     proc: Any = backend.spawn(["/srv/api"], {}, "/srv")
-    assert proc.args == ["/srv/api"] and proc.kwargs["stdin"] == subprocess.DEVNULL
+    assert proc.args[:2] == ["/bin/sh", "-c"] and proc.args[-1] == "/srv/api"
+    backend.release(proc)
 
 
 # -- POSIX with real processes (Linux here) --------------------------------------------------
@@ -523,13 +524,11 @@ def test_macos_parent_watcher_kills_the_group_when_hotgo_is_killed(tmp_path: Pat
 
 
 @needs_linux
-def test_linux_pdeathsig_kills_the_service_when_hotgo_is_killed(tmp_path: Path) -> None:
-    service, sleeper = _run_fake_hotgo_and_kill_it(tmp_path, "linux", "/bin/sh", drain=False)
-    wait_for(lambda: _gone(service), timeout=5, what="the service to die with hotgo")
-    try:  # PR_SET_PDEATHSIG reaches the service only; its grandchild is not covered (README says so)
-        os.kill(sleeper, signal.SIGKILL)
-    except OSError:
-        pass
+@pytest.mark.parametrize("drain", [False, True])
+def test_linux_kills_the_whole_group_when_hotgo_is_killed(tmp_path: Path, drain: bool) -> None:
+    """PR_SET_PDEATHSIG ends the service; the pipe watcher the rest of its group (its sleep)."""
+    service, sleeper = _run_fake_hotgo_and_kill_it(tmp_path, "linux", "/bin/sh", drain=drain)
+    wait_for(lambda: _gone(service) and _gone(sleeper), timeout=20, what="the service group to die with hotgo")
 
 
 @needs_linux
