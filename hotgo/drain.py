@@ -47,6 +47,7 @@ class DrainReport:
     cut: int = 0
     still_open: int = 0
     known: bool = True  # False: only `open` could be observed
+    announced: bool = False  # the service sent STOPPING=1: its own closes counted as in order
 
     def describe(self, stop: str) -> str:
         """`16 connections open at SIGTERM: 16 closed in order`"""
@@ -165,4 +166,5 @@ class DrainWatch:
             orderly, cut = by_client + self._by_server, resets
         else:
             orderly, cut = by_client, self._by_server + resets
-        self.on_report(DrainReport(self.open, orderly, cut, len(self._pending), self.known))
+        self.on_report(DrainReport(self.open, orderly, cut, len(self._pending), self.known,
+                                   self._announced.is_set()))

@@ -46,6 +46,10 @@ def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, st
     """Ask `go list` where PKG is, so a typo is reported before anything starts."""
     if package.startswith("."):
         directory = (cwd / package).resolve()
+        if directory.is_file():
+            parent = os.path.relpath(directory.parent, cwd)
+            raise UsageError(f"package {package} is a file: hotgo builds a package and watches its directory; "
+                             f"give the directory instead, e.g. hotgo run {'./' + parent if parent != '.' else '.'}")
         if not directory.is_dir():
             raise UsageError(f"package {package}: directory {directory} does not exist")
         root = find_module_root(directory)

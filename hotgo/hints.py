@@ -6,6 +6,8 @@ from typing import List, Optional, Sequence
 
 import psutil
 
+from hotgo.drain import DrainReport
+
 
 def listening_ports(pid: int) -> List[str]:
     """The TCP addresses a process listens on, as `--listen` takes them."""
@@ -29,15 +31,42 @@ _TAKE_THE_SOCKET = (
 )
 
 
-def own_port_hint(generation: int, own: Sequence[str], shared: Sequence[str], queued: Optional[int]) -> str:
+def own_port_hint(generation: int, own: Sequence[str], shared: Sequence[str], queued: Optional[int],
+                  same_port: bool = False) -> str:
     """A generation listens on a port of its own instead of taking hotgo's shared socket."""
     theirs, ours = ", ".join(own), ", ".join(shared)
     waiting = f" ({queued} waiting now)" if queued else ""
+    if same_port:
+        return (
+            f"generation {generation} binds {theirs} itself (SO_REUSEPORT) next to hotgo's socket instead of "
+            f"taking it: the kernel hands part of the new connections to hotgo's socket, where nobody accepts "
+            f"them{waiting}. Fix: {_TAKE_THE_SOCKET}; or run with --socket reuseport, where the service binds "
+            "the port itself and hotgo does not"
+        )
     return (
         f"generation {generation} listens on {theirs} itself and has not taken hotgo's socket on {ours}: "
-        f"connections to {ours} wait unanswered{waiting}, and reloads have to stop the old process before the new one "
-        f"can bind {theirs} (downtime). Fix: {_TAKE_THE_SOCKET}; or run with --socket none and without "
+        f"connections to {ours} wait unanswered{waiting}, and reloads have to stop the old process before the new "
+        f"one can bind {theirs} (downtime). Fix: {_TAKE_THE_SOCKET}; or run with --socket none and without "
         "--listen to say that the service binds its own port"
+    )
+
+
+def cut_hint(generation: int, report: DrainReport) -> str:
+    """An old generation cut connections when it stopped: what clients saw, and the drain that avoids it."""
+    clients = ("a client sending a request on one of them at that moment gets an error (wrk and other "
+               "non-retrying clients count a failure; Go's http.Client retries GETs, not POSTs)")
+    if report.announced:
+        return (
+            f"generation {generation} announced its drain (STOPPING=1) but {report.cut} of its {report.open} "
+            f"open connections were reset: {clients}. Before closing a connection, answer on it with "
+            "`Connection: close` for a moment, then Shutdown — hotgo's Go helper does (hotgo.ListenAndServe)"
+        )
+    return (
+        f"generation {generation} cut {report.cut} of its {report.open} open connections when it stopped "
+        f"(closed by the service or its exit without an announced drain, or reset): keep-alive clients were "
+        f"not told to reconnect, so {clients}. To drain without that: on the stop signal send STOPPING=1, "
+        "close the listener, answer with `Connection: close` for a moment, then Shutdown — hotgo's Go helper "
+        "does all of it (hotgo.ListenAndServe)"
     )
 
 

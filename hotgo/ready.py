@@ -178,6 +178,16 @@ def _shown(sock: procnet.TcpSocket) -> str:
     return f"{host}:{sock.local[1]}"
 
 
+def port_of(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+def own_listeners(pid: int, sockets: Sockets) -> Tuple[str, ...]:
+    """Addresses process `pid` listens on with sockets of its own (not the shared ones)."""
+    found = procnet.listening(pid) or []
+    return tuple(sorted({_shown(s) for s in found if s.inode not in sockets.inodes}))
+
+
 class SocketWatch:
     """Watches a starting process from outside (Linux /proc) until it accepts connections.
 
@@ -219,15 +229,13 @@ class SocketWatch:
                 return
 
     def _own_listeners(self, since: Optional[float]) -> Tuple[Optional[Observed], Optional[float]]:
-        sockets = procnet.listening(self.pid) or []
-        own = [s for s in sockets if s.inode not in self.sockets.inodes]
+        own = own_listeners(self.pid, self.sockets)
         if not own:
             return None, None
         now = time.monotonic()
         since = now if since is None else since
-        on_shared_port = any(s.local[1] in self.sockets.ports for s in own)
-        if on_shared_port or now - since >= OWN_PORT_GRACE:
-            return Observed("", own=tuple(sorted({_shown(s) for s in own}))), since
+        if any(port_of(a) in self.sockets.ports for a in own) or now - since >= OWN_PORT_GRACE:
+            return Observed("", own=own), since
         return None, since
 
     def _listening(self) -> Optional[Observed]:

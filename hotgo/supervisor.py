@@ -39,14 +39,14 @@ from hotgo.events import (
 from hotgo.filters import PathFilter
 from hotgo.generation import Generation, State, describe_exit
 from hotgo.gomod import GoPackage
-from hotgo.hints import address_in_use_hint, listen_hint, own_port_hint
+from hotgo.hints import address_in_use_hint, cut_hint, listen_hint, own_port_hint
 from hotgo.history import BuildHistory, iso
 from hotgo.livereload import LiveReload
 from hotgo.log import Log
 from hotgo.notify import Message
 from hotgo.notify import send as send_notify
 from hotgo.push import ConfigChecked, ConfigPusher, PushAnswered, parse_push
-from hotgo.ready import Observed, ReadinessWatch, Sockets, plan
+from hotgo.ready import OWN_PORT_GRACE, Observed, ReadinessWatch, Sockets, own_listeners, plan, port_of
 from hotgo.settings import Settings, format_duration
 from hotgo.timers import Timer, Timers
 from hotgo.timings import ReloadTimings, summary
@@ -105,6 +105,7 @@ class Supervisor:
         # The service binds a port of its own instead of taking the shared socket: hand off
         # stop-then-start (as mode none), since two generations cannot both bind that port.
         self.own_port = False
+        self.warned_own_port = False
         self.drains: Dict[int, DrainWatch] = {}  # old generation -> its drain watch
         self.drained: Dict[int, Tuple[Generation, float]] = {}  # exited, drain report not in yet
         self.warned_cut = False
@@ -340,17 +341,35 @@ class Supervisor:
         if generation is None or generation.state is not State.STARTING:
             return
         if seen.own:
-            generation.own_listen = seen.own
-            if not self.own_port:
-                self.own_port = True
-                self.note = f"the service listens on {', '.join(seen.own)} itself, not on the shared socket"
-                queued = [procnet.accept_queue(s) for s in self.listeners]
-                waiting = sum(q for q in queued if q) if any(q is not None for q in queued) else None
-                self.log.error(own_port_hint(number, seen.own, [str(a) for a in self.addresses], waiting),
-                               event="own_port", generation=number, listen=list(seen.own), queued=waiting)
+            self._own_port(generation, seen.own)
             self.mark_ready(generation, f"listening on its own port {', '.join(seen.own)}", guess=True)
             return
         self.mark_ready(generation, seen.how, guess=True)
+
+    def _own_port(self, generation: Generation, own: Tuple[str, ...]) -> None:
+        """The generation listens itself instead of (or besides) taking the shared socket: say so, once."""
+        generation.own_listen = own
+        same_port = any(port_of(a) in self.ports for a in own)
+        if not same_port:
+            self.own_port = True  # two generations cannot bind that port at once: stop-then-start
+        if self.warned_own_port:
+            return
+        self.warned_own_port = True
+        self.note = f"the service listens on {', '.join(own)} itself, not (only) on hotgo's shared socket"
+        queued = [procnet.accept_queue(s) for s in self.listeners]
+        waiting = sum(q for q in queued if q) if any(q is not None for q in queued) else None
+        self.log.error(own_port_hint(generation.number, own, [str(a) for a in self.addresses], waiting, same_port),
+                       event="own_port", generation=generation.number, listen=list(own), queued=waiting)
+
+    def _check_own_port(self, generation: Generation) -> None:
+        """After a ready that did not come from the socket watch (READY=1 first): does it listen itself?"""
+        sockets = self.readiness.sockets  # None where /proc cannot tell
+        if generation.state is State.STOPPED or self.mode != "inherit" or sockets is None:
+            return
+        own = own_listeners(generation.pid, sockets)
+        beside_ours = any(port_of(a) in self.ports for a in own)
+        if own and (beside_ours or not procnet.accepting(generation.pid, sockets.inodes)):
+            self._own_port(generation, own)
 
     def mark_ready(self, generation: Generation, how: str, guess: bool = False) -> None:
         """`guess`: a sign from outside (heuristic or observed), not the service's own READY=1."""
@@ -365,12 +384,16 @@ class Supervisor:
         old = self.serving
         self.serving = generation
         self.history.mark_good(generation.binary)
-        if generation.binary not in self.note_binaries and not self.own_port:  # a new build serves: the note is history
+        if generation.binary not in self.note_binaries and not self.warned_own_port:  # a new build serves
             self.note, self.note_binaries = "", set()
         took = generation.ready_at - generation.started
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
                     event="ready", generation=generation.number, pid=generation.pid, how=how,
                     seconds=round(took, 4))
+        if not generation.own_listen and how == "READY=1":
+            # The socket watch stops at a ready: look once now and once a moment later.
+            self._check_own_port(generation)
+            self.after(OWN_PORT_GRACE, lambda: self._check_own_port(generation))
         if old is not None and old.state is not State.STOPPED:
             self._drain(old, replaced_by=generation.number)
         else:
@@ -495,15 +518,7 @@ class Supervisor:
                           **(report.fields() if report is not None else {}))
         if report is not None and report.cut and not self.warned_cut:
             self.warned_cut = True
-            self.log.warn(
-                f"generation {old.number} cut {report.cut} of its {report.open} open connections when it stopped "
-                "(closed by the service or its exit without an announced drain, or reset): keep-alive clients "
-                "were not told to reconnect, so one reusing a connection at that moment gets an error — wrk and "
-                "other non-retrying clients count a failure; Go's http.Client retries GETs, not POSTs. To drain "
-                "without that: on the stop signal send STOPPING=1, close the listener, answer with "
-                "`Connection: close` for a moment, then Shutdown — hotgo's Go helper does all of it "
-                "(hotgo.ListenAndServe)",
-                event="cut_connections", generation=old.number)
+            self.log.warn(cut_hint(old.number, report), event="cut_connections", generation=old.number)
 
     def on_drain_report(self, number: int, report: DrainReport) -> None:
         drained = self.drained.pop(number, None)

@@ -240,3 +240,14 @@ def test_chatty_service_keeps_answering_while_hotgo_output_is_not_read(wild: Pat
             child.kill()
         proc.kill()
         proc.wait(10)
+
+
+def test_service_binding_the_shared_port_with_reuseport_and_ready_is_named(wild: Path) -> None:
+    """Like Caddy with `bind 127.0.0.1`: its own SO_REUSEPORT socket beside hotgo's, and READY=1 first."""
+    port = free_port()
+    with start(wild, port, "-own", "-reuseport", "-notify", f"-addr=127.0.0.1:{port}") as hotgo:
+        started = wait_events(hotgo, "start")[0]
+        said = wait_events(hotgo, "own_port")[0]
+        assert when(said) - when(started) <= 2.0, (started, said)
+        assert "SO_REUSEPORT" in said["message"] and "--socket reuseport" in said["message"], said
+        assert wait_events(hotgo, "ready")[0]["how"] == "READY=1"
