@@ -29,49 +29,12 @@ from hotgo import platform
 from hotgo.generation import Generation
 from hotgo.log import Log
 from hotgo.notify import Message
+from hotgo.push_spec import PushKind, PushMethod
+from hotgo.push_spec import parse_push as parse_push  # the supervisor imports it from here
 from hotgo.validate import Verdict, check_file
 from hotgo.validator_output import looks_like_error
 
-PUSH_KINDS = ("signal", "http", "restart", "none")
-DEFAULT_PUSH = "http:POST http://127.0.0.1:{port}/-/reload" if platform.IS_WINDOWS else "signal:SIGHUP"
-HTTP_METHODS = ("POST", "PUT", "GET")
 INCOMPLETE_RETRIES = 5  # an empty file is re-checked this many times, a settle apart
-
-
-@dataclass(frozen=True)
-class PushMethod:
-    kind: str
-    signal: str = ""
-    method: str = "POST"
-    url: str = ""
-
-    def __str__(self) -> str:
-        if self.kind == "signal":
-            return f"signal:{self.signal}"
-        if self.kind == "http":
-            return f"http:{self.method} {self.url}"
-        return self.kind
-
-
-def parse_push(text: str) -> PushMethod:
-    from hotgo.settings import parse_signal
-
-    value = text.strip()
-    if value in ("restart", "none"):
-        return PushMethod(value)
-    if value.startswith("signal:"):
-        return PushMethod("signal", signal=parse_signal(value[7:]))
-    if value.startswith("http:"):
-        method, _, url = value[5:].strip().partition(" ")
-        if not url:
-            method, url = "POST", method
-        if method.upper() not in HTTP_METHODS:
-            raise ValueError(f"push {text!r}: HTTP method must be one of {', '.join(HTTP_METHODS)}")
-        parts = urllib.parse.urlsplit(url.replace("{port}", "1"))
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"push {text!r}: expected e.g. 'http:POST http://127.0.0.1:{{port}}/-/reload'")
-        return PushMethod("http", method=method.upper(), url=url)
-    raise ValueError(f"push {text!r} is not one of 'signal:SIGHUP', 'http:POST URL', 'restart', 'none'")
 
 
 @dataclass
@@ -114,6 +77,9 @@ class ConfigPusher:
         busy: Callable[[], bool],
         restart: Callable[[], Optional[int]],
         validate_log: Optional[Path] = None,
+        clock: Callable[[], float] = time.monotonic,
+        send_signal: Callable[[Generation, str], bool] = lambda g, name: (
+            g.proc is not None and platform.signal_process(g.proc, name)),
     ) -> None:
         self.method = method
         self.validate = validate
@@ -130,9 +96,11 @@ class ConfigPusher:
         self._busy = busy
         self._restart = restart
         self.validate_log = validate_log  # a rejecting validator's whole output
+        self._clock = clock  # injected, with send_signal, by the scripted tests
+        self._send_signal = send_signal
         self.last = PushRecord()
-        self.pushed: Optional[Callable[[int], None]] = None  # told the generation number of each push that took
-        self.pushes = 0
+        # Told the generation number of each push the service did not refuse (live-reloaded pages).
+        self.pushed: Optional[Callable[[int], None]] = None
         self._to_check: Set[Path] = set()
         self._checking = False
         self._retries: Dict[Path, int] = {}
@@ -143,7 +111,6 @@ class ConfigPusher:
         self._acks_seen: Optional[bool] = None  # learned: does the service answer reloads?
         self._spoke: Set[int] = set()  # generations that sent anything on NOTIFY_SOCKET
         self._told_unconfirmed = False
-        self.last_good: Dict[Path, bytes] = {}
 
     def _name(self, path: Path) -> str:
         try:
@@ -186,10 +153,6 @@ class ConfigPusher:
                 continue
             if verdict.message:
                 self.log.warn(f"config {verdict.message}")
-            try:
-                self.last_good[path] = path.read_bytes()
-            except OSError:
-                pass
             good.append(path)
         if good:
             self._queued = sorted(set(self._queued) | set(good))
@@ -212,7 +175,7 @@ class ConfigPusher:
         """Push what is queued, unless a push or a handoff is under way, or it is too soon."""
         if not self._queued or self._in_flight is not None or self._busy():
             return
-        wait = self._last_push_at + self.min_interval - time.monotonic()
+        wait = self._last_push_at + self.min_interval - self._clock()
         if wait > 0:
             if not self._wait_timer:
                 self._wait_timer = True
@@ -228,22 +191,21 @@ class ConfigPusher:
     def _deliver(self, files: List[str]) -> None:
         serving = self._serving()
         shown = ", ".join(files)
-        if self.method.kind == "none":
+        if self.method.kind is PushKind.NONE:
             self.log.info(f"config changed ({shown}); push = none: not pushed")
             return
         if serving is None:
             self.log.info(f"config changed ({shown}); nothing is serving, the next generation reads it")
             return
-        self._last_push_at = time.monotonic()
-        self.pushes += 1
-        flight = _InFlight(serving, files, time.monotonic())
+        self._last_push_at = self._clock()
+        flight = _InFlight(serving, files, self._clock())
         self._in_flight = flight
-        if self.method.kind == "restart":
+        if self.method.kind is PushKind.RESTART:
             self.log.info(f"config changed ({shown}): handing off to a fresh process of the same build")
             flight.fresh = self._restart()
             if flight.fresh is None:
                 self._finish(flight, "failed", "could not start a fresh process")
-        elif self.method.kind == "signal":
+        elif self.method.kind is PushKind.SIGNAL:
             self._signal(flight, shown)
         else:
             url = self.method.url.replace("{port}", str(self.port or 80))
@@ -252,7 +214,7 @@ class ConfigPusher:
 
     def _signal(self, flight: _InFlight, shown: str) -> None:
         serving = flight.generation
-        sent = serving.proc is not None and platform.signal_process(serving.proc, self.method.signal)
+        sent = self._send_signal(serving, self.method.signal)
         if not sent:
             self._finish(flight, "failed", f"could not send {self.method.signal} to pid {serving.pid}")
             return
@@ -303,7 +265,7 @@ class ConfigPusher:
         if message.get("RELOADING") == "1":
             self._acks_seen = True  # even late: the next push waits for the answer
         flight = self._in_flight
-        if flight is None or flight.generation.number != number or self.method.kind != "signal":
+        if flight is None or flight.generation.number != number or self.method.kind is not PushKind.SIGNAL:
             return
         if message.get("RELOADING") == "1":
             flight.reloading, flight.status, flight.errno = True, "", ""
@@ -343,9 +305,9 @@ class ConfigPusher:
     def _finish(self, flight: _InFlight, result: str, message: str) -> None:
         self._in_flight = None
         self._record(flight.generation, flight.files, result, message)
-        if result == "ok" and self.pushed is not None:
+        if result != "failed" and self.pushed is not None:
             self.pushed(flight.generation.number)
-        took = time.monotonic() - flight.started
+        took = self._clock() - flight.started
         what = f"config push to generation {flight.generation.number} ({', '.join(flight.files)}) {result}"
         line = f"{what}: {message}"
         say = self.log.info

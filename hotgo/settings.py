@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import signal
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, Union
@@ -16,6 +15,8 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 from hotgo import platform
 from hotgo.addresses import ListenAddress, parse_listen
 from hotgo.errors import UsageError
+from hotgo.push_spec import parse_push
+from hotgo.signals import parse_signal
 
 Value = Union[
     str, int, float, bool, List[str], Dict[str, str], ListenAddress, Tuple[ListenAddress, ...]
@@ -39,27 +40,6 @@ def format_duration(seconds: float) -> str:
         return f"{seconds * 1000:.0f}ms"
     return f"{seconds:.2f}s".replace(".00s", "s")
 
-
-def parse_signal(text: str) -> str:
-    """Normalise 'term', 'SIGTERM', '15' to 'SIGTERM' (a name valid on this OS or on POSIX)."""
-    name = text.strip().upper()
-    if name.isdigit():
-        try:
-            return signal.Signals(int(name)).name
-        except ValueError:
-            raise ValueError(f"{text!r} is not a signal number on this system") from None
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    if name not in _KNOWN_SIGNALS:
-        raise ValueError(f"{text!r} is not a signal name; use e.g. SIGTERM, SIGINT, SIGHUP, SIGQUIT")
-    return name
-
-
-# Names valid for a stop or push signal. Windows maps them in hotgo.platform.
-_KNOWN_SIGNALS = {
-    "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGKILL", "SIGWINCH",
-    "SIGCONT", "SIGSTOP", "SIGALRM",
-}
 
 SOCKET_MODES = ("auto", "inherit", "reuseport", "none")
 _READY_FORMS = "'auto', 'notify', 'http:/healthz', 'delay:300ms'"
@@ -207,8 +187,6 @@ def _signal(value: object) -> str:
 
 
 def _push(value: object) -> str:
-    from hotgo.push import parse_push
-
     text = _text(value)
     parse_push(text)
     return text
@@ -360,15 +338,3 @@ def resolve(values: Dict[str, Value]) -> Settings:
     if settings.build_keep < 1:
         raise UsageError("build.keep must be at least 1 (the running build is kept)")
     return settings
-
-
-def reference_table() -> str:
-    """The README's settings reference, derived from SETTINGS (a test keeps README in sync)."""
-    from hotgo.init import toml_literal
-
-    rows = ["| key | flag | default | what it does |", "|---|---|---|---|"]
-    for setting in SETTINGS:
-        flag = f"`{setting.flag}`" if setting.flag else ""
-        default = toml_literal(setting, setting.default).replace("|", "\\|")
-        rows.append(f"| `[{setting.section}] {setting.key}` | {flag} | `{default}` | {setting.help} |")
-    return "\n".join(rows)
