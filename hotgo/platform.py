@@ -78,7 +78,7 @@ class Backend(Protocol):
 
 
 def set_listen_options(sock: socket.socket, reuseport: bool = True) -> None:
-    """Options that let generations share a port (see DESIGN: inherit/reuseport).
+    """Options that let generations share a port (docs/architecture.md, "Sockets").
 
     Linux spreads new connections over SO_REUSEPORT listeners; macOS and the BSDs
     give them to the last socket bound; Windows has no SO_REUSEPORT and, with
