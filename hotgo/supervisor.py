@@ -70,6 +70,11 @@ class Supervisor:
         config_filter: Optional[PathFilter] = None,
         artifact: Optional[Path] = None,
         supervisor_socket: str = "",
+        *,
+        # The collaborators that reach outside the process; the scripted tests pass fakes.
+        clock: Callable[[], float] = time.monotonic,
+        new_build: Callable[..., Build] = Build,
+        new_generation: Callable[[int, Path, str], Generation] = Generation,
     ) -> None:
         self.settings = settings
         self.package = package
@@ -82,7 +87,10 @@ class Supervisor:
         self.notify_dir = notify_dir
         self.mode = settings.socket_mode
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()  # safe from signal handlers
-        self.timers = Timers()
+        self.clock = clock
+        self.new_build = new_build
+        self.new_generation = new_generation
+        self.timers = Timers(clock)
         ready_plan = plan(settings.run_ready, listening=bool(self.addresses))
         self.ports = tuple(a.port for a in self.addresses)
         inodes = frozenset(procnet.inode_of(s) for s in self.listeners) if self.mode == "inherit" else frozenset()
@@ -121,7 +129,7 @@ class Supervisor:
             self.addresses[0].port if self.addresses else None, workdir, package.root, log,
             self.after, self.post,
             serving=lambda: self.serving, busy=lambda: self.candidate is not None,
-            restart=self._restart_same_build, validate_log=state_dir / "validate.log",
+            restart=self._restart_same_build, validate_log=state_dir / "validate.log", clock=clock,
         )
 
     # -- plumbing ----------------------------------------------------------------
@@ -214,7 +222,7 @@ class Supervisor:
         self.next_number += 1
         binary = self.bin_dir / f"{self.package.name}-{number}{platform.EXE_SUFFIX}"
         self.reloads[number] = ReloadTimings(change=change)
-        self.build = Build(
+        self.build = self.new_build(
             self.go, self.package.root, self.package.package, binary, number,
             self.settings.build_flags, self.settings.build_env, self.log,
             lambda result: self.post(BuildDone(result)),
@@ -266,7 +274,8 @@ class Supervisor:
     def launch(self, number: int, binary: Path) -> None:
         if self.candidate is not None:
             stale = self.candidate
-            self.log.info(f"generation {stale.number} superseded by {number} before it was ready: stopping it")
+            self.log.info(f"generation {stale.number} superseded by {number} before it was ready: stopping it",
+                          event="superseded", generation=stale.number, by=number)
             self._abandon(stale)
         old = self.serving
         if (self.mode == "none" or self.own_port) and old is not None and old.state is not State.STOPPED:
@@ -282,7 +291,7 @@ class Supervisor:
         self._start(number, binary)
 
     def _start(self, number: int, binary: Path) -> None:
-        generation = Generation(number, binary, self.package.name)
+        generation = self.new_generation(number, binary, self.package.name)
         self.generations[number] = generation
         try:
             generation.start(
@@ -356,7 +365,7 @@ class Supervisor:
         if guess and self.readiness.speaks_notify:
             return  # learned meanwhile that this service says READY=1: wait for it
         generation.state = State.READY
-        generation.ready_at = time.monotonic()
+        generation.ready_at = self.clock()
         self.readiness.disarm(generation.number)
         self.candidate = None
         old = self.serving
@@ -387,7 +396,8 @@ class Supervisor:
             return
         self.log.error(
             f"generation {generation.number} not ready after {format_duration(self.settings.run_ready_timeout)}: "
-            f"killed{self.readiness.timeout_hint()}; {self._still_serving()}"
+            f"killed{self.readiness.timeout_hint()}; {self._still_serving()}",
+            event="not_ready", generation=generation.number,
         )
         self._abandon(generation)
 
@@ -421,7 +431,8 @@ class Supervisor:
             return
         self.log.warn(
             f"generation {old.number} still running {format_duration(self.settings.run_drain_timeout)} "
-            f"after {platform.stop_description(self.settings.run_stop_signal)}: killing its process group"
+            f"after {platform.stop_description(self.settings.run_stop_signal)}: killing its process group",
+            event="drain_timeout", generation=old.number,
         )
         old.kill()
 
@@ -440,7 +451,7 @@ class Supervisor:
             self.serving = None
             self._crashed(generation, code)
         elif generation.replaced_by is not None:
-            drained = time.monotonic() - generation.stop_sent
+            drained = self.clock() - generation.stop_sent
             watch = self.drains.pop(number, None)
             if watch is None:
                 self._drained(generation, drained, None)
@@ -462,7 +473,7 @@ class Supervisor:
         in_use = next((line for line in generation.recent if "address already in use" in line), "")
         old = self.serving if self.serving is not None and self.serving.state is not State.STOPPED else None
         self.log.error(f"generation {number} exited before it was ready ({describe_exit(code)}); "
-                       f"{self._still_serving()}")
+                       f"{self._still_serving()}", event="failed_start", generation=number, code=code)
         if in_use and not self.stopping:
             holder = old.number if old is not None and not self._names_shared_port(in_use) else None
             self.log.error(address_in_use_hint(number, in_use.strip(), [str(a) for a in self.addresses], holder),
@@ -517,7 +528,7 @@ class Supervisor:
     def _crashed(self, generation: Generation, code: int) -> None:
         if self.stopping:
             return
-        lived = time.monotonic() - generation.started
+        lived = self.clock() - generation.started
         verdict = self.crashes.crashed(lived)
         what = (f"generation {generation.number} exited on its own ({describe_exit(code)}) "
                 f"after {format_duration(lived)}")
@@ -533,10 +544,13 @@ class Supervisor:
             self.note = f"crash loop: {generation.binary.name} exited {verdict.streak} times in a row"
             self.log.error(
                 f"crash loop: {what}, {verdict.streak} times in a row; restarting in "
-                f"{format_duration(verdict.delay)} (save a fix to rebuild now)"
+                f"{format_duration(verdict.delay)} (save a fix to rebuild now)",
+                event="crash_loop", generation=generation.number, code=code, streak=verdict.streak,
+                restart_in=verdict.delay,
             )
         else:
-            self.log.warn(f"{what}; restarting in {format_duration(verdict.delay)}")
+            self.log.warn(f"{what}; restarting in {format_duration(verdict.delay)}", event="crashed",
+                          generation=generation.number, code=code, streak=verdict.streak, restart_in=verdict.delay)
         binary = generation.binary
         self.restart_timer = self.after(verdict.delay, lambda: self._restart(binary))
 
@@ -630,7 +644,7 @@ class Supervisor:
     # -- stopping --------------------------------------------------------------------
     def on_stop(self, reason: str) -> None:
         if self.stopping:
-            self.log.warn("second stop request: killing everything now")
+            self.log.warn("second stop request: killing everything now", event="kill_all")
             for generation in self.alive():
                 generation.kill()
             return
