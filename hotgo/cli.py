@@ -153,7 +153,7 @@ def _project(settings: Settings, cwd: Path) -> Tuple[GoPackage, str, Optional[Pa
         binary = (cwd / settings.run_binary).absolute()
         root = project_root(cwd)
         name = binary.name[: -len(".exe")] if binary.name.endswith(".exe") else binary.name
-        return GoPackage(root=root, package=settings.run_binary, name=name, directory=binary.parent), "", binary
+        return GoPackage(root=root, package=settings.run_binary, name=name), "", binary
     go = find_go()
     return resolve_package(go, cwd, settings.build_package, settings.build_env), go, None
 

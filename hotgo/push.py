@@ -27,6 +27,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from hotgo import platform
 from hotgo.generation import Generation
+from hotgo.kinds import Kind
 from hotgo.log import Log
 from hotgo.notify import Message
 from hotgo.push_spec import PushKind, PushMethod
@@ -37,13 +38,22 @@ from hotgo.validator_output import looks_like_error
 INCOMPLETE_RETRIES = 5  # an empty file is re-checked this many times, a settle apart
 
 
+class PushOutcome(Kind):
+    """How a push ended; never a guessed success."""
+
+    CONFIRMED = "confirmed"  # the service said it took the config
+    FAILED = "failed"  # refused by the check or the service, or no answer from one that answers
+    UNCONFIRMED = "unconfirmed"  # sent; the service gives no answer it could
+    NONE = "none"  # nothing pushed yet
+
+
 @dataclass
 class PushRecord:
     """The last push, as `hotgo status` shows it."""
 
     when: float = 0.0
     files: List[str] = field(default_factory=list)
-    result: str = "none"  # confirmed | unconfirmed | failed | none
+    result: PushOutcome = PushOutcome.NONE
     message: str = ""
     generation: int = 0
 
@@ -166,9 +176,10 @@ class ConfigPusher:
         kept = self.validate_log
         if verdict.hidden_lines and kept is not None and _write(kept, verdict.output):
             message += f" ({verdict.hidden_lines} more lines in {self._name(kept)})"
-        self.log.error(f"config {message} — not pushed; {who}", event="config_push", result="failed",
+        self.log.error(f"config {message} — not pushed; {who}", event="config_push", result=PushOutcome.FAILED,
                        files=[self._name(path)], output=verdict.output or None)
-        self.last = PushRecord(time.time(), [self._name(path)], "failed", message, serving.number if serving else 0)
+        self.last = PushRecord(time.time(), [self._name(path)], PushOutcome.FAILED, message,
+                               serving.number if serving else 0)
 
     # -- pushing ---------------------------------------------------------------------
     def try_push(self) -> None:
@@ -204,7 +215,7 @@ class ConfigPusher:
             self.log.info(f"config changed ({shown}): handing off to a fresh process of the same build")
             flight.fresh = self._restart()
             if flight.fresh is None:
-                self._finish(flight, "failed", "could not start a fresh process")
+                self._finish(flight, PushOutcome.FAILED, "could not start a fresh process")
         elif self.method.kind is PushKind.SIGNAL:
             self._signal(flight, shown)
         else:
@@ -216,17 +227,17 @@ class ConfigPusher:
         serving = flight.generation
         sent = self._send_signal(serving, self.method.signal)
         if not sent:
-            self._finish(flight, "failed", f"could not send {self.method.signal} to pid {serving.pid}")
+            self._finish(flight, PushOutcome.FAILED, f"could not send {self.method.signal} to pid {serving.pid}")
             return
         self.log.info(f"config changed ({shown}): sent {self.method.signal} to generation "
                       f"{serving.number} (pid {serving.pid})")
         if serving.number not in self._spoke:
             # No READY=1, no STATUS=, nothing: it cannot answer a reload either; waiting is pointless.
-            self._finish(flight, "unconfirmed", f"sent {self.method.signal}; the service never spoke sd_notify, "
-                         "so it cannot acknowledge")
+            self._finish(flight, PushOutcome.UNCONFIRMED, f"sent {self.method.signal}; the service never "
+                         "spoke sd_notify, so it cannot acknowledge")
         elif self._acks_seen is False:
-            self._finish(flight, "unconfirmed", f"sent {self.method.signal}; the service did not answer earlier "
-                         "pushes with RELOADING=1")
+            self._finish(flight, PushOutcome.UNCONFIRMED, f"sent {self.method.signal}; the service did not "
+                         "answer earlier pushes with RELOADING=1")
         else:
             self._after(self.ack_timeout, lambda: self._ack_timeout(flight))
 
@@ -258,7 +269,7 @@ class ConfigPusher:
     def on_http_answer(self, answer: PushAnswered) -> None:
         flight = self._in_flight
         if flight is not None and flight.generation.number == answer.generation:
-            self._finish(flight, "confirmed" if answer.ok else "failed", answer.message)
+            self._finish(flight, PushOutcome.CONFIRMED if answer.ok else PushOutcome.FAILED, answer.message)
 
     def on_notify(self, number: int, message: Message) -> None:
         self._spoke.add(number)
@@ -277,43 +288,43 @@ class ConfigPusher:
             flight.errno = message["ERRNO"]
         if message.get("READY") == "1":
             if flight.errno and flight.errno != "0":
-                self._finish(flight, "failed", flight.status or f"ERRNO={flight.errno}")
+                self._finish(flight, PushOutcome.FAILED, flight.status or f"ERRNO={flight.errno}")
             elif flight.status and looks_like_error(flight.status):
-                self._finish(flight, "failed", flight.status)
+                self._finish(flight, PushOutcome.FAILED, flight.status)
             else:
-                self._finish(flight, "confirmed", flight.status or "RELOADING=1 … READY=1")
+                self._finish(flight, PushOutcome.CONFIRMED, flight.status or "RELOADING=1 … READY=1")
 
     def _ack_timeout(self, flight: _InFlight) -> None:
         if self._in_flight is not flight:
             return
         waited = f"{self.ack_timeout:g}s"
         if flight.reloading:
-            self._finish(flight, "failed", f"RELOADING=1 but no READY=1 within {waited}")
+            self._finish(flight, PushOutcome.FAILED, f"RELOADING=1 but no READY=1 within {waited}")
         elif self._acks_seen:
-            self._finish(flight, "failed", f"no answer within {waited} (no RELOADING=1; the service "
+            self._finish(flight, PushOutcome.FAILED, f"no answer within {waited} (no RELOADING=1; the service "
                          "answered earlier pushes)")
         else:
             self._acks_seen = False
-            self._finish(flight, "unconfirmed", f"no RELOADING=1 within {waited}: the service speaks "
+            self._finish(flight, PushOutcome.UNCONFIRMED, f"no RELOADING=1 within {waited}: the service speaks "
                          "sd_notify but does not answer reloads")
 
     def generation_ready(self, number: int) -> None:
         flight = self._in_flight
         if flight is not None and flight.fresh == number:
-            self._finish(flight, "confirmed", f"fresh process (generation {number}) ready")
+            self._finish(flight, PushOutcome.CONFIRMED, f"fresh process (generation {number}) ready")
 
-    def _finish(self, flight: _InFlight, result: str, message: str) -> None:
+    def _finish(self, flight: _InFlight, result: PushOutcome, message: str) -> None:
         self._in_flight = None
         self._record(flight.generation, flight.files, result, message)
-        if result != "failed" and self.pushed is not None:
+        if result is not PushOutcome.FAILED and self.pushed is not None:
             self.pushed(flight.generation.number)
         took = self._clock() - flight.started
         what = f"config push to generation {flight.generation.number} ({', '.join(flight.files)}) {result}"
         line = f"{what}: {message}"
         say = self.log.info
-        if result == "confirmed":
+        if result is PushOutcome.CONFIRMED:
             say, line = self.log.ok, f"{line} in {took * 1000:.0f}ms"
-        elif result == "failed":
+        elif result is PushOutcome.FAILED:
             say = self.log.error
         elif not self._told_unconfirmed:
             self._told_unconfirmed = True
@@ -325,7 +336,7 @@ class ConfigPusher:
             seconds=round(took, 3))
         self.try_push()
 
-    def _record(self, generation: Generation, files: List[str], result: str, message: str) -> None:
+    def _record(self, generation: Generation, files: List[str], result: PushOutcome, message: str) -> None:
         self.last = PushRecord(time.time(), files, result, message, generation.number)
 
     def generation_gone(self, number: int) -> None:
@@ -333,10 +344,11 @@ class ConfigPusher:
         self._spoke.discard(number)
         if flight is not None and flight.fresh is not None:
             if flight.fresh == number:
-                self._finish(flight, "failed", f"the fresh process (generation {number}) exited before it was ready")
+                self._finish(flight, PushOutcome.FAILED,
+                             f"the fresh process (generation {number}) exited before it was ready")
             # the old one exiting is the handoff itself (socket mode none stops it first)
         elif flight is not None and flight.generation.number == number:
-            self._finish(flight, "failed", "the generation exited during the push")
+            self._finish(flight, PushOutcome.FAILED, "the generation exited during the push")
 
 
 def _write(path: Path, text: str) -> bool:

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from enum import Enum
 
+from hotgo.kinds import Kind
 from hotgo.signals import parse_signal
 
 HTTP_METHODS = ("POST", "PUT", "GET")
 
 
-class PushKind(str, Enum):
+class PushKind(Kind):
     SIGNAL = "signal"  # a signal such as SIGHUP; the answer comes by notify-reload
     HTTP = "http"  # a request to the service; a 2xx is the answer
     RESTART = "restart"  # a zero-downtime handoff to a fresh process of the same build
     NONE = "none"  # not told at all
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ class Script:
         self.spawn_fails = False
         self.log = JsonLog()
         state_dir = tmp_path / ".hotgo"
-        package = GoPackage(root=tmp_path, package=".", name="svc", directory=tmp_path)
+        package = GoPackage(root=tmp_path, package=".", name="svc")
         self.supervisor = Supervisor(
             self.settings, package, "go", self.log, [], [], tmp_path, state_dir, tmp_path / "notify",
             clock=self.clock, new_build=self._build,

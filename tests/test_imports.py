@@ -32,7 +32,7 @@ LAYERS: List[Set[str]] = [
     # what the user set: declarations, hotgo.toml, and the parsers they need
     {"config", "settings", "push_spec", "signals", "addresses"},
     # foundations that know nothing of the rest
-    {"__init__", "errors", "log", "platform", "procnet", "timers", "filters", "children"},
+    {"__init__", "errors", "log", "platform", "procnet", "timers", "filters", "kinds", "children"},
 ]
 
 
