@@ -255,12 +255,12 @@ def hotgo_reloads(tool: str, project: Path, mode: str, count: int, nonce: str, t
                 generation = hotgo.latest_generation()
                 item.ready = hotgo.time_of(rf"generation {generation} ready\b") or item.seen
                 item.done = hotgo.time_of(rf"generation {generation} serving\b") or time.monotonic()
-                item.build = built_seconds(hotgo.output(), generation)
+                item.build = built_seconds(hotgo.output_lines(), generation)
                 if i % 10 == 0 or i == count:
                     log(f"  {mode}: {i}/{count} reloads, failed probes so far {len(prober.failures)}")
             stats = load.stop()
         row = finish_row(Row(f"hotgo {mode}"), stats, prober, reloads, cpu)
-        crashes = [line for line in hotgo.output() if "error" in line.lower() or "warn" in line.lower()]
+        crashes = [line for line in hotgo.output_lines() if "error" in line.lower() or "warn" in line.lower()]
         if crashes:
             row.details.append(f"hotgo warnings/errors ({len(crashes)}), first: {crashes[0]}")
         return row
