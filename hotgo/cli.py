@@ -23,11 +23,11 @@ from hotgo.errors import RuntimeFailure, UsageError
 from hotgo.events import ArtifactChanged, ControlRequest, FilesChanged, ReopenLog, ReplySlot, StopRequested
 from hotgo.filters import PathFilter
 from hotgo.gomod import GoPackage, embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
-from hotgo.history import describe_status
 from hotgo.log import LOG_FORMATS, Log, colour_wanted
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.settings_watch import SettingsFileWatch
 from hotgo.sockets import bind_shared, bound_address
+from hotgo.status_report import describe_status
 from hotgo.supervisor import Supervisor
 from hotgo.watch import Watcher
 

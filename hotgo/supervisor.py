@@ -40,7 +40,7 @@ from hotgo.filters import PathFilter
 from hotgo.generation import Generation, State, describe_exit
 from hotgo.gomod import GoPackage
 from hotgo.hints import address_in_use_hint, listen_hint, own_port_hint
-from hotgo.history import BuildHistory, iso
+from hotgo.history import BuildHistory
 from hotgo.livereload import LiveReload
 from hotgo.log import Log
 from hotgo.notify import Message
@@ -48,6 +48,7 @@ from hotgo.notify import send as send_notify
 from hotgo.push import ConfigChecked, ConfigPusher, PushAnswered, parse_push
 from hotgo.ready import Observed, ReadinessWatch, Sockets, plan
 from hotgo.settings import Settings, format_duration
+from hotgo.status_report import iso
 from hotgo.timers import Timer, Timers
 from hotgo.timings import ReloadTimings, summary
 from hotgo.watch import ChangeSet

@@ -27,7 +27,7 @@ LAYERS: List[Set[str]] = [
         "build", "progress", "profiles", "generation", "notify", "ready", "drain", "crashes", "history",
         "timings", "hints", "artifact", "push", "validate", "validator_output", "envfile", "settings_watch",
         "watch", "snapshot", "observers", "livereload", "proxy", "pagescript", "listening", "control",
-        "sockets", "gomod", "check_flag", "init", "settings_table", "preflight", "reaper",
+        "sockets", "gomod", "check_flag", "init", "settings_table", "status_report", "preflight", "reaper",
     },
     # what the user set: declarations, hotgo.toml, and the parsers they need
     {"config", "settings", "push_spec", "signals", "addresses"},

@@ -19,6 +19,7 @@ from hotgo.events import ControlRequest, ReplySlot
 from hotgo.generation import Generation, State
 from hotgo.push import ConfigChecked, ConfigPusher
 from hotgo.push_spec import parse_push
+from hotgo.status_report import describe_status
 from hotgo.timers import Timers
 from hotgo.validate import Verdict
 
@@ -246,6 +247,8 @@ def test_rollback_hands_off_to_the_previous_good_build(script: Script) -> None:
     assert ("stop", 2, "SIGTERM") in script.actions
     status = script.supervisor.status()
     assert status["generation"] == 3 and status["binary"].endswith("svc-1")
+    shown = describe_status(status)  # `hotgo status` for people
+    assert shown[0].startswith("generation 3 ready · pid 40003") and "last build  ok" in shown
 
 
 def test_a_process_that_cannot_start_leaves_the_old_one_serving(script: Script) -> None:
