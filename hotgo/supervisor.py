@@ -153,10 +153,14 @@ class Supervisor:
                 event = self.events.get(timeout=self.timers.next_wait())
             except queue.Empty:
                 event = None
-            if event is not None:
-                self.dispatch(event)
-            self.timers.run_due()
+            self.turn(event)
         return 0
+
+    def turn(self, event: Optional[Event]) -> None:
+        """One turn of the loop: the event first, then every timer due by now."""
+        if event is not None:
+            self.dispatch(event)
+        self.timers.run_due()
 
     def dispatch(self, event: Event) -> None:
         if isinstance(event, FilesChanged):

@@ -127,18 +127,16 @@ class Script:
 
     # -- driving -------------------------------------------------------------------
     def pump(self) -> None:
-        """What one turn of Supervisor.run does until nothing is left: events, then due timers."""
+        """Turns of the supervisor's loop (Supervisor.turn) until no event is queued and no timer is due."""
         supervisor = self.supervisor
         while True:
             try:
-                event = supervisor.events.get_nowait()
+                event: Optional[Event] = supervisor.events.get_nowait()
             except queue.Empty:
-                supervisor.timers.run_due()
-                if supervisor.events.empty():
-                    return
-                continue
-            supervisor.dispatch(event)
-            supervisor.timers.run_due()  # as the loop does after each event
+                event = None
+            supervisor.turn(event)
+            if event is None and supervisor.events.empty():
+                return
 
     def post(self, *events: Event) -> None:
         """Events that arrive together: all queued before the loop sees the first."""

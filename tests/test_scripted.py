@@ -15,10 +15,11 @@ import pytest
 from scripted import FakeClock, FakeGeneration, JsonLog, Script
 
 from hotgo.crashes import BACKOFF_FIRST, CRASH_GIVE_UP
-from hotgo.events import ControlRequest, ReplySlot
+from hotgo.events import ControlRequest, ReplySlot, SocketSeen
 from hotgo.generation import Generation, State
 from hotgo.push import ConfigChecked, ConfigPusher
 from hotgo.push_spec import parse_push
+from hotgo.ready import Observed
 from hotgo.status_report import describe_status
 from hotgo.timers import Timers
 from hotgo.validate import Verdict
@@ -270,6 +271,65 @@ def test_restart_push_hands_off_to_a_fresh_process_of_the_same_build(tmp_path: P
     [push] = script.events("config_push")
     assert push["result"] == "confirmed" and push["files"] == ["app.toml"]
     assert ("stop", 1, "SIGTERM") in script.actions
+
+
+def test_ready_and_ready_timeout_due_in_the_same_turn_the_event_wins(tmp_path: Path) -> None:
+    # The loop handles an event before the timers due with it: a READY=1 read at the deadline counts.
+    script = Script(tmp_path / "a", run_ready_timeout=5.0)
+    script.serve_first()
+    script.changed()
+    script.built(2)
+    script.clock.now += 5.0
+    script.post(script.ready(2))
+    assert script.serving == 2 and ("kill", 2) not in script.actions
+    assert not script.events("not_ready")
+    # A moment later the deadline has been handled: the READY=1 that follows counts for nothing.
+    late = Script(tmp_path / "b", run_ready_timeout=5.0)
+    late.serve_first()
+    late.changed()
+    late.built(2)
+    late.advance(5.0)
+    late.post(late.ready(2))
+    assert late.serving == 1 and ("kill", 2) in late.actions
+    assert not any(action[0] == "stop" for action in late.actions)
+
+
+def test_a_service_seen_on_a_port_of_its_own_is_told_and_later_reloads_stop_first(script: Script) -> None:
+    # A service that never says READY=1: readiness is what the socket watch observes.
+    script.first_build()
+    script.built(1)
+    script.post(SocketSeen(1, Observed("accepting on the shared socket")))
+    assert script.serving == 1
+    script.changed()
+    script.built(2)
+    script.post(SocketSeen(2, Observed("listening on 127.0.0.1:9999", own=("127.0.0.1:9999",))))
+    [own] = script.events("own_port")
+    assert own["generation"] == 2 and own["listen"] == ["127.0.0.1:9999"]
+    assert script.serving == 2
+    mark = len(script.actions)
+    script.post(script.exited(1, 0))
+    script.changed()
+    script.built(3)  # from now on: stop 2, then start 3 (both cannot bind that port)
+    assert script.since(mark) == [("build", 3), ("stop", 2, "SIGTERM")]
+    script.post(script.exited(2, 0))
+    assert script.actions[-1] == ("start", 3, "svc-3")
+
+
+def test_address_in_use_at_start_retries_stop_then_start(script: Script) -> None:
+    script.serve_first()
+    script.changed()
+    script.built(2)
+    script.supervisor.generations[2].recent.append("listen tcp 127.0.0.1:8080: bind: address already in use")
+    mark = len(script.actions)
+    script.post(script.exited(2, 1))
+    [in_use] = script.events("address_in_use")
+    assert in_use["generation"] == 2
+    assert script.since(mark) == [("stop", 1, "SIGTERM")]  # the same build again, once 1 has let go
+    script.post(script.exited(1, 0))
+    assert script.actions[-1] == ("start", 3, "svc-2")
+    script.post(script.ready(3))
+    assert script.serving == 3
+    assert "binds its port itself" in script.supervisor.status()["note"]
 
 
 # -- the config pusher -----------------------------------------------------------------
