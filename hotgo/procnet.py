@@ -194,3 +194,20 @@ def tcp_aborts() -> Optional[int]:
             except (KeyError, ValueError):
                 return None
     return None
+
+
+_TCP_INFO_UNACKED = 24  # struct tcp_info: 8 bytes of u8 fields, then rto ato snd_mss rcv_mss unacked
+
+
+def accept_queue(sock: socket.socket) -> Optional[int]:
+    """Connections waiting in a listening socket's accept queue (Linux TCP_INFO), None elsewhere."""
+    option = getattr(socket, "TCP_INFO", None)
+    if not AVAILABLE or option is None:
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, option, 104)
+    except OSError:
+        return None
+    if len(raw) < _TCP_INFO_UNACKED + 4:
+        return None
+    return int(struct.unpack_from("I", raw, _TCP_INFO_UNACKED)[0])
