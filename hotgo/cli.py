@@ -23,6 +23,7 @@ from hotgo.errors import RuntimeFailure, UsageError
 from hotgo.events import ArtifactChanged, ControlRequest, FilesChanged, ReopenLog, ReplySlot, StopRequested
 from hotgo.filters import PathFilter
 from hotgo.gomod import GoPackage, embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
+from hotgo.kinds import SocketMode
 from hotgo.log import LOG_FORMATS, Log, colour_wanted
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.settings_watch import SettingsFileWatch
@@ -194,7 +195,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     run_dir.create()
     run_dir.lock()
 
-    listeners = bind_shared(settings.run_listen) if settings.socket_mode == "inherit" else []
+    listeners = bind_shared(settings.run_listen) if settings.socket_mode is SocketMode.INHERIT else []
     addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
     notify_dir = Path(tempfile.mkdtemp(prefix="hotgo-"))
     config_filter = PathFilter(package.root, settings.config_files, []) if settings.config_files else None
@@ -227,7 +228,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     log.info(f"hotgo {__version__} · {what} in {package.root} · {where}", event="start_hotgo")
     if settings.socket_mode == "none":
         log.warn("no --listen: every reload stops the old process before the new one starts (downtime)")
-    caveat = platform.reuseport_handoff_caveat() if settings.socket_mode == "reuseport" else None
+    caveat = platform.reuseport_handoff_caveat() if settings.socket_mode is SocketMode.REUSEPORT else None
     if caveat:
         log.warn(caveat)
     server: Optional[ControlServer] = None

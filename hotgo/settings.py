@@ -15,6 +15,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 from hotgo import platform
 from hotgo.addresses import ListenAddress, parse_listen
 from hotgo.errors import UsageError
+from hotgo.kinds import SocketMode
 from hotgo.push_spec import parse_push
 from hotgo.signals import parse_signal
 
@@ -41,7 +42,7 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:.2f}s".replace(".00s", "s")
 
 
-SOCKET_MODES = ("auto", "inherit", "reuseport", "none")
+SOCKET_MODES = tuple(mode.value for mode in SocketMode)
 _READY_FORMS = "'auto', 'notify', 'http:/healthz', 'delay:300ms'"
 
 
@@ -305,10 +306,10 @@ class Settings:
     browser_reload_on_config: bool = False
 
     @property
-    def socket_mode(self) -> str:
-        if self.run_socket != "auto":
-            return self.run_socket
-        return platform.DEFAULT_SOCKET_MODE if self.run_listen else "none"
+    def socket_mode(self) -> SocketMode:
+        if self.run_socket != SocketMode.AUTO:
+            return SocketMode(self.run_socket)
+        return SocketMode(platform.DEFAULT_SOCKET_MODE) if self.run_listen else SocketMode.NONE
 
 
 def resolve(values: Dict[str, Value]) -> Settings:

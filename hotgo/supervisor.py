@@ -41,6 +41,7 @@ from hotgo.generation import Generation, State, describe_exit
 from hotgo.gomod import GoPackage
 from hotgo.hints import address_in_use_hint, listen_hint, own_port_hint
 from hotgo.history import BuildHistory
+from hotgo.kinds import SocketMode
 from hotgo.livereload import LiveReload
 from hotgo.log import Log
 from hotgo.notify import Message
@@ -94,7 +95,8 @@ class Supervisor:
         self.timers = Timers(clock)
         ready_plan = plan(settings.run_ready, listening=bool(self.addresses))
         self.ports = tuple(a.port for a in self.addresses)
-        inodes = frozenset(procnet.inode_of(s) for s in self.listeners) if self.mode == "inherit" else frozenset()
+        shared = self.listeners if self.mode is SocketMode.INHERIT else []
+        inodes = frozenset(procnet.inode_of(s) for s in shared)
         self.readiness = ReadinessWatch(
             ready_plan, settings.run_ready_timeout,
             self.addresses[0].url(ready_plan.path) if self.addresses else None, self.after,
@@ -283,7 +285,7 @@ class Supervisor:
                           event="superseded", generation=stale.number, by=number)
             self._abandon(stale)
         old = self.serving
-        if (self.mode == "none" or self.own_port) and old is not None and old.state is not State.STOPPED:
+        if (self.mode is SocketMode.NONE or self.own_port) and old is not None and old.state is not State.STOPPED:
             why = ("it binds its port itself" if self.own_port else "socket mode none")
             self.log.warn(
                 f"{why}: stopping generation {old.number} before starting {number} — "
@@ -301,7 +303,7 @@ class Supervisor:
         try:
             generation.start(
                 self.settings.run_args, self.service_env(number), self.workdir,
-                [s.fileno() for s in self.listeners] if self.mode == "inherit" else [],
+                [s.fileno() for s in self.listeners] if self.mode is SocketMode.INHERIT else [],
                 self.notify_dir, self.log,
                 lambda n, m: self.post(Notified(n, m)),
                 lambda n, code: self.post(Exited(n, code)),
@@ -325,11 +327,11 @@ class Supervisor:
         env = {k: v for k, v in os.environ.items() if k not in _PROTOCOL_VARS}
         env.update(self.settings.run_env)
         env["HOTGO_GENERATION"] = str(number)
-        env["HOTGO_SOCKET"] = self.mode
+        env["HOTGO_SOCKET"] = self.mode.value
         if self.addresses:
             env["PORT"] = str(self.addresses[0].port)
             env["HOTGO_LISTEN"] = ",".join(str(a) for a in self.addresses)
-        if self.mode == "inherit":
+        if self.mode is SocketMode.INHERIT:
             env["LISTEN_FDS"] = str(len(self.listeners))
             env["LISTEN_FDNAMES"] = ":".join(a.name for a in self.addresses)
         return env
@@ -392,7 +394,7 @@ class Supervisor:
                              f"\nMAINPID={os.getpid()}")
         self.pusher.generation_ready(generation.number)
         self.pusher.try_push()
-        if self.mode == "none" and not self.hinted_listen:
+        if self.mode is SocketMode.NONE and not self.hinted_listen:
             self.hinted_listen = True
             self.after(1.0, lambda: self._hint_listen(generation))
 
@@ -495,7 +497,7 @@ class Supervisor:
 
     def _names_shared_port(self, line: str) -> bool:
         """Does an `address already in use` line name one of the ports hotgo itself holds?"""
-        return self.mode == "inherit" and any(re.search(rf":{port}\b", line) for port in self.ports)
+        return self.mode is SocketMode.INHERIT and any(re.search(rf":{port}\b", line) for port in self.ports)
 
     def _drained(self, old: Generation, seconds: float, report: Optional[DrainReport]) -> None:
         new = self.generations.get(old.replaced_by or 0)
@@ -633,7 +635,7 @@ class Supervisor:
             "last_build": self.last_build,
             "last_config_push": {"result": push.result, "when": iso(push.when), "files": push.files,
                                  "message": push.message, "generation": push.generation},
-            "socket": self.mode,
+            "socket": self.mode.value,
             "listen": [str(a) for a in self.addresses],
             "hotgo_pid": os.getpid(),
             "note": self.note,
