@@ -46,7 +46,6 @@ import psutil
 
 IS_WINDOWS = sys.platform == "win32"
 IS_LINUX = sys.platform.startswith("linux")
-IS_DARWIN = sys.platform == "darwin"
 
 EXE_SUFFIX = ".exe" if IS_WINDOWS else ""
 # POSIX: hotgo binds and every generation inherits the socket. Windows cannot pass
