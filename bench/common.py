@@ -25,6 +25,7 @@ import psutil
 
 # The test harness's HTTP helpers serve the benchmarks too (one copy of each).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import harness
 from harness import field_of, get
 from harness import wait_for as harness_wait_for
 
@@ -101,20 +102,12 @@ def wait_for_sample(timeout: float = 1200, step: float = 30) -> None:
 
 
 def copy_sample(root: Path) -> Path:
-    """Copy go/ and samples/api/ under root with the same relative layout (for the `replace ../../go`)."""
-    ignore = shutil.ignore_patterns(".hotgo", "bin")
-    shutil.copytree(REPO / "go", root / "go", ignore=ignore)
-    target = root / "samples" / SAMPLE
-    shutil.copytree(REPO / "samples" / SAMPLE, target, ignore=ignore)
-    return target
+    """go/ and samples/api/ under root, same layout (for the `replace ../../go`)."""
+    return harness.copy_sample(root, SAMPLE)
 
 
 def set_version(project: Path, version: str) -> None:
-    path = project / MAIN_GO
-    text = path.read_text()
-    if not VERSION_LINE.search(text):
-        raise SystemExit(f"{path} has no `const version = \"...\"` line")
-    path.write_text(VERSION_LINE.sub(f'const version = "{version}"', text, count=1))
+    harness.set_version(project, version, MAIN_GO)
 
 
 def go_build(project: Path, output: Path) -> float:
@@ -133,10 +126,7 @@ def go_version() -> str:
     return done.stdout.strip()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+free_port = harness.free_port
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
@@ -160,52 +150,28 @@ def wait_version(port: int, version: str, timeout: float = 60, step: float = 0.0
 # -- processes -----------------------------------------------------------------------------------
 
 
-def _tree(pid: int) -> List[psutil.Process]:
-    """A process and everything below it; empty once it is gone."""
-    try:
-        parent = psutil.Process(pid)
-        return [*parent.children(recursive=True), parent]
-    except psutil.Error:
-        return []
-
-
-def _kill_tree(pid: int) -> None:
-    for proc in _tree(pid):
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-
-
-class Hotgo:
-    """`python -m hotgo run ./cmd/api --listen 127.0.0.1:PORT ...` with its output collected."""
+class Hotgo(harness.Hotgo):
+    """`python -m hotgo run ./cmd/api --listen 127.0.0.1:PORT ...`, noting when each line was read."""
 
     def __init__(self, project: Path, port: int, *extra: str) -> None:
-        env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
-        self.args = [sys.executable, "-m", "hotgo", "run", PACKAGE, "--listen", f"127.0.0.1:{port}", *extra]
-        self.proc = subprocess.Popen(self.args, cwd=project, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, encoding="utf-8", errors="replace")
-        self.lines: List[Tuple[float, str]] = []  # (monotonic time the line was read, line)
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.times: List[float] = []  # monotonic time each line was read; before the reader starts
+        super().__init__(["run", PACKAGE, "--listen", f"127.0.0.1:{port}", *extra], project,
+                         env={"PYTHONIOENCODING": "utf-8"})
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._lock:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-
-    def output(self) -> List[str]:
+    def add_line(self, line: str) -> None:
         with self._lock:
-            return [line for _, line in self.lines]
+            self.lines.append(line)
+            self.times.append(time.monotonic())
+
+    def output_lines(self) -> List[str]:
+        with self._lock:
+            return list(self.lines)
 
     def time_of(self, pattern: str) -> Optional[float]:
         """When the last line matching `pattern` was read, or None."""
         regex = re.compile(pattern)
         with self._lock:
-            for when, line in reversed(self.lines):
+            for when, line in zip(reversed(self.times), reversed(self.lines)):
                 if regex.search(line):
                     return when
         return None
@@ -213,7 +179,7 @@ class Hotgo:
     def summaries(self) -> Dict[int, Dict[str, float]]:
         """Parsed `generation N serving · ...` lines, by generation number."""
         found = {}
-        for line in self.output():
+        for line in self.output_lines():
             parsed = parse_summary(line)
             if parsed is not None:
                 found[int(parsed["generation"])] = parsed
@@ -222,30 +188,27 @@ class Hotgo:
     def wait_summary(self, generation: int, timeout: float = 60) -> Dict[str, float]:
         def check() -> Optional[Dict[str, float]]:
             if self.proc.poll() is not None:
-                raise RuntimeError("hotgo exited:\n" + "\n".join(self.output()[-30:]))
+                raise RuntimeError("hotgo exited:\n" + "\n".join(self.output_lines()[-30:]))
             return self.summaries().get(generation)
 
         try:
             return wait_for(check, timeout, f"hotgo summary of generation {generation}")  # type: ignore[return-value]
         except TimeoutError:
             raise TimeoutError(f"no summary line for generation {generation}; hotgo output:\n"
-                               + "\n".join(self.output()[-30:])) from None
+                               + "\n".join(self.output_lines()[-30:])) from None
 
     def latest_generation(self) -> int:
         return max(self.summaries(), default=0)
 
     def close(self) -> None:
+        """A drain first (SIGINT), so the numbers include a clean stop; then nothing left running."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 pass
-        _kill_tree(self.proc.pid)
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self._reader.join(timeout=5)
+        super().close()
 
 
 def parse_summary(line: str) -> Optional[Dict[str, float]]:
@@ -564,7 +527,7 @@ def can_pin() -> bool:
 
 def pin_tree(pid: int, cpus: Sequence[int]) -> None:
     """Pin a process and everything below it to `cpus` (new children inherit it)."""
-    for proc in _tree(pid):
+    for proc in harness.process_tree(pid):
         try:
             proc.cpu_affinity(list(cpus))
         except psutil.Error:

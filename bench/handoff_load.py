@@ -34,7 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -240,32 +240,42 @@ def hotgo_reloads(tool: str, project: Path, mode: str, count: int, nonce: str, t
     try:
         hotgo.wait_summary(hotgo.latest_generation() + 1, timeout=300)
         wait_for(lambda: served_version(port), 30, f"service on :{port}")
-        budget = 60 + count * 30
-        reloads: List[Reload] = []
-        cpu = ForeignCpu()
-        with Prober(port, max_seconds=budget) as prober, make_load(tool, port, budget) as load:
-            for i in range(1, count + 1):
-                version = f"{mode}-{nonce}-{i}"
-                before = hotgo.latest_generation()
-                set_version(project, version)
-                item = Reload(edited=time.monotonic())
-                reloads.append(item)
-                item.seen = wait_version(port, version, timeout=timeout, step=0.005)
-                hotgo.wait_summary(before + 1, timeout=timeout)
-                generation = hotgo.latest_generation()
-                item.ready = hotgo.time_of(rf"generation {generation} ready\b") or item.seen
-                item.done = hotgo.time_of(rf"generation {generation} serving\b") or time.monotonic()
-                item.build = built_seconds(hotgo.output(), generation)
-                if i % 10 == 0 or i == count:
-                    log(f"  {mode}: {i}/{count} reloads, failed probes so far {len(prober.failures)}")
-            stats = load.stop()
-        row = finish_row(Row(f"hotgo {mode}"), stats, prober, reloads, cpu)
-        crashes = [line for line in hotgo.output() if "error" in line.lower() or "warn" in line.lower()]
+
+        def reload(i: int) -> Reload:
+            version = f"{mode}-{nonce}-{i}"
+            before = hotgo.latest_generation()
+            set_version(project, version)
+            item = Reload(edited=time.monotonic())
+            item.seen = wait_version(port, version, timeout=timeout, step=0.005)
+            hotgo.wait_summary(before + 1, timeout=timeout)
+            generation = hotgo.latest_generation()
+            item.ready = hotgo.time_of(rf"generation {generation} ready\b") or item.seen
+            item.done = hotgo.time_of(rf"generation {generation} serving\b") or time.monotonic()
+            item.build = built_seconds(hotgo.output_lines(), generation)
+            return item
+
+        row, _ = reloads_under_load(Row(f"hotgo {mode}"), mode, tool, port, count, reload)
+        crashes = [line for line in hotgo.output_lines() if "error" in line.lower() or "warn" in line.lower()]
         if crashes:
             row.details.append(f"hotgo warnings/errors ({len(crashes)}), first: {crashes[0]}")
         return row
     finally:
         hotgo.close()
+
+
+def reloads_under_load(row: Row, label: str, tool: str, port: int, count: int,
+                       reload: Callable[[int], Reload]) -> Tuple[Row, List[Reload]]:
+    """`count` reloads (each by `reload(i)`) under load and the availability prober; the row filled in."""
+    budget = 60 + count * 30
+    reloads: List[Reload] = []
+    cpu = ForeignCpu()
+    with Prober(port, max_seconds=budget) as prober, make_load(tool, port, budget) as load:
+        for i in range(1, count + 1):
+            reloads.append(reload(i))
+            if i % 10 == 0 or i == count:
+                log(f"  {label}: {i}/{count} reloads, failed probes so far {len(prober.failures)}")
+        stats = load.stop()
+    return finish_row(row, stats, prober, reloads, cpu), reloads
 
 
 def built_seconds(lines: List[str], generation: int) -> float:
@@ -287,27 +297,24 @@ def kill_then_start(tool: str, project: Path, bin_dir: Path, count: int, nonce: 
     service = Service(binary, port, project)
     try:
         wait_version(port, version, timeout=30, step=0.01)
-        budget = 60 + count * 30
-        reloads: List[Reload] = []
-        cpu = ForeignCpu()
-        with Prober(port, max_seconds=budget) as prober, make_load(tool, port, budget) as load:
-            for i in range(1, count + 1):
-                version = f"kill-{nonce}-{i}"
-                set_version(project, version)
-                item = Reload(edited=time.monotonic())
-                reloads.append(item)
-                binary = bin_dir / f"api-kill-{i}"
-                item.build = go_build(project, binary)
-                item.stopped = time.monotonic()
-                service.stop()
-                service = Service(binary, port, project)
-                item.seen = wait_version(port, version, timeout=timeout, step=0.005)
-                item.done = item.seen
-                (bin_dir / f"api-kill-{i - 1}").unlink(missing_ok=True)
-                if i % 10 == 0 or i == count:
-                    log(f"  kill-then-start: {i}/{count} reloads, failed probes so far {len(prober.failures)}")
-            stats = load.stop()
-        row = finish_row(Row("kill-then-start (air/CompileDaemon/nodemon way)"), stats, prober, reloads, cpu)
+
+        def reload(i: int) -> Reload:
+            nonlocal service
+            version = f"kill-{nonce}-{i}"
+            set_version(project, version)
+            item = Reload(edited=time.monotonic())
+            binary = bin_dir / f"api-kill-{i}"
+            item.build = go_build(project, binary)
+            item.stopped = time.monotonic()
+            service.stop()
+            service = Service(binary, port, project)
+            item.seen = wait_version(port, version, timeout=timeout, step=0.005)
+            item.done = item.seen
+            (bin_dir / f"api-kill-{i - 1}").unlink(missing_ok=True)
+            return item
+
+        row, reloads = reloads_under_load(Row("kill-then-start (air/CompileDaemon/nodemon way)"), "kill-then-start",
+                                          tool, port, count, reload)
         gaps = [r.seen - r.stopped for r in reloads]
         row.details.append(f"SIGTERM → new version served: median {ms(median(gaps))}, max {ms(max(gaps))}")
         return row

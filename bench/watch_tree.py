@@ -28,7 +28,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, log, wait_for
-from harness import make_tree
+from harness import kill_tree, make_tree
 
 from hotgo.filters import PathFilter
 from hotgo.log import Log
@@ -82,9 +82,7 @@ def run_hotgo(root: Path, idle_seconds: float) -> Dict[str, float]:
             "threads": float(hotgo.num_threads()),
         }
     finally:
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            child.kill()
-        proc.kill()
+        kill_tree(proc.pid)
         proc.wait(10)
 
 

@@ -23,12 +23,13 @@ from hotgo.errors import RuntimeFailure, UsageError
 from hotgo.events import ArtifactChanged, ControlRequest, FilesChanged, ReopenLog, ReplySlot, StopRequested
 from hotgo.filters import PathFilter
 from hotgo.gomod import GoPackage, embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
-from hotgo.history import describe_status
+from hotgo.kinds import SocketMode
 from hotgo.log import LOG_FORMATS, Log, colour_wanted
 from hotgo.reaper import OrphanReaper
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.settings_watch import SettingsFileWatch
 from hotgo.sockets import bind_shared, bound_address
+from hotgo.status_report import describe_status
 from hotgo.supervisor import Supervisor
 from hotgo.watch import Watcher
 
@@ -174,7 +175,7 @@ def _project(settings: Settings, cwd: Path) -> Tuple[GoPackage, str, Optional[Pa
         binary = (cwd / settings.run_binary).absolute()
         root = project_root(cwd)
         name = binary.name[: -len(".exe")] if binary.name.endswith(".exe") else binary.name
-        return GoPackage(root=root, package=settings.run_binary, name=name, directory=binary.parent), "", binary
+        return GoPackage(root=root, package=settings.run_binary, name=name), "", binary
     go = find_go()
     return resolve_package(go, cwd, settings.build_package, settings.build_env), go, None
 
@@ -226,7 +227,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     reaper = OrphanReaper()  # before the first child: its orphans are hotgo's to reap (PID 1, subreaper)
     reaper.start()
 
-    listeners = bind_shared(settings.run_listen) if settings.socket_mode == "inherit" else []
+    listeners = bind_shared(settings.run_listen) if settings.socket_mode is SocketMode.INHERIT else []
     addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
     notify_dir = Path(tempfile.mkdtemp(prefix="hotgo-"))
     config_filter = PathFilter(package.root, settings.config_files, []) if settings.config_files else None
@@ -259,7 +260,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     log.info(f"hotgo {__version__} · {what} in {package.root} · {where}", event="start_hotgo")
     if settings.socket_mode == "none":
         log.warn("no --listen: every reload stops the old process before the new one starts (downtime)")
-    caveat = platform.reuseport_handoff_caveat() if settings.socket_mode == "reuseport" else None
+    caveat = platform.reuseport_handoff_caveat() if settings.socket_mode is SocketMode.REUSEPORT else None
     if caveat:
         log.warn(caveat)
     server: Optional[ControlServer] = None

@@ -19,7 +19,6 @@ class GoPackage:
     root: Path  # module root (directory of go.mod)
     package: str  # as passed to `go build` from the module root
     name: str  # binary base name
-    directory: Path
 
 
 def find_go() -> str:
@@ -77,7 +76,7 @@ def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, st
         )
     directory = Path(directory_text)
     binary_name = directory.name if directory != root else _module_basename(root)
-    return GoPackage(root=root, package=build_path, name=binary_name, directory=directory)
+    return GoPackage(root=root, package=build_path, name=binary_name)
 
 
 def _module_basename(root: Path) -> str:

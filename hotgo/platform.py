@@ -48,7 +48,6 @@ from hotgo import children
 
 IS_WINDOWS = sys.platform == "win32"
 IS_LINUX = sys.platform.startswith("linux")
-IS_DARWIN = sys.platform == "darwin"
 
 EXE_SUFFIX = ".exe" if IS_WINDOWS else ""
 # POSIX: hotgo binds and every generation inherits the socket. Windows cannot pass
@@ -80,7 +79,7 @@ class Backend(Protocol):
 
 
 def set_listen_options(sock: socket.socket, reuseport: bool = True) -> None:
-    """Options that let generations share a port (see DESIGN: inherit/reuseport).
+    """Options that let generations share a port (docs/architecture.md, "Sockets").
 
     Linux spreads new connections over SO_REUSEPORT listeners; macOS and the BSDs
     give them to the last socket bound; Windows has no SO_REUSEPORT and, with

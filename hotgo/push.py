@@ -27,51 +27,24 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from hotgo import platform
 from hotgo.generation import Generation
+from hotgo.kinds import Kind
 from hotgo.log import Log
 from hotgo.notify import Message
+from hotgo.push_spec import PushKind, PushMethod
+from hotgo.push_spec import parse_push as parse_push  # the supervisor imports it from here
 from hotgo.validate import Verdict, check_file
 from hotgo.validator_output import looks_like_error
 
-PUSH_KINDS = ("signal", "http", "restart", "none")
-DEFAULT_PUSH = "http:POST http://127.0.0.1:{port}/-/reload" if platform.IS_WINDOWS else "signal:SIGHUP"
-HTTP_METHODS = ("POST", "PUT", "GET")
 INCOMPLETE_RETRIES = 5  # an empty file is re-checked this many times, a settle apart
 
 
-@dataclass(frozen=True)
-class PushMethod:
-    kind: str
-    signal: str = ""
-    method: str = "POST"
-    url: str = ""
+class PushOutcome(Kind):
+    """How a push ended; never a guessed success."""
 
-    def __str__(self) -> str:
-        if self.kind == "signal":
-            return f"signal:{self.signal}"
-        if self.kind == "http":
-            return f"http:{self.method} {self.url}"
-        return self.kind
-
-
-def parse_push(text: str) -> PushMethod:
-    from hotgo.settings import parse_signal
-
-    value = text.strip()
-    if value in ("restart", "none"):
-        return PushMethod(value)
-    if value.startswith("signal:"):
-        return PushMethod("signal", signal=parse_signal(value[7:]))
-    if value.startswith("http:"):
-        method, _, url = value[5:].strip().partition(" ")
-        if not url:
-            method, url = "POST", method
-        if method.upper() not in HTTP_METHODS:
-            raise ValueError(f"push {text!r}: HTTP method must be one of {', '.join(HTTP_METHODS)}")
-        parts = urllib.parse.urlsplit(url.replace("{port}", "1"))
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"push {text!r}: expected e.g. 'http:POST http://127.0.0.1:{{port}}/-/reload'")
-        return PushMethod("http", method=method.upper(), url=url)
-    raise ValueError(f"push {text!r} is not one of 'signal:SIGHUP', 'http:POST URL', 'restart', 'none'")
+    CONFIRMED = "confirmed"  # the service said it took the config
+    FAILED = "failed"  # refused by the check or the service, or no answer from one that answers
+    UNCONFIRMED = "unconfirmed"  # sent; the service gives no answer it could
+    NONE = "none"  # nothing pushed yet
 
 
 @dataclass
@@ -80,7 +53,7 @@ class PushRecord:
 
     when: float = 0.0
     files: List[str] = field(default_factory=list)
-    result: str = "none"  # confirmed | unconfirmed | failed | none
+    result: PushOutcome = PushOutcome.NONE
     message: str = ""
     generation: int = 0
 
@@ -114,6 +87,9 @@ class ConfigPusher:
         busy: Callable[[], bool],
         restart: Callable[[], Optional[int]],
         validate_log: Optional[Path] = None,
+        clock: Callable[[], float] = time.monotonic,
+        send_signal: Callable[[Generation, str], bool] = lambda g, name: (
+            g.proc is not None and platform.signal_process(g.proc, name)),
     ) -> None:
         self.method = method
         self.validate = validate
@@ -130,9 +106,11 @@ class ConfigPusher:
         self._busy = busy
         self._restart = restart
         self.validate_log = validate_log  # a rejecting validator's whole output
+        self._clock = clock  # injected, with send_signal, by the scripted tests
+        self._send_signal = send_signal
         self.last = PushRecord()
-        self.pushed: Optional[Callable[[int], None]] = None  # told the generation number of each push that took
-        self.pushes = 0
+        # Told the generation number of each push the service did not refuse (live-reloaded pages).
+        self.pushed: Optional[Callable[[int], None]] = None
         self._to_check: Set[Path] = set()
         self._checking = False
         self._retries: Dict[Path, int] = {}
@@ -143,7 +121,6 @@ class ConfigPusher:
         self._acks_seen: Optional[bool] = None  # learned: does the service answer reloads?
         self._spoke: Set[int] = set()  # generations that sent anything on NOTIFY_SOCKET
         self._told_unconfirmed = False
-        self.last_good: Dict[Path, bytes] = {}
 
     def _name(self, path: Path) -> str:
         try:
@@ -186,10 +163,6 @@ class ConfigPusher:
                 continue
             if verdict.message:
                 self.log.warn(f"config {verdict.message}")
-            try:
-                self.last_good[path] = path.read_bytes()
-            except OSError:
-                pass
             good.append(path)
         if good:
             self._queued = sorted(set(self._queued) | set(good))
@@ -203,16 +176,17 @@ class ConfigPusher:
         kept = self.validate_log
         if verdict.hidden_lines and kept is not None and _write(kept, verdict.output):
             message += f" ({verdict.hidden_lines} more lines in {self._name(kept)})"
-        self.log.error(f"config {message} — not pushed; {who}", event="config_push", result="failed",
+        self.log.error(f"config {message} — not pushed; {who}", event="config_push", result=PushOutcome.FAILED,
                        files=[self._name(path)], output=verdict.output or None)
-        self.last = PushRecord(time.time(), [self._name(path)], "failed", message, serving.number if serving else 0)
+        self.last = PushRecord(time.time(), [self._name(path)], PushOutcome.FAILED, message,
+                               serving.number if serving else 0)
 
     # -- pushing ---------------------------------------------------------------------
     def try_push(self) -> None:
         """Push what is queued, unless a push or a handoff is under way, or it is too soon."""
         if not self._queued or self._in_flight is not None or self._busy():
             return
-        wait = self._last_push_at + self.min_interval - time.monotonic()
+        wait = self._last_push_at + self.min_interval - self._clock()
         if wait > 0:
             if not self._wait_timer:
                 self._wait_timer = True
@@ -228,22 +202,21 @@ class ConfigPusher:
     def _deliver(self, files: List[str]) -> None:
         serving = self._serving()
         shown = ", ".join(files)
-        if self.method.kind == "none":
+        if self.method.kind is PushKind.NONE:
             self.log.info(f"config changed ({shown}); push = none: not pushed")
             return
         if serving is None:
             self.log.info(f"config changed ({shown}); nothing is serving, the next generation reads it")
             return
-        self._last_push_at = time.monotonic()
-        self.pushes += 1
-        flight = _InFlight(serving, files, time.monotonic())
+        self._last_push_at = self._clock()
+        flight = _InFlight(serving, files, self._clock())
         self._in_flight = flight
-        if self.method.kind == "restart":
+        if self.method.kind is PushKind.RESTART:
             self.log.info(f"config changed ({shown}): handing off to a fresh process of the same build")
             flight.fresh = self._restart()
             if flight.fresh is None:
-                self._finish(flight, "failed", "could not start a fresh process")
-        elif self.method.kind == "signal":
+                self._finish(flight, PushOutcome.FAILED, "could not start a fresh process")
+        elif self.method.kind is PushKind.SIGNAL:
             self._signal(flight, shown)
         else:
             url = self.method.url.replace("{port}", str(self.port or 80))
@@ -252,19 +225,19 @@ class ConfigPusher:
 
     def _signal(self, flight: _InFlight, shown: str) -> None:
         serving = flight.generation
-        sent = serving.proc is not None and platform.signal_process(serving.proc, self.method.signal)
+        sent = self._send_signal(serving, self.method.signal)
         if not sent:
-            self._finish(flight, "failed", f"could not send {self.method.signal} to pid {serving.pid}")
+            self._finish(flight, PushOutcome.FAILED, f"could not send {self.method.signal} to pid {serving.pid}")
             return
         self.log.info(f"config changed ({shown}): sent {self.method.signal} to generation "
                       f"{serving.number} (pid {serving.pid})")
         if serving.number not in self._spoke:
             # No READY=1, no STATUS=, nothing: it cannot answer a reload either; waiting is pointless.
-            self._finish(flight, "unconfirmed", f"sent {self.method.signal}; the service never spoke sd_notify, "
-                         "so it cannot acknowledge")
+            self._finish(flight, PushOutcome.UNCONFIRMED, f"sent {self.method.signal}; the service never "
+                         "spoke sd_notify, so it cannot acknowledge")
         elif self._acks_seen is False:
-            self._finish(flight, "unconfirmed", f"sent {self.method.signal}; the service did not answer earlier "
-                         "pushes with RELOADING=1")
+            self._finish(flight, PushOutcome.UNCONFIRMED, f"sent {self.method.signal}; the service did not "
+                         "answer earlier pushes with RELOADING=1")
         else:
             self._after(self.ack_timeout, lambda: self._ack_timeout(flight))
 
@@ -296,14 +269,14 @@ class ConfigPusher:
     def on_http_answer(self, answer: PushAnswered) -> None:
         flight = self._in_flight
         if flight is not None and flight.generation.number == answer.generation:
-            self._finish(flight, "confirmed" if answer.ok else "failed", answer.message)
+            self._finish(flight, PushOutcome.CONFIRMED if answer.ok else PushOutcome.FAILED, answer.message)
 
     def on_notify(self, number: int, message: Message) -> None:
         self._spoke.add(number)
         if message.get("RELOADING") == "1":
             self._acks_seen = True  # even late: the next push waits for the answer
         flight = self._in_flight
-        if flight is None or flight.generation.number != number or self.method.kind != "signal":
+        if flight is None or flight.generation.number != number or self.method.kind is not PushKind.SIGNAL:
             return
         if message.get("RELOADING") == "1":
             flight.reloading, flight.status, flight.errno = True, "", ""
@@ -315,43 +288,43 @@ class ConfigPusher:
             flight.errno = message["ERRNO"]
         if message.get("READY") == "1":
             if flight.errno and flight.errno != "0":
-                self._finish(flight, "failed", flight.status or f"ERRNO={flight.errno}")
+                self._finish(flight, PushOutcome.FAILED, flight.status or f"ERRNO={flight.errno}")
             elif flight.status and looks_like_error(flight.status):
-                self._finish(flight, "failed", flight.status)
+                self._finish(flight, PushOutcome.FAILED, flight.status)
             else:
-                self._finish(flight, "confirmed", flight.status or "RELOADING=1 … READY=1")
+                self._finish(flight, PushOutcome.CONFIRMED, flight.status or "RELOADING=1 … READY=1")
 
     def _ack_timeout(self, flight: _InFlight) -> None:
         if self._in_flight is not flight:
             return
         waited = f"{self.ack_timeout:g}s"
         if flight.reloading:
-            self._finish(flight, "failed", f"RELOADING=1 but no READY=1 within {waited}")
+            self._finish(flight, PushOutcome.FAILED, f"RELOADING=1 but no READY=1 within {waited}")
         elif self._acks_seen:
-            self._finish(flight, "failed", f"no answer within {waited} (no RELOADING=1; the service "
+            self._finish(flight, PushOutcome.FAILED, f"no answer within {waited} (no RELOADING=1; the service "
                          "answered earlier pushes)")
         else:
             self._acks_seen = False
-            self._finish(flight, "unconfirmed", f"no RELOADING=1 within {waited}: the service speaks "
+            self._finish(flight, PushOutcome.UNCONFIRMED, f"no RELOADING=1 within {waited}: the service speaks "
                          "sd_notify but does not answer reloads")
 
     def generation_ready(self, number: int) -> None:
         flight = self._in_flight
         if flight is not None and flight.fresh == number:
-            self._finish(flight, "confirmed", f"fresh process (generation {number}) ready")
+            self._finish(flight, PushOutcome.CONFIRMED, f"fresh process (generation {number}) ready")
 
-    def _finish(self, flight: _InFlight, result: str, message: str) -> None:
+    def _finish(self, flight: _InFlight, result: PushOutcome, message: str) -> None:
         self._in_flight = None
         self._record(flight.generation, flight.files, result, message)
-        if result == "ok" and self.pushed is not None:
+        if result is not PushOutcome.FAILED and self.pushed is not None:
             self.pushed(flight.generation.number)
-        took = time.monotonic() - flight.started
+        took = self._clock() - flight.started
         what = f"config push to generation {flight.generation.number} ({', '.join(flight.files)}) {result}"
         line = f"{what}: {message}"
         say = self.log.info
-        if result == "confirmed":
+        if result is PushOutcome.CONFIRMED:
             say, line = self.log.ok, f"{line} in {took * 1000:.0f}ms"
-        elif result == "failed":
+        elif result is PushOutcome.FAILED:
             say = self.log.error
         elif not self._told_unconfirmed:
             self._told_unconfirmed = True
@@ -363,7 +336,7 @@ class ConfigPusher:
             seconds=round(took, 3))
         self.try_push()
 
-    def _record(self, generation: Generation, files: List[str], result: str, message: str) -> None:
+    def _record(self, generation: Generation, files: List[str], result: PushOutcome, message: str) -> None:
         self.last = PushRecord(time.time(), files, result, message, generation.number)
 
     def generation_gone(self, number: int) -> None:
@@ -371,10 +344,11 @@ class ConfigPusher:
         self._spoke.discard(number)
         if flight is not None and flight.fresh is not None:
             if flight.fresh == number:
-                self._finish(flight, "failed", f"the fresh process (generation {number}) exited before it was ready")
+                self._finish(flight, PushOutcome.FAILED,
+                             f"the fresh process (generation {number}) exited before it was ready")
             # the old one exiting is the handoff itself (socket mode none stops it first)
         elif flight is not None and flight.generation.number == number:
-            self._finish(flight, "failed", "the generation exited during the push")
+            self._finish(flight, PushOutcome.FAILED, "the generation exited during the push")
 
 
 def _write(path: Path, text: str) -> bool:

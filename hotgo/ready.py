@@ -35,6 +35,7 @@ from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 import psutil
 
 from hotgo import platform, procnet
+from hotgo.kinds import Kind
 from hotgo.settings import format_duration, parse_duration
 from hotgo.timers import Timer
 
@@ -46,9 +47,16 @@ OWN_PORT_GRACE = 1.0  # listening elsewhere this long without taking the shared 
 GENERATION_HEADER = "X-Hotgo-Generation"
 
 
+class ReadyKind(Kind):
+    AUTO = "auto"  # READY=1 from services that speak sd_notify; else observed, else a heuristic
+    NOTIFY = "notify"  # READY=1 only
+    HTTP = "http"  # a probe whose answer names the new generation
+    DELAY = "delay"  # alive after a delay
+
+
 @dataclass(frozen=True)
 class ReadyPlan:
-    kind: str  # auto | notify | http | delay
+    kind: ReadyKind
     path: str = ""
     delay: float = 0.0
     auto: bool = False  # `auto` turned into an HTTP probe (no NOTIFY_SOCKET on this OS)
@@ -57,12 +65,12 @@ class ReadyPlan:
 def plan(spec: str, listening: bool = False) -> ReadyPlan:
     """The readiness plan for a `--ready` value; `listening`: hotgo has a listen address to probe."""
     if spec == "auto" and listening and platform.AUTO_READY_PROBE:
-        return ReadyPlan("http", path="/", auto=True)
+        return ReadyPlan(ReadyKind.HTTP, path="/", auto=True)
     if spec.startswith("http:"):
-        return ReadyPlan("http", path=spec[5:])
+        return ReadyPlan(ReadyKind.HTTP, path=spec[5:])
     if spec.startswith("delay:"):
-        return ReadyPlan("delay", delay=parse_duration(spec[6:]))
-    return ReadyPlan(spec)
+        return ReadyPlan(ReadyKind.DELAY, delay=parse_duration(spec[6:]))
+    return ReadyPlan(ReadyKind(spec))
 
 
 def listens_on(pid: int, port: int) -> Optional[bool]:
@@ -278,14 +286,14 @@ class ReadinessWatch:
         """
         timers = [self.after(self.timeout, timed_out)]
         kind = self.plan.kind
-        if self.sockets is not None and kind in ("auto", "notify"):
+        if self.sockets is not None and kind in (ReadyKind.AUTO, ReadyKind.NOTIFY):
             # Also under `notify`: a service listening on a port of its own is worth a word.
             self._watches[number] = SocketWatch(pid, self.sockets, observed)
-        if kind == "http" and self.probe_url:
+        if kind is ReadyKind.HTTP and self.probe_url:
             self._probes[number] = HttpProbe(self.probe_url, number, probe_answered, auto=self.plan.auto, pid=pid)
-        elif kind == "delay":
+        elif kind is ReadyKind.DELAY:
             timers.append(self.after(self.plan.delay, lambda: ready("still running after the ready delay", False)))
-        elif kind == "auto" and not self.speaks_notify and not self.observes_readiness:
+        elif kind is ReadyKind.AUTO and not self.speaks_notify and not self.observes_readiness:
             guess = (f"no READY=1 yet, still running after {format_duration(AUTO_DELAY)} "
                      f"(heuristic: {self._why_guess()})")
             timers.append(self.after(AUTO_DELAY, lambda: ready(guess, True)))
@@ -317,11 +325,11 @@ class ReadinessWatch:
 
     def timeout_hint(self) -> str:
         """What to tell a user whose service never became ready."""
-        if self.plan.kind == "auto" and self.observes_readiness:
+        if self.plan.kind is ReadyKind.AUTO and self.observes_readiness:
             return (" — it never sent READY=1 and was not seen accepting connections on the shared socket "
                     "(fd 3, LISTEN_FDS) or listening on the port; if it serves another way, "
                     "set --ready delay:500ms or http:/healthz")
-        if self.plan.kind in ("notify", "auto"):
+        if self.plan.kind in (ReadyKind.NOTIFY, ReadyKind.AUTO):
             return (" — it never sent READY=1 on NOTIFY_SOCKET; use the hotgo Go helper, "
                     "or set --ready delay:500ms / http:/healthz")
         return ""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 import shlex
-import signal
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, Union
@@ -17,6 +16,9 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 from hotgo import platform
 from hotgo.addresses import ListenAddress, parse_listen
 from hotgo.errors import UsageError
+from hotgo.kinds import SocketMode
+from hotgo.push_spec import parse_push
+from hotgo.signals import parse_signal
 
 Value = Union[
     str, int, float, bool, List[str], Dict[str, str], ListenAddress, Tuple[ListenAddress, ...]
@@ -57,28 +59,7 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:.2f}s".replace(".00s", "s")
 
 
-def parse_signal(text: str) -> str:
-    """Normalise 'term', 'SIGTERM', '15' to 'SIGTERM' (a name valid on this OS or on POSIX)."""
-    name = text.strip().upper()
-    if name.isdigit():
-        try:
-            return signal.Signals(int(name)).name
-        except ValueError:
-            raise ValueError(f"{text!r} is not a signal number on this system") from None
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    if name not in _KNOWN_SIGNALS:
-        raise ValueError(f"{text!r} is not a signal name; use e.g. SIGTERM, SIGINT, SIGHUP, SIGQUIT")
-    return name
-
-
-# Names valid for a stop or push signal. Windows maps them in hotgo.platform.
-_KNOWN_SIGNALS = {
-    "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGKILL", "SIGWINCH",
-    "SIGCONT", "SIGSTOP", "SIGALRM",
-}
-
-SOCKET_MODES = ("auto", "inherit", "reuseport", "none")
+SOCKET_MODES = tuple(mode.value for mode in SocketMode)
 _READY_FORMS = "'auto', 'notify', 'http:/healthz', 'delay:300ms'"
 
 
@@ -237,8 +218,6 @@ def _signal(value: object) -> str:
 
 
 def _push(value: object) -> str:
-    from hotgo.push import parse_push
-
     text = _text(value)
     parse_push(text)
     return text
@@ -357,10 +336,10 @@ class Settings:
     browser_reload_on_config: bool = False
 
     @property
-    def socket_mode(self) -> str:
-        if self.run_socket != "auto":
-            return self.run_socket
-        return platform.DEFAULT_SOCKET_MODE if self.run_listen else "none"
+    def socket_mode(self) -> SocketMode:
+        if self.run_socket != SocketMode.AUTO:
+            return SocketMode(self.run_socket)
+        return SocketMode(platform.DEFAULT_SOCKET_MODE) if self.run_listen else SocketMode.NONE
 
 
 def resolve(values: Dict[str, Value], where: Optional[Dict[str, str]] = None) -> Settings:
@@ -398,15 +377,3 @@ def resolve(values: Dict[str, Value], where: Optional[Dict[str, str]] = None) ->
         raise UsageError(f"{at('build_keep', 'build.keep')}: must be at least 1 (the running build is kept); "
                          "write e.g. keep = 3")
     return settings
-
-
-def reference_table() -> str:
-    """The README's settings reference, derived from SETTINGS (a test keeps README in sync)."""
-    from hotgo.init import toml_literal
-
-    rows = ["| key | flag | default | what it does |", "|---|---|---|---|"]
-    for setting in SETTINGS:
-        flag = f"`{setting.flag}`" if setting.flag else ""
-        default = toml_literal(setting, setting.default).replace("|", "\\|")
-        rows.append(f"| `[{setting.section}] {setting.key}` | {flag} | `{default}` | {setting.help} |")
-    return "\n".join(rows)

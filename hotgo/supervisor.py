@@ -40,7 +40,8 @@ from hotgo.filters import PathFilter
 from hotgo.generation import Generation, State, describe_exit
 from hotgo.gomod import GoPackage
 from hotgo.hints import address_in_use_hint, cut_hint, listen_hint, own_port_hint
-from hotgo.history import BuildHistory, iso
+from hotgo.history import BuildHistory
+from hotgo.kinds import SocketMode
 from hotgo.livereload import LiveReload
 from hotgo.log import Log
 from hotgo.notify import Message
@@ -48,6 +49,7 @@ from hotgo.notify import send as send_notify
 from hotgo.push import ConfigChecked, ConfigPusher, PushAnswered, parse_push
 from hotgo.ready import OWN_PORT_GRACE, Observed, ReadinessWatch, Sockets, own_listeners, plan, port_of
 from hotgo.settings import Settings, format_duration
+from hotgo.status_report import iso
 from hotgo.timers import Timer, Timers
 from hotgo.timings import ReloadTimings, summary
 from hotgo.watch import ChangeSet
@@ -70,6 +72,11 @@ class Supervisor:
         config_filter: Optional[PathFilter] = None,
         artifact: Optional[Path] = None,
         supervisor_socket: str = "",
+        *,
+        # The collaborators that reach outside the process; the scripted tests pass fakes.
+        clock: Callable[[], float] = time.monotonic,
+        new_build: Callable[..., Build] = Build,
+        new_generation: Callable[[int, Path, str], Generation] = Generation,
     ) -> None:
         self.settings = settings
         self.package = package
@@ -82,10 +89,14 @@ class Supervisor:
         self.notify_dir = notify_dir
         self.mode = settings.socket_mode
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()  # safe from signal handlers
-        self.timers = Timers()
+        self.clock = clock
+        self.new_build = new_build
+        self.new_generation = new_generation
+        self.timers = Timers(clock)
         ready_plan = plan(settings.run_ready, listening=bool(self.addresses))
         self.ports = tuple(a.port for a in self.addresses)
-        inodes = frozenset(procnet.inode_of(s) for s in self.listeners) if self.mode == "inherit" else frozenset()
+        shared = self.listeners if self.mode is SocketMode.INHERIT else []
+        inodes = frozenset(procnet.inode_of(s) for s in shared)
         self.readiness = ReadinessWatch(
             ready_plan, settings.run_ready_timeout,
             self.addresses[0].url(ready_plan.path) if self.addresses else None, self.after,
@@ -123,7 +134,7 @@ class Supervisor:
             self.addresses[0].port if self.addresses else None, workdir, package.root, log,
             self.after, self.post,
             serving=lambda: self.serving, busy=lambda: self.candidate is not None,
-            restart=self._restart_same_build, validate_log=state_dir / "validate.log",
+            restart=self._restart_same_build, validate_log=state_dir / "validate.log", clock=clock,
         )
 
     # -- plumbing ----------------------------------------------------------------
@@ -146,10 +157,14 @@ class Supervisor:
                 event = self.events.get(timeout=self.timers.next_wait())
             except queue.Empty:
                 event = None
-            if event is not None:
-                self.dispatch(event)
-            self.timers.run_due()
+            self.turn(event)
         return 0
+
+    def turn(self, event: Optional[Event]) -> None:
+        """One turn of the loop: the event first, then every timer due by now."""
+        if event is not None:
+            self.dispatch(event)
+        self.timers.run_due()
 
     def dispatch(self, event: Event) -> None:
         if isinstance(event, FilesChanged):
@@ -216,7 +231,7 @@ class Supervisor:
         self.next_number += 1
         binary = self.bin_dir / f"{self.package.name}-{number}{platform.EXE_SUFFIX}"
         self.reloads[number] = ReloadTimings(change=change)
-        self.build = Build(
+        self.build = self.new_build(
             self.go, self.package.root, self.package.package, binary, number,
             self.settings.build_flags, self.settings.build_env, self.log,
             lambda result: self.post(BuildDone(result)),
@@ -268,10 +283,11 @@ class Supervisor:
     def launch(self, number: int, binary: Path) -> None:
         if self.candidate is not None:
             stale = self.candidate
-            self.log.info(f"generation {stale.number} superseded by {number} before it was ready: stopping it")
+            self.log.info(f"generation {stale.number} superseded by {number} before it was ready: stopping it",
+                          event="superseded", generation=stale.number, by=number)
             self._abandon(stale)
         old = self.serving
-        if (self.mode == "none" or self.own_port) and old is not None and old.state is not State.STOPPED:
+        if (self.mode is SocketMode.NONE or self.own_port) and old is not None and old.state is not State.STOPPED:
             why = ("it binds its port itself" if self.own_port else "socket mode none")
             self.log.warn(
                 f"{why}: stopping generation {old.number} before starting {number} — "
@@ -284,12 +300,12 @@ class Supervisor:
         self._start(number, binary)
 
     def _start(self, number: int, binary: Path) -> None:
-        generation = Generation(number, binary, self.package.name)
+        generation = self.new_generation(number, binary, self.package.name)
         self.generations[number] = generation
         try:
             generation.start(
                 self.settings.run_args, self.service_env(number), self.workdir,
-                [s.fileno() for s in self.listeners] if self.mode == "inherit" else [],
+                [s.fileno() for s in self.listeners] if self.mode is SocketMode.INHERIT else [],
                 self.notify_dir, self.log,
                 lambda n, m: self.post(Notified(n, m)),
                 lambda n, code: self.post(Exited(n, code)),
@@ -313,11 +329,11 @@ class Supervisor:
         env = {k: v for k, v in os.environ.items() if k not in _PROTOCOL_VARS}
         env.update(self.settings.run_env)
         env["HOTGO_GENERATION"] = str(number)
-        env["HOTGO_SOCKET"] = self.mode
+        env["HOTGO_SOCKET"] = self.mode.value
         if self.addresses:
             env["PORT"] = str(self.addresses[0].port)
             env["HOTGO_LISTEN"] = ",".join(str(a) for a in self.addresses)
-        if self.mode == "inherit":
+        if self.mode is SocketMode.INHERIT:
             env["LISTEN_FDS"] = str(len(self.listeners))
             env["LISTEN_FDNAMES"] = ":".join(a.name for a in self.addresses)
         return env
@@ -364,7 +380,7 @@ class Supervisor:
     def _check_own_port(self, generation: Generation) -> None:
         """After a ready that did not come from the socket watch (READY=1 first): does it listen itself?"""
         sockets = self.readiness.sockets  # None where /proc cannot tell
-        if generation.state is State.STOPPED or self.mode != "inherit" or sockets is None:
+        if generation.state is State.STOPPED or self.mode is not SocketMode.INHERIT or sockets is None:
             return
         own = own_listeners(generation.pid, sockets)
         beside_ours = any(port_of(a) in self.ports for a in own)
@@ -378,7 +394,7 @@ class Supervisor:
         if guess and self.readiness.speaks_notify:
             return  # learned meanwhile that this service says READY=1: wait for it
         generation.state = State.READY
-        generation.ready_at = time.monotonic()
+        generation.ready_at = self.clock()
         self.readiness.disarm(generation.number)
         self.candidate = None
         old = self.serving
@@ -404,7 +420,7 @@ class Supervisor:
                              f"\nMAINPID={os.getpid()}")
         self.pusher.generation_ready(generation.number)
         self.pusher.try_push()
-        if self.mode == "none" and not self.hinted_listen:
+        if self.mode is SocketMode.NONE and not self.hinted_listen:
             self.hinted_listen = True
             self.after(1.0, lambda: self._hint_listen(generation))
 
@@ -413,7 +429,8 @@ class Supervisor:
             return
         self.log.error(
             f"generation {generation.number} not ready after {format_duration(self.settings.run_ready_timeout)}: "
-            f"killed{self.readiness.timeout_hint()}; {self._still_serving()}"
+            f"killed{self.readiness.timeout_hint()}; {self._still_serving()}",
+            event="not_ready", generation=generation.number,
         )
         self._abandon(generation)
 
@@ -447,7 +464,8 @@ class Supervisor:
             return
         self.log.warn(
             f"generation {old.number} still running {format_duration(self.settings.run_drain_timeout)} "
-            f"after {platform.stop_description(self.settings.run_stop_signal)}: killing its process group"
+            f"after {platform.stop_description(self.settings.run_stop_signal)}: killing its process group",
+            event="drain_timeout", generation=old.number,
         )
         old.kill()
 
@@ -466,7 +484,7 @@ class Supervisor:
             self.serving = None
             self._crashed(generation, code)
         elif generation.replaced_by is not None:
-            drained = time.monotonic() - generation.stop_sent
+            drained = self.clock() - generation.stop_sent
             watch = self.drains.pop(number, None)
             if watch is None:
                 self._drained(generation, drained, None)
@@ -488,7 +506,7 @@ class Supervisor:
         in_use = next((line for line in generation.recent if "address already in use" in line), "")
         old = self.serving if self.serving is not None and self.serving.state is not State.STOPPED else None
         self.log.error(f"generation {number} exited before it was ready ({describe_exit(code)}); "
-                       f"{self._still_serving()}")
+                       f"{self._still_serving()}", event="failed_start", generation=number, code=code)
         if in_use and not self.stopping:
             holder = old.number if old is not None and not self._names_shared_port(in_use) else None
             self.log.error(address_in_use_hint(number, in_use.strip(), [str(a) for a in self.addresses], holder),
@@ -505,7 +523,7 @@ class Supervisor:
 
     def _names_shared_port(self, line: str) -> bool:
         """Does an `address already in use` line name one of the ports hotgo itself holds?"""
-        return self.mode == "inherit" and any(re.search(rf":{port}\b", line) for port in self.ports)
+        return self.mode is SocketMode.INHERIT and any(re.search(rf":{port}\b", line) for port in self.ports)
 
     def _drained(self, old: Generation, seconds: float, report: Optional[DrainReport]) -> None:
         new = self.generations.get(old.replaced_by or 0)
@@ -535,7 +553,7 @@ class Supervisor:
     def _crashed(self, generation: Generation, code: int) -> None:
         if self.stopping:
             return
-        lived = time.monotonic() - generation.started
+        lived = self.clock() - generation.started
         verdict = self.crashes.crashed(lived)
         what = (f"generation {generation.number} exited on its own ({describe_exit(code)}) "
                 f"after {format_duration(lived)}")
@@ -553,10 +571,13 @@ class Supervisor:
             self.note_binaries = {generation.binary}
             self.log.error(
                 f"crash loop: {what}, {verdict.streak} times in a row; restarting in "
-                f"{format_duration(verdict.delay)} (save a fix to rebuild now)"
+                f"{format_duration(verdict.delay)} (save a fix to rebuild now)",
+                event="crash_loop", generation=generation.number, code=code, streak=verdict.streak,
+                restart_in=verdict.delay,
             )
         else:
-            self.log.warn(f"{what}; restarting in {format_duration(verdict.delay)}")
+            self.log.warn(f"{what}; restarting in {format_duration(verdict.delay)}", event="crashed",
+                          generation=generation.number, code=code, streak=verdict.streak, restart_in=verdict.delay)
         binary = generation.binary
         self.restart_timer = self.after(verdict.delay, lambda: self._restart(binary))
 
@@ -637,7 +658,7 @@ class Supervisor:
             "last_build": self.last_build,
             "last_config_push": {"result": push.result, "when": iso(push.when), "files": push.files,
                                  "message": push.message, "generation": push.generation},
-            "socket": self.mode,
+            "socket": self.mode.value,
             "listen": [str(a) for a in self.addresses],
             "hotgo_pid": os.getpid(),
             "note": self.note,
@@ -653,7 +674,7 @@ class Supervisor:
     # -- stopping --------------------------------------------------------------------
     def on_stop(self, reason: str) -> None:
         if self.stopping:
-            self.log.warn("second stop request: killing everything now")
+            self.log.warn("second stop request: killing everything now", event="kill_all")
             for generation in self.alive():
                 generation.kill()
             return

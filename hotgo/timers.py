@@ -21,17 +21,18 @@ class Timer:
 
 
 class Timers:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock  # a fake one in the scripted tests
         self._heap: List[Timer] = []
         self._seq = itertools.count()
 
     def after(self, delay: float, action: Callable[[], None]) -> Timer:
-        timer = Timer(time.monotonic() + delay, next(self._seq), action)
+        timer = Timer(self._clock() + delay, next(self._seq), action)
         heapq.heappush(self._heap, timer)
         return timer
 
     def run_due(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         while self._heap and self._heap[0].deadline <= now:
             timer = heapq.heappop(self._heap)
             if not timer.cancelled:
@@ -43,4 +44,4 @@ class Timers:
             heapq.heappop(self._heap)
         if not self._heap:
             return None
-        return max(0.0, self._heap[0].deadline - time.monotonic())
+        return max(0.0, self._heap[0].deadline - self._clock())

@@ -1,7 +1,7 @@
 """Watch the module tree and turn bursts of file events into one change set.
 
-Only the event kinds hotgo uses are subscribed (DESIGN §4: open/close-nowrite
-events make a big tree's registration loop on itself).
+Only the event kinds hotgo uses are subscribed (open/close-nowrite events make a
+big tree's registration loop on itself; docs/architecture.md, "The pipeline").
 
 Watch plan. watchdog's inotify emitter watches a directory either alone or with
 everything below it (one inotify watch per directory); it cannot leave out a

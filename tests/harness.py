@@ -54,10 +54,11 @@ def free_port() -> int:
 
 
 def copy_sample(tmp: Path, name: str = "api") -> Path:
-    """Copy samples/<name> (and the Go helper it replaces to) into tmp, same layout."""
-    shutil.copytree(REPO / "go", tmp / "go", ignore=shutil.ignore_patterns(".hotgo"))
+    """Copy samples/<name> (and the Go helper it replaces to) into tmp, same layout; no build output."""
+    ignore = shutil.ignore_patterns(".hotgo", "bin")
+    shutil.copytree(REPO / "go", tmp / "go", ignore=ignore)
     target = tmp / "samples" / name
-    shutil.copytree(REPO / "samples" / name, target, ignore=shutil.ignore_patterns(".hotgo"))
+    shutil.copytree(REPO / "samples" / name, target, ignore=ignore)
     return target
 
 
@@ -115,8 +116,12 @@ class Hotgo:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            with self._lock:
-                self.lines.append(line.rstrip("\n"))
+            self.add_line(line.rstrip("\n"))
+
+    def add_line(self, line: str) -> None:
+        """Called by the reader thread for each line (the benchmarks also note when it came)."""
+        with self._lock:
+            self.lines.append(line)
 
     @property
     def output(self) -> str:
@@ -158,20 +163,28 @@ class Hotgo:
 
     def close(self) -> None:
         """Always called: leave nothing running, whatever the test did."""
-        children = []
+        kill_tree(self.proc.pid)
+        self.proc.wait(10)
+        self._reader.join(timeout=5)
+
+
+def process_tree(pid: int) -> List[psutil.Process]:
+    """A process and everything below it, the process first; empty once it is gone."""
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def kill_tree(pid: int) -> None:
+    """Kill a process, then everything that was below it. The tree is listed first and the parent
+    killed first: a supervisor must not live to restart a child it sees die."""
+    for proc in process_tree(pid):
         try:
-            children = psutil.Process(self.proc.pid).children(recursive=True)
+            proc.kill()
         except psutil.Error:
             pass
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        for child in children:
-            try:
-                child.kill()
-            except psutil.Error:
-                pass
-        self._reader.join(timeout=5)
 
 
 def kill_processes_under(directory: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from harness import REPO, Hotgo, field_of, free_port, get, wait_for
 
-from hotgo.settings import reference_table
+from hotgo.settings_table import reference_table
 
 
 def hotgo_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ from hotgo.addresses import parse_listen
 from hotgo.crashes import CRASH_WINDOW, CrashPolicy
 from hotgo.errors import UsageError
 from hotgo.filters import PathFilter, glob_to_regex, is_temp_file
-from hotgo.ready import ReadinessWatch, ReadyPlan
+from hotgo.ready import ReadinessWatch, ReadyKind, ReadyPlan
 from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, parse_duration, parse_ready, parse_signal
 from hotgo.timers import Timers
 
@@ -138,7 +138,7 @@ def test_quick_crashes_back_off_report_a_loop_then_give_up() -> None:
 
 def test_readiness_watch_arms_the_timeout_and_the_heuristic_and_disarms_both() -> None:
     timers = Timers()
-    watch = ReadinessWatch(ReadyPlan("auto"), timeout=15.0, probe_url=None, after=timers.after)
+    watch = ReadinessWatch(ReadyPlan(ReadyKind.AUTO), timeout=15.0, probe_url=None, after=timers.after)
     seen: List[Tuple[str, object]] = []
     watch.arm(1, pid=0, ready=lambda how, heuristic: seen.append((how, heuristic)),
               probe_answered=lambda how: seen.append(("probe", how)), observed=lambda seen_: None,

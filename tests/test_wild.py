@@ -26,6 +26,7 @@ from harness import (
     free_port,
     get,
     kill_processes_under,
+    kill_tree,
     set_version,
     wait_for,
 )
@@ -236,9 +237,7 @@ def test_chatty_service_keeps_answering_while_hotgo_output_is_not_read(wild: Pat
         notice = next(line for line in lines if b"dropped" in line).decode()
         assert "of wild 1's output" in notice and int(notice.split("dropped ")[1].split()[0]) > 0, notice
     finally:
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            child.kill()
-        proc.kill()
+        kill_tree(proc.pid)
         proc.wait(10)
 
 

@@ -1,0 +1,200 @@
+"""Fakes for driving the supervisor's loop with scripted event histories, without Go or processes.
+
+The supervisor takes its clock, its build starter and its process starter as parameters;
+here they record what the loop asked for (`actions`) instead of doing it. A test posts
+the events a real run would post (a build finished, READY=1 arrived, a process exited),
+moves the fake clock, and asserts the actions and the `--log-format json` events.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import queue
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from hotgo.build import BuildResult
+from hotgo.events import BuildDone, Event, Exited, FilesChanged, Notified, StopRequested
+from hotgo.generation import Generation, State
+from hotgo.gomod import GoPackage
+from hotgo.log import Log
+from hotgo.notify import Message
+from hotgo.settings import Settings
+from hotgo.supervisor import Supervisor
+from hotgo.watch import ChangeSet
+
+Action = Tuple[Any, ...]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class JsonLog(Log):
+    """The real JSON log, read back as records."""
+
+    def __init__(self) -> None:
+        self.out = io.StringIO()
+        super().__init__(self.out, json_format=True)
+
+    def records(self) -> List[Dict[str, Any]]:
+        assert self.flush(5), "the log writer did not catch up"
+        return [json.loads(line) for line in self.out.getvalue().splitlines()]
+
+
+class FakeBuild:
+    """Stands in for hotgo.build.Build: records the start; the test posts the result."""
+
+    def __init__(self, actions: List[Action], go: str, root: Path, package: str, binary: Path, generation: int,
+                 flags: Sequence[str], env: Dict[str, str], log: Log, on_done: Callable[[BuildResult], None]) -> None:
+        self.actions = actions
+        self.binary = binary
+        self.generation = generation
+        self.started = 0.0
+
+    def start(self) -> None:
+        self.actions.append(("build", self.generation))
+
+    def cancel(self) -> None:
+        self.actions.append(("cancel build", self.generation))
+
+
+class FakeGeneration(Generation):
+    """A generation whose process is imaginary: start, stop and kill are recorded."""
+
+    def __init__(self, script: Script, number: int, binary: Path, name: str) -> None:
+        super().__init__(number, binary, name)
+        self.script = script
+        self.env: Dict[str, str] = {}
+        self.running = False
+
+    @property
+    def pid(self) -> int:
+        return 40000 + self.number if self.running else 0
+
+    def start(self, args: Sequence[str], env: Dict[str, str], cwd: Path, inherited: Sequence[int],
+              notify_dir: Path, log: Log, on_message: Callable[[int, Message], None],
+              on_exit: Callable[[int, int], None]) -> None:
+        if self.script.spawn_fails:
+            raise OSError("exec format error")
+        self.env = dict(env)
+        self.running = True
+        self.started = self.script.clock()
+        self.started_wall = time.time()
+        self.script.actions.append(("start", self.number, self.binary.name))
+
+    def request_stop(self, signal_name: str) -> None:
+        if self.state is not State.STOPPED:
+            self.state = State.DRAINING
+            self.stop_sent = self.script.clock()
+        self.script.actions.append(("stop", self.number, signal_name))
+
+    def kill(self) -> None:
+        self.script.actions.append(("kill", self.number))
+
+
+class Script:
+    """One supervisor with fakes; post events, move the clock, read what it did."""
+
+    def __init__(self, tmp_path: Path, **settings: Any) -> None:
+        # Readiness comes from READY=1 only (a ready delay longer than any test), unless a test says otherwise.
+        defaults: Dict[str, Any] = {"run_ready": "delay:1h", "run_socket": "reuseport"}
+        self.settings = Settings(**{**defaults, **settings})
+        self.root = tmp_path
+        self.clock = FakeClock()
+        self.actions: List[Action] = []
+        self.spawn_fails = False
+        self.log = JsonLog()
+        state_dir = tmp_path / ".hotgo"
+        package = GoPackage(root=tmp_path, package=".", name="svc")
+        self.supervisor = Supervisor(
+            self.settings, package, "go", self.log, [], [], tmp_path, state_dir, tmp_path / "notify",
+            clock=self.clock, new_build=self._build,
+            new_generation=lambda number, binary, name: FakeGeneration(self, number, binary, name),
+        )
+
+    def _build(self, *args: Any) -> FakeBuild:
+        build = FakeBuild(self.actions, *args)
+        build.binary.parent.mkdir(parents=True, exist_ok=True)
+        build.binary.write_bytes(b"binary")  # rollback only returns to builds still on disk
+        return build
+
+    # -- driving -------------------------------------------------------------------
+    def pump(self) -> None:
+        """Turns of the supervisor's loop (Supervisor.turn) until no event is queued and no timer is due."""
+        supervisor = self.supervisor
+        while True:
+            try:
+                event: Optional[Event] = supervisor.events.get_nowait()
+            except queue.Empty:
+                event = None
+            supervisor.turn(event)
+            if event is None and supervisor.events.empty():
+                return
+
+    def post(self, *events: Event) -> None:
+        """Events that arrive together: all queued before the loop sees the first."""
+        for event in events:
+            self.supervisor.post(event)
+        self.pump()
+
+    def advance(self, seconds: float) -> None:
+        self.clock.now += seconds
+        self.pump()
+
+    def first_build(self) -> None:
+        self.supervisor.start_build(None)
+        self.pump()
+
+    def built(self, number: int, ok: bool = True, output: Optional[List[str]] = None) -> None:
+        binary = self.supervisor.bin_dir / f"svc-{number}"
+        self.post(BuildDone(BuildResult(number, binary, ok, 0.4, output or [])))
+
+    def ready(self, number: int) -> Event:
+        return Notified(number, {"READY": "1"})
+
+    def exited(self, number: int, code: int = 0) -> Event:
+        return Exited(number, code)
+
+    def changed(self, name: str = "main.go") -> None:
+        now = self.clock()
+        self.post(FilesChanged(ChangeSet((self.root / name,), now - 0.06, now)))
+
+    def stop(self) -> None:
+        self.post(StopRequested("SIGINT"))
+
+    def serve_first(self) -> None:
+        """Generation 1 built, started and ready."""
+        self.first_build()
+        self.built(1)
+        self.post(self.ready(1))
+
+    def hand_off(self, number: int) -> None:
+        """A change, its build, the new generation ready, the old one gone."""
+        old = self.supervisor.serving
+        self.changed()
+        self.built(number)
+        self.post(self.ready(number))
+        if old is not None:
+            self.post(self.exited(old.number, 0))
+
+    # -- reading ---------------------------------------------------------------------
+    def events(self, name: str) -> List[Dict[str, Any]]:
+        return [record for record in self.log.records() if record["event"] == name]
+
+    def since(self, mark: int) -> List[Action]:
+        return self.actions[mark:]
+
+    @property
+    def serving(self) -> int:
+        return self.supervisor.serving.number if self.supervisor.serving is not None else 0
+
+    @property
+    def candidate(self) -> int:
+        return self.supervisor.candidate.number if self.supervisor.candidate is not None else 0
