@@ -400,7 +400,7 @@ class Supervisor:
         old = self.serving
         self.serving = generation
         self.history.mark_good(generation.binary)
-        if generation.binary not in self.note_binaries and not self.warned_own_port:  # a new build serves
+        if generation.binary not in self.note_binaries and not (self.own_port or self.warned_own_port):
             self.note, self.note_binaries = "", set()
         took = generation.ready_at - generation.started
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
