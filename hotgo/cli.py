@@ -25,6 +25,7 @@ from hotgo.filters import PathFilter
 from hotgo.gomod import GoPackage, embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
 from hotgo.history import describe_status
 from hotgo.log import LOG_FORMATS, Log, colour_wanted
+from hotgo.profiles import profile_line
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.sockets import bind_shared, bound_address
 from hotgo.supervisor import Supervisor
@@ -218,7 +219,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
 
     where = ", ".join(f"{a} ({settings.socket_mode})" for a in addresses) or "no shared port (socket mode none)"
     what = f"artifact {artifact}" if artifact else package.package
-    log.info(f"hotgo {__version__} · {what} in {package.root} · {where}", event="start_hotgo")
+    built = "" if artifact else f" · {profile_line(settings.build_profile)}"
+    log.info(f"hotgo {__version__} · {what} in {package.root} · {where}{built}", event="start_hotgo")
     if settings.socket_mode == "none":
         log.warn("no --listen: every reload stops the old process before the new one starts (downtime)")
     caveat = platform.reuseport_handoff_caveat() if settings.socket_mode == "reuseport" else None

@@ -206,6 +206,12 @@ def _signal(value: object) -> str:
     return parse_signal(_text(value))
 
 
+def _profile(value: object) -> str:
+    from hotgo.profiles import parse_profile
+
+    return parse_profile(_text(value))
+
+
 def _push(value: object) -> str:
     from hotgo.push import parse_push
 
@@ -233,6 +239,9 @@ DEFAULT_EXCLUDE = [
 SETTINGS: Tuple[Setting, ...] = (
     Setting("build", "package", ".", "Go package to build, as `go build` takes it (also the PKG argument).",
             _text, metavar="PKG"),
+    Setting("build", "profile", "dev", "dev (fast rebuilds: no DWARF/symbol table, no VCS stamping; panics still "
+            "print full stack traces), debug (DWARF, -gcflags=all=-N -l, for dlv attach), plain (your flags only).",
+            _profile, "--profile", metavar="NAME"),
     Setting("build", "flags", [], "Extra `go build` flags, e.g. \"-tags dev -race\" or a list.",
             _words, "--build-flags", metavar="'FLAGS'"),
     Setting("build", "env", {}, "Environment added to `go build`, e.g. { CGO_ENABLED = \"0\" }.", _env),
@@ -287,6 +296,7 @@ class Settings:
     """The resolved settings of one `hotgo run`."""
 
     build_package: str = "."
+    build_profile: str = "dev"
     build_flags: List[str] = field(default_factory=list)
     build_env: Dict[str, str] = field(default_factory=dict)
     build_keep: int = 3

@@ -40,6 +40,7 @@ from hotgo.history import BuildHistory, iso
 from hotgo.log import Log
 from hotgo.notify import Message
 from hotgo.notify import send as send_notify
+from hotgo.profiles import attach_hint, merge
 from hotgo.push import ConfigChecked, ConfigPusher, PushAnswered, parse_push
 from hotgo.ready import ReadinessWatch, plan
 from hotgo.settings import Settings, format_duration
@@ -87,6 +88,8 @@ class Supervisor:
         self.serving: Optional[Generation] = None
         self.candidate: Optional[Generation] = None
         self.build: Optional[Build] = None
+        self.build_flags = merge(settings.build_profile, settings.build_flags,
+                                 settings.build_env.get("GOFLAGS", os.environ.get("GOFLAGS", "")))
         self.next_number = 1
         self.reloads: Dict[int, ReloadTimings] = {}
         self.pending_launch: Optional[Tuple[int, Path]] = None  # mode none: waits for the old to exit
@@ -197,7 +200,7 @@ class Supervisor:
         self.reloads[number] = ReloadTimings(change=change)
         self.build = Build(
             self.go, self.package.root, self.package.package, binary, number,
-            self.settings.build_flags, self.settings.build_env, self.log,
+            self.build_flags, self.settings.build_env, self.log,
             lambda result: self.post(BuildDone(result)),
         )
         self.log.info(f"building generation {number} ({self.package.package})…", event="build", generation=number)
@@ -324,6 +327,9 @@ class Supervisor:
         took = generation.ready_at - generation.started
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
                     event="ready", generation=generation.number, pid=generation.pid)
+        hint = attach_hint(self.settings.build_profile, generation.pid) if self.artifact is None else None
+        if hint:
+            self.log.info(hint, event="debug", generation=generation.number, pid=generation.pid)
         if old is not None and old.state is not State.STOPPED:
             self._drain(old, replaced_by=generation.number)
         else:
