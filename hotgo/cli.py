@@ -196,8 +196,12 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     supervisor = Supervisor(settings, package, go, log, addresses, listeners, cwd, state_dir, notify_dir,
                             config_filter, artifact, os.environ.get("NOTIFY_SOCKET", ""))
     filters = _watch_filters(settings, package, artifact)
+    # Only sources build at once on a closed write; config pushes keep their own coalescing.
     watcher = Watcher(filters, settings.watch_settle, settings.watch_max_wait, settings.watch_poll,
-                      lambda change: supervisor.post(FilesChanged(change)), log) if filters else None
+                      lambda change: supervisor.post(FilesChanged(change)), log,
+                      lambda path: config_filter is None or not config_filter.relevant(path)) if filters else None
+    if watcher is not None:
+        supervisor.quiet_at = watcher.quiet_at
     artifacts = (ArtifactWatcher(artifact, settings.watch_settle, lambda p: supervisor.post(ArtifactChanged(p)))
                  if artifact is not None else None)
 

@@ -269,7 +269,8 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("watch", "include", DEFAULT_INCLUDE, "Files whose change rebuilds (globs; ** spans directories).",
             _globs),
     Setting("watch", "exclude", DEFAULT_EXCLUDE, "Files and directories (trailing /) never watched.", _globs),
-    Setting("watch", "settle", 0.05, "Quiet time after the last change before building: one save = one build.",
+    Setting("watch", "settle", 0.05, "Quiet time that ends a burst of changes (a closed write after a quiet spell "
+            "builds at once; the rest of that save and storms wait for it): one save = one served build.",
             _duration, "--settle", metavar="DUR"),
     Setting("watch", "max_wait", 2.0, "Build at the latest this long after the first change of a burst "
             "that never goes quiet.", _duration, "--max-wait", metavar="DUR"),
