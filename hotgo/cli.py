@@ -25,6 +25,7 @@ from hotgo.filters import PathFilter
 from hotgo.gomod import GoPackage, embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
 from hotgo.kinds import SocketMode
 from hotgo.log import LOG_FORMATS, Log, colour_wanted
+from hotgo.profiles import profile_line
 from hotgo.reaper import OrphanReaper
 from hotgo.settings import SETTINGS, Settings, Value, resolve
 from hotgo.settings_watch import SettingsFileWatch
@@ -234,8 +235,12 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     supervisor = Supervisor(settings, package, go, log, addresses, listeners, cwd, state_dir, notify_dir,
                             config_filter, artifact, os.environ.get("NOTIFY_SOCKET", ""))
     filters = _watch_filters(settings, package, artifact)
+    # Only sources build at once on a closed write; config pushes keep their own coalescing.
     watcher = Watcher(filters, settings.watch_settle, settings.watch_max_wait, settings.watch_poll,
-                      lambda change: supervisor.post(FilesChanged(change)), log) if filters else None
+                      lambda change: supervisor.post(FilesChanged(change)), log,
+                      lambda path: config_filter is None or not config_filter.relevant(path)) if filters else None
+    if watcher is not None:
+        supervisor.quiet_at = watcher.quiet_at
     artifacts = (ArtifactWatcher(artifact, settings.watch_settle, lambda p: supervisor.post(ArtifactChanged(p)))
                  if artifact is not None else None)
 
@@ -257,7 +262,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
 
     where = ", ".join(f"{a} ({settings.socket_mode})" for a in addresses) or "no shared port (socket mode none)"
     what = f"artifact {artifact}" if artifact else package.package
-    log.info(f"hotgo {__version__} · {what} in {package.root} · {where}", event="start_hotgo")
+    built = "" if artifact else f" · {profile_line(settings.build_profile)}"
+    log.info(f"hotgo {__version__} · {what} in {package.root} · {where}{built}", event="start_hotgo")
     if settings.socket_mode == "none":
         log.warn("no --listen: every reload stops the old process before the new one starts (downtime)")
     caveat = platform.reuseport_handoff_caveat() if settings.socket_mode is SocketMode.REUSEPORT else None

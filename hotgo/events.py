@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Callable, Dict, Union
 
 from hotgo.build import BuildResult
 from hotgo.drain import DrainReport
@@ -88,7 +88,14 @@ class StopRequested:
     reason: str
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """Run on the loop after every event posted before it (FIFO): "after what is queued"."""
+
+    action: Callable[[], None]
+
+
 Event = Union[
     FilesChanged, BuildDone, Notified, ProbeReady, SocketSeen, DrainReported, Exited, StopRequested,
-    ConfigChecked, PushAnswered, ArtifactChanged, ControlRequest, ReopenLog,
+    ConfigChecked, PushAnswered, ArtifactChanged, ControlRequest, ReopenLog, Deferred,
 ]

@@ -217,6 +217,12 @@ def _signal(value: object) -> str:
     return parse_signal(_text(value))
 
 
+def _profile(value: object) -> str:
+    from hotgo.profiles import parse_profile
+
+    return parse_profile(_text(value))
+
+
 def _push(value: object) -> str:
     text = _text(value)
     parse_push(text)
@@ -249,6 +255,9 @@ DEFAULT_EXCLUDE = [
 SETTINGS: Tuple[Setting, ...] = (
     Setting("build", "package", ".", "Go package to build, as `go build` takes it (also the PKG argument).",
             _text, metavar="PKG"),
+    Setting("build", "profile", "dev", "dev (fast rebuilds: no DWARF/symbol table, no VCS stamping; panics still "
+            "print full stack traces), debug (DWARF, -gcflags=all=-N -l, for dlv attach), plain (your flags only).",
+            _profile, "--profile", metavar="NAME"),
     Setting("build", "flags", [], "Extra `go build` flags, e.g. \"-tags dev -race\" or a list.",
             _words, "--build-flags", metavar="'FLAGS'"),
     Setting("build", "env", {}, "Environment added to `go build`, e.g. { CGO_ENABLED = \"0\" }.", _env),
@@ -276,7 +285,8 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("watch", "include", DEFAULT_INCLUDE, "Files whose change rebuilds (globs; ** spans directories).",
             _globs),
     Setting("watch", "exclude", DEFAULT_EXCLUDE, "Files and directories (trailing /) never watched.", _globs),
-    Setting("watch", "settle", 0.05, "Quiet time after the last change before building: one save = one build.",
+    Setting("watch", "settle", 0.05, "Quiet time that ends a burst of changes (a closed write after a quiet spell "
+            "builds at once; the rest of that save and storms wait for it): one save = one served build.",
             _duration, "--settle", metavar="DUR"),
     Setting("watch", "max_wait", 2.0, "Build at the latest this long after the first change of a burst "
             "that never goes quiet.", _duration, "--max-wait", metavar="DUR"),
@@ -308,6 +318,7 @@ class Settings:
     """The resolved settings of one `hotgo run`."""
 
     build_package: str = "."
+    build_profile: str = "dev"
     build_flags: List[str] = field(default_factory=list)
     build_env: Dict[str, str] = field(default_factory=dict)
     build_keep: int = 3

@@ -26,6 +26,7 @@ from hotgo.events import (
     ArtifactChanged,
     BuildDone,
     ControlRequest,
+    Deferred,
     DrainReported,
     Event,
     Exited,
@@ -46,6 +47,7 @@ from hotgo.livereload import LiveReload
 from hotgo.log import Log
 from hotgo.notify import Message
 from hotgo.notify import send as send_notify
+from hotgo.profiles import attach_hint, merge
 from hotgo.push import ConfigChecked, ConfigPusher, PushAnswered, parse_push
 from hotgo.ready import OWN_PORT_GRACE, Observed, ReadinessWatch, Sockets, own_listeners, plan, port_of
 from hotgo.settings import Settings, format_duration
@@ -106,9 +108,13 @@ class Supervisor:
         self.serving: Optional[Generation] = None
         self.candidate: Optional[Generation] = None
         self.build: Optional[Build] = None
+        self.build_flags = merge(settings.build_profile, settings.build_flags,
+                                 settings.build_env.get("GOFLAGS", os.environ.get("GOFLAGS", "")))
         self.next_number = 1
         self.reloads: Dict[int, ReloadTimings] = {}
         self.pending_launch: Optional[Tuple[int, Path]] = None  # mode none: waits for the old to exit
+        self.held: Optional[BuildResult] = None  # built while the same save may still be changing
+        self.quiet_at: Callable[[], Optional[float]] = lambda: 0.0  # the watcher's (None: a change is coming)
         self.crashes = CrashPolicy()
         self.restart_timer: Optional[Timer] = None
         self.stopping = False
@@ -196,6 +202,8 @@ class Supervisor:
             event.slot.answer(self.on_control(event.command))
         elif isinstance(event, ReopenLog):
             self.log.reopen()
+        elif isinstance(event, Deferred):
+            event.action()
 
     # -- changes and builds --------------------------------------------------------
     def on_change(self, change: ChangeSet) -> None:
@@ -227,17 +235,21 @@ class Supervisor:
             self.log.info(f"newer change: cancelling the build of generation {self.build.generation}")
             self.build.cancel()
             self.reloads.pop(self.build.generation, None)
+        if self.held is not None:  # built from content that has changed again since: never shown
+            self.reloads.pop(self.held.generation, None)
+            self.held = None
         number = self.next_number
         self.next_number += 1
         binary = self.bin_dir / f"{self.package.name}-{number}{platform.EXE_SUFFIX}"
         self.reloads[number] = ReloadTimings(change=change)
         self.build = self.new_build(
             self.go, self.package.root, self.package.package, binary, number,
-            self.settings.build_flags, self.settings.build_env, self.log,
+            self.build_flags, self.settings.build_env, self.log,
             lambda result: self.post(BuildDone(result)),
         )
         self.log.info(f"building generation {number} ({self.package.package})…", event="build", generation=number)
         self.build.start()
+        self.reloads[number].build_started = self.build.started
 
     def on_build_done(self, result: BuildResult) -> None:
         if self.build is None or result.generation != self.build.generation:
@@ -245,7 +257,32 @@ class Supervisor:
         self.build = None
         if result.cancelled or self.stopping:
             return
-        self.reloads.setdefault(result.generation, ReloadTimings()).build_seconds = result.seconds
+        timings = self.reloads.setdefault(result.generation, ReloadTimings())
+        timings.build_seconds = result.seconds
+        timings.build_ended = time.monotonic()
+        self.held = result
+        self._release_when_saved(result)
+
+    def _release_when_saved(self, result: BuildResult) -> None:
+        """Show or serve a build only once no event of the same save can still be coming, so the
+        build of a half-written file, or of one gofmt-on-save rewrites, is never shown or served.
+        The check runs once the watcher is idle; the release is queued behind whatever change it
+        posted meanwhile, which clears `held` (start_build) and so drops this build."""
+        if self.held is not result:
+            return
+        now = time.monotonic()
+        quiet_at = self.quiet_at()
+        ended = self.reloads.get(result.generation, ReloadTimings()).build_ended
+        if (quiet_at is None or quiet_at > now) and now - ended < self.settings.watch_max_wait:
+            wait = self.settings.watch_settle / 4 if quiet_at is None else quiet_at - now
+            self.after(max(wait, 0.001), lambda: self._release_when_saved(result))
+            return
+        self.post(Deferred(lambda: self._release(result)))
+
+    def _release(self, result: BuildResult) -> None:
+        if self.held is not result or self.stopping:
+            return
+        self.held = None
         if not result.ok:
             self.reloads.pop(result.generation, None)
             self.last_build = {"result": "failed", "error": (result.errors or result.output or ["?"])[0]}
@@ -406,6 +443,9 @@ class Supervisor:
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
                     event="ready", generation=generation.number, pid=generation.pid, how=how,
                     seconds=round(took, 4))
+        hint = attach_hint(self.settings.build_profile, generation.pid) if self.artifact is None else None
+        if hint:
+            self.log.info(hint, event="debug", generation=generation.number, pid=generation.pid)
         if not generation.own_listen and how == "READY=1":
             # The socket watch stops at a ready: look once now and once a moment later.
             self._check_own_port(generation)

@@ -102,11 +102,17 @@ def _has_many_subdirectories(directory: Path, limit: int) -> bool:
 class ChangeSet:
     paths: Tuple[Path, ...]
     first_event: float  # time.monotonic() of the burst's first event
-    settled: float  # when the burst went quiet (or hit max_wait)
+    settled: float  # when the burst was taken: a write was closed, it went quiet, or hit max_wait
+    hashed: float = 0.0  # when its files had been re-hashed
+    early: bool = False  # taken at a closed write, without waiting for the settle time
 
     @property
     def settle_seconds(self) -> float:
         return self.settled - self.first_event
+
+    @property
+    def hash_seconds(self) -> float:
+        return max(0.0, self.hashed - self.settled)
 
 
 class _Collector(FileSystemEventHandler):
@@ -131,8 +137,10 @@ class Watcher:
         poll: bool,
         on_change: Callable[[ChangeSet], None],
         log: Log,
+        builds_early: Callable[[Path], bool] = lambda path: True,
     ) -> None:
         self.filters = filters
+        self.builds_early = builds_early  # a closed write of this file may end its burst at once
         self.settle = settle
         self.max_wait = max_wait
         self.poll = poll
@@ -150,6 +158,9 @@ class Watcher:
         self._rescan = False
         self._first = 0.0
         self._last = 0.0
+        self._written = False  # a write to a relevant file was closed in this burst
+        self._quiet_before = True  # the burst began at least `settle` after the previous event
+        self._processing = False  # a burst taken, its change not yet handed on
         self._stopped = False
         self._thread = threading.Thread(target=self._settle_loop, name="hotgo-settle", daemon=True)
         self._scan_began = 0.0  # time.time() when the initial scan began
@@ -290,9 +301,15 @@ class Watcher:
             paths = [p for p in paths if p.name == KUBELET_SWAP or self.snapshot.relevant(p)]
         if not paths:
             return
+        # The writer is done with the file (closed after writing, or renamed into place):
+        # its content is whole, so the build can start without waiting for quiet.
+        whole = (isinstance(event, FileClosedEvent) or (
+            isinstance(event, FileMovedEvent) and paths[-1] == Path(str(dest)))) and self.builds_early(paths[-1])
         with self._cond:
             self._note_activity()
             (self._dirs if event.is_directory else self._files).update(paths)
+            if whole:
+                self._written = True
             self._cond.notify_all()
 
     def _note_activity(self) -> None:
@@ -300,7 +317,17 @@ class Watcher:
         now = time.monotonic()
         if not self._files and not self._dirs and not self._rescan:
             self._first = now
+            self._quiet_before = now - self._last >= self.settle
         self._last = now
+
+    def quiet_at(self) -> Optional[float]:
+        """None while a burst is pending or being hashed and posted; else when the latest
+        relevant event is `settle` old (monotonic). Until then another event of the same
+        save may still come (gofmt-on-save, editor renames)."""
+        with self._cond:
+            if self._files or self._dirs or self._rescan or self._processing:
+                return None
+            return self._last + self.settle
 
     def _replayed(self, paths: List[Path]) -> bool:
         """darwin: every path was last changed before the initial scan (FSEvents history)."""
@@ -358,8 +385,9 @@ class Watcher:
                     self._cond.wait()
                 if self._stopped:
                     return
-                # Quiet for `settle`, or `max_wait` since the burst began.
-                while not self._stopped:
+                # A closed write after a quiet spell starts at once; the rest of that save's
+                # events (and storms) wait until quiet for `settle`, or `max_wait`.
+                while not self._stopped and not (self._written and self._quiet_before):
                     now = time.monotonic()
                     quiet_at = self._last + self.settle
                     cap_at = self._first + self.max_wait
@@ -370,16 +398,26 @@ class Watcher:
                 if self._stopped:
                     return
                 files, dirs, rescan = self._files, self._dirs, self._rescan
-                self._files, self._dirs, self._rescan = set(), set(), False
+                early = self._written and self._quiet_before
+                self._files, self._dirs, self._rescan, self._written = set(), set(), False, False
+                self._processing = True
                 first, settled = self._first, time.monotonic()
             try:
-                if rescan:
-                    self._replan()
-                    changed = sorted(set(self.snapshot.update(files, dirs)) | set(self.snapshot.rescan()))
-                else:
-                    changed = self.snapshot.update(files, dirs)
-            except Exception as err:
-                self.log.error(f"watch: could not read changed files: {err}")
-                continue
-            if changed:
-                self.on_change(ChangeSet(tuple(changed), first, settled))
+                self._hand_on(files, dirs, rescan, first, settled, early)
+            finally:
+                with self._cond:
+                    self._processing = False
+
+    def _hand_on(self, files: Set[Path], dirs: Set[Path], rescan: bool, first: float, settled: float,
+                 early: bool) -> None:
+        try:
+            if rescan:
+                self._replan()
+                changed = sorted(set(self.snapshot.update(files, dirs)) | set(self.snapshot.rescan()))
+            else:
+                changed = self.snapshot.update(files, dirs)
+        except Exception as err:
+            self.log.error(f"watch: could not read changed files: {err}")
+            return
+        if changed:
+            self.on_change(ChangeSet(tuple(changed), first, settled, time.monotonic(), early))

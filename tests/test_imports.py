@@ -24,13 +24,13 @@ LAYERS: List[Set[str]] = [
     {"supervisor", "events"},
     # parts, each with one job; they reach the loop only through callbacks and events
     {
-        "build", "progress", "profiles", "generation", "notify", "ready", "drain", "crashes", "history",
+        "build", "progress", "generation", "notify", "ready", "drain", "crashes", "history",
         "timings", "hints", "artifact", "push", "validate", "validator_output", "envfile", "settings_watch",
         "watch", "snapshot", "observers", "livereload", "proxy", "pagescript", "listening", "control",
         "sockets", "gomod", "check_flag", "init", "settings_table", "status_report", "preflight", "reaper",
     },
     # what the user set: declarations, hotgo.toml, and the parsers they need
-    {"config", "settings", "push_spec", "signals", "addresses"},
+    {"config", "settings", "push_spec", "signals", "addresses", "profiles"},
     # foundations that know nothing of the rest
     {"__init__", "errors", "log", "platform", "procnet", "timers", "filters", "kinds", "children"},
 ]

@@ -252,7 +252,7 @@ def test_vim_style_save_is_exactly_one_build(api_project: Path) -> None:
         assert _builds(hotgo) == 3, hotgo.output
 
 
-def test_burst_of_200_files_is_one_build(api_project: Path) -> None:
+def test_burst_of_200_files_is_one_served_build(api_project: Path) -> None:
     port = free_port()
     with start(api_project, port) as hotgo:
         hotgo.wait_serving()
@@ -262,7 +262,10 @@ def test_burst_of_200_files_is_one_build(api_project: Path) -> None:
             (generated / f"f{i}.go").write_text(f"package generated\n\nconst C{i} = {i}\n")
         hotgo.wait_serving(2)
         _marker_change(api_project, hotgo, 2)
-        assert _builds(hotgo) == 3, hotgo.output
+        # The burst's first closed write may start a build at once; the rest of the burst, which
+        # waits for quiet, cancels it: one build of the burst runs to the end and serves.
+        assert _builds(hotgo) - hotgo.count(r"newer change: cancelling") == 3, hotgo.output
+        assert hotgo.count(r"started generation \d+ ") == 3, hotgo.output
 
 
 def test_change_during_a_build_cancels_the_stale_build(api_project: Path) -> None:
@@ -298,8 +301,8 @@ def test_files_hotgo_ignores_do_not_hold_the_build_back(api_project: Path) -> No
         finally:
             stop.set()
             writer.join()
-        settle = re.findall(r"generation 2 serving .*· settle (\d+)ms", hotgo.output)
-        assert settle and int(settle[0]) < 1000, hotgo.output
+        settle = re.findall(r"generation 2 serving .*· settle (\d+(?:\.\d+)?)ms", hotgo.output)
+        assert settle and float(settle[0]) < 1000, hotgo.output
 
 
 def test_poll_mode_sees_edits(api_project: Path) -> None:
