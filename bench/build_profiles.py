@@ -30,7 +30,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +53,7 @@ from common import (
     wait_for,
     wait_for_sample,
 )
+from harness import Every
 
 from hotgo.profiles import merge
 
@@ -122,27 +122,6 @@ def save_and_wait(project: Path, port: int, version: str, timeout: float) -> Tup
             raise TimeoutError(f"{version} not served on :{port} within {timeout:g}s")
         last = now
         time.sleep(POLL)
-
-
-class Poller:
-    """The same GET / every POLL seconds as save_and_wait, on a thread, while a plain build runs."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Poller:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(POLL):
-            probe(self.port)
 
 
 def wait_serving(port: int, timeout: float) -> None:
@@ -229,7 +208,7 @@ def main() -> int:
 
             def edit(version: str) -> Tuple[float, float]:
                 set_version(project, version)
-                with Poller(polled_port[0]):
+                with Every(POLL, lambda: probe(polled_port[0])):
                     return timed_build(project, flags, out), 0.0
 
             timed_build(project, flags, out)  # warm the cache for these flags (not counted)

@@ -35,6 +35,35 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, step: f
         time.sleep(step)
 
 
+class Every:
+    """Calls `action` every `interval` s on a thread of its own while in its `with` block;
+    bounded all the same: at most `max_seconds` and `max_calls`."""
+
+    def __init__(self, interval: float, action: Callable[[], object], max_seconds: float = 600,
+                 max_calls: int = 1_000_000) -> None:
+        self.interval = interval
+        self.action = action
+        self.calls = 0
+        self._max_calls = max_calls
+        self._deadline = time.monotonic() + max_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Every:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval) and self.calls < self._max_calls \
+                and time.monotonic() < self._deadline:
+            self.calls += 1
+            self.action()
+
+
 def make_tree(base: Path, directories: int, files_per_dir: int, fanout: int = 100) -> None:
     """`directories` directories (two levels, `fanout` wide) with empty files: 100,000 files in ~2s."""
     for i in range(max(1, directories // fanout)):

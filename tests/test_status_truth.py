@@ -8,31 +8,15 @@ from types import SimpleNamespace
 from typing import Any, Dict
 
 from harness import Hotgo, field_of, free_port, get, set_version, wait_for
+from test_run import CRASHES_AFTER_READY
 
 from hotgo.control import request
 from hotgo.history import BuildHistory
 from hotgo.supervisor import Supervisor
 
 # Ready, up long enough to be seen serving, then gone: a quick crash all the same (< 10 s).
-CRASHES_AFTER_A_WHILE = '''package main
-
-import (
-	"net"
-	"os"
-	"time"
-)
-
-const version = "flaky"
-
-func main() {
-	if c, err := net.Dial("unixgram", os.Getenv("NOTIFY_SOCKET")); err == nil {
-		c.Write([]byte("READY=1"))
-		c.Close()
-	}
-	time.Sleep(1500 * time.Millisecond)
-	os.Exit(7)
-}
-'''
+CRASHES_AFTER_A_WHILE = CRASHES_AFTER_READY.replace("100 * time.Millisecond", "1500 * time.Millisecond")
+assert CRASHES_AFTER_A_WHILE != CRASHES_AFTER_READY
 
 BROKEN = "package main\n\nfunc main() { undefined() }\n"
 

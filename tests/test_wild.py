@@ -19,6 +19,7 @@ import psutil
 import pytest
 from harness import (
     REPO,
+    Every,
     Hotgo,
     Load,
     copy_sample,
@@ -82,40 +83,26 @@ def established(pid: int, port: int) -> int:
     return sum(1 for c in connections if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
 
 
-class FreshProbes:
+class FreshProbes(Every):
     """A new connection every 10 ms (Connection: close), bounded in time and count: what fails?"""
 
-    def __init__(self, port: int, max_seconds: float = 180, max_probes: int = 18_000) -> None:
+    def __init__(self, port: int) -> None:
+        super().__init__(0.01, self.probe, max_seconds=180, max_calls=18_000)
         self.port = port
-        self.sent = 0
         self.failures: List[str] = []
-        self._stop = threading.Event()
-        self._deadline = time.monotonic() + max_seconds
-        self._max = max_probes
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> FreshProbes:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.01) and self.sent < self._max and time.monotonic() < self._deadline:
-            self.sent += 1
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-            try:
-                conn.request("GET", "/", headers={"Connection": "close"})
-                response = conn.getresponse()
-                response.read()
-                if response.status != 200:
-                    self.failures.append(f"status {response.status}")
-            except (OSError, http.client.HTTPException) as err:
-                self.failures.append(f"{type(err).__name__}: {err}")
-            finally:
-                conn.close()
+    def probe(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            conn.request("GET", "/", headers={"Connection": "close"})
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                self.failures.append(f"status {response.status}")
+        except (OSError, http.client.HTTPException) as err:
+            self.failures.append(f"{type(err).__name__}: {err}")
+        finally:
+            conn.close()
 
 
 def test_takes_the_socket_never_notifies_ready_is_observed_and_no_fresh_connection_fails(wild: Path) -> None:
@@ -132,7 +119,7 @@ def test_takes_the_socket_never_notifies_ready_is_observed_and_no_fresh_connecti
     assert not any("heuristic" in r["message"] for r in ready)
     median = statistics.median(r["seconds"] for r in ready)
     assert median < 0.1, [r["seconds"] for r in ready]
-    assert probes.sent > 100 and probes.failures == [], (probes.sent, probes.failures[:5])
+    assert probes.calls > 100 and probes.failures == [], (probes.calls, probes.failures[:5])
 
 
 @pytest.mark.parametrize("stop, cut", [("shutdown", CLIENTS), ("exit", CLIENTS), ("helper", 0)])
