@@ -34,7 +34,7 @@ import psutil
 
 from hotgo import procnet
 
-POLL = 0.01
+POLL = 0.05  # a read of the TCP table costs ~6 ms of kernel time: end states, not every step, count
 TAIL = 0.5  # after the exit: time for clients to answer the kernel's FIN or RST
 
 Key = Tuple[Tuple[str, int], Tuple[str, int]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform as std_platform
+import re
 import socket
 import struct
 import sys
@@ -135,28 +136,31 @@ def _address(text: str) -> Tuple[str, int]:
     return ip, int(port, 16)
 
 
+# One row of /proc/net/tcp{,6}: local address:port, remote address:port, state, … inode.
+_ROW = r"^ *\d+: ([0-9A-F]+):(%s) ([0-9A-F]+):([0-9A-F]{4}) ([0-9A-F]{2}) +(?:\S+ +){5}(\d+)"
+
+
 def tcp_sockets(ports: Optional[Iterable[int]] = None) -> List[TcpSocket]:
-    """Every TCP socket of this network namespace (optionally: with one of these local ports)."""
-    wanted = None if ports is None else {f":{p:04X} " for p in ports}
+    """Every TCP socket of this network namespace (optionally: with one of these local ports).
+
+    The rows are picked by a regular expression over the whole table (C speed): under load the
+    table holds thousands of TIME_WAIT rows, and this runs on the handoff path."""
+    wanted = "[0-9A-F]{4}" if ports is None else "|".join(f"{p:04X}" for p in ports)
+    row = re.compile(_ROW % wanted, re.M)
     found = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table, encoding="ascii") as handle:
-                lines = handle.readlines()[1:]
+                text = handle.read()
         except OSError:
             continue
-        for line in lines:
-            if wanted is not None and not any(w in line[:60] for w in wanted):
-                continue
-            fields = line.split()
+        for match in row.finditer(text):
+            local_ip, local_port, remote_ip, remote_port, state, inode = match.groups()
             try:
-                local, remote = _address(fields[1]), _address(fields[2])
-                found.append(TcpSocket(local, remote, int(fields[3], 16), int(fields[9])))
-            except (IndexError, ValueError, OSError):
+                found.append(TcpSocket(_address(f"{local_ip}:{local_port}"), _address(f"{remote_ip}:{remote_port}"),
+                                       int(state, 16), int(inode)))
+            except (ValueError, OSError):
                 continue
-    if wanted is not None:
-        keep = set(ports or ())
-        found = [s for s in found if s.local[1] in keep]
     return found
 
 

@@ -108,9 +108,9 @@ def test_edit_is_served_and_old_process_is_gone(api_project: Path) -> None:
 
         set_version(api_project, "v2")
         wait_version(port, "v2")
-        new_pid = int(field_of(get(port), "pid") or 0)
-        assert new_pid != old_pid
         wait_for(lambda: not psutil.pid_exists(old_pid), 15, f"old pid {old_pid} to exit")
+        # Both accept on the shared socket until the old one has its stop signal; then only the new.
+        assert all(int(field_of(get(port), "pid") or 0) not in (0, old_pid) for _ in range(5))
         hotgo.wait_line(r"generation \d+ serving · change→serving .* build .* start→ready .* drain of generation 1")
 
 
@@ -322,7 +322,10 @@ def test_test_file_edit_and_touch_do_not_rebuild(api_project: Path) -> None:
         main.write_text(main.read_text())  # saved without a change
         os.utime(main)
         _marker_change(api_project, hotgo, 1)
-        assert _builds(hotgo) == 2, hotgo.output
+        # The marker's save may start a build that the rest of its events restart (early start):
+        # what counts is that neither the test file nor the unchanged save was built or served.
+        assert hotgo.count(r"generation \d+ serving") == 2, hotgo.output
+        assert hotgo.count(r"changed: .*extra_test\.go") == 0, hotgo.output
 
 
 # -- clear errors, exit code 2, never a traceback -------------------------------------------
