@@ -8,6 +8,8 @@ Linux semantics: WinError 10013), so the handoffs here are in socket mode `none`
 (GenerateConsoleCtrlEvent fails with error 6), so no service drains here: the tests
 check that hotgo says so and that the Job Object kills what is left; a recursive
 ReadDirectoryChangesW reports nothing to watchdog, so config files are polled.
+Wine does implement Job Objects with JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: with that flag
+cleared, test_killing_hotgo_kills_the_whole_tree fails (the tree survives).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Dict, Iterator, List
 
@@ -25,9 +28,11 @@ import pytest
 from harness import REPO, copy_sample, field_of, free_port, get, wait_for
 from wine_harness import (
     WineHotgo,
+    WinePython,
     kill_windows_processes,
     run_hotgo,
     unavailable,
+    windows_path,
     windows_processes,
     wine_env,
 )
@@ -177,9 +182,28 @@ def test_a_service_still_running_after_the_drain_timeout_is_killed_with_its_chil
         assert len(pids_under(project)) == 2  # generation 2 and its own child
 
 
+_NO_JOB_PARENT = """import subprocess, sys, time
+child = subprocess.Popen([sys.argv[1], "-sleep"], creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
+print("child started", flush=True)
+time.sleep(600)
+"""
+
+
 def test_killing_hotgo_kills_the_whole_tree(builds: Dict[str, Path], project: Path) -> None:
     shutil.copy2(builds["svc-v1"], project / "bin" / "svc.exe")
     port = free_port()
+    # Control: under Wine a child outlives a parent killed this way unless a Job Object holds it.
+    (project / "parent.py").write_text(_NO_JOB_PARENT)
+    with WinePython(["parent.py", windows_path(project / "bin" / "svc.exe")], project) as parent:
+        parent.wait_line("child started")
+        wait_for(lambda: len(pids_under(project)) == 1, 30, "the control's child")
+        os.kill(parent.proc.pid, signal.SIGKILL)
+        parent.wait_exit()
+        time.sleep(2)  # a control: the child must still be there after hotgo's tree would be gone
+        assert len(pids_under(project)) == 1
+    kill_windows_processes(project)
+    wait_for(lambda: not pids_under(project), 30, "the control's child gone")
+
     with WineHotgo(["run", "--binary", "bin/svc.exe", "--listen", f"127.0.0.1:{port}", "--socket", "none",
                     "--", "-child"], project) as hotgo:
         hotgo.wait_serving()

@@ -65,13 +65,13 @@ def _open_terminal() -> Tuple[int, int]:
     return master, slave
 
 
-class WineHotgo:
-    """A hotgo process under Wine, on its own pty, whose output is collected line by line."""
+class WinePython:
+    """The Windows python.exe under Wine, on its own pty, whose output is collected line by line."""
 
     def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> None:
         master, slave = _open_terminal()
         try:
-            self.proc = subprocess.Popen(hotgo_command(args), cwd=cwd, env=wine_env(env),
+            self.proc = subprocess.Popen(["wine", str(PYTHON_EXE), *args], cwd=cwd, env=wine_env(env),
                                          stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
         finally:
             os.close(slave)
@@ -81,7 +81,7 @@ class WineHotgo:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
-    def __enter__(self) -> WineHotgo:
+    def __enter__(self) -> WinePython:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -143,6 +143,13 @@ class WineHotgo:
             self.proc.wait(30)
         self._reader.join(timeout=5)
         os.close(self._master)
+
+
+class WineHotgo(WinePython):
+    """A hotgo process under Wine."""
+
+    def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> None:
+        super().__init__(hotgo_command(args)[2:], cwd, env)
 
 
 def run_hotgo(args: List[str], cwd: Path, timeout: float = 90) -> Tuple[int, str]:
