@@ -227,3 +227,10 @@ def test_bad_input_is_one_line_and_exit_2(builds: Dict[str, Path], project: Path
     assert code == 2, output
     assert "reuseport" in output and "Traceback" not in output, output
     assert not pids_under(project)
+
+
+def test_output_to_a_pipe_in_the_ansi_code_page_is_written_not_fatal(project: Path) -> None:
+    """Windows Python writes a pipe in cp1252, which has no │: hotgo replaces it instead of dying."""
+    with WineHotgo(["run", "--binary", "bin/none.exe"], project, piped=True) as hotgo:
+        hotgo.wait_line(r"^hotgo \? cannot deploy .*none\.exe")
+        assert hotgo.proc.poll() is None  # still waiting for a binary, as it should

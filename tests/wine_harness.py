@@ -68,14 +68,19 @@ def _open_terminal() -> Tuple[int, int]:
 class WinePython:
     """The Windows python.exe under Wine, on its own pty, whose output is collected line by line."""
 
-    def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None,
+                 piped: bool = False) -> None:
+        """piped: output to a pipe (as under nssm or `| tee`), the console kept as stdin."""
         master, slave = _open_terminal()
+        output = subprocess.PIPE if piped else slave
         try:
             self.proc = subprocess.Popen(["wine", str(PYTHON_EXE), *args], cwd=cwd, env=wine_env(env),
-                                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+                                         stdin=slave, stdout=output, stderr=subprocess.STDOUT if piped else slave,
+                                         start_new_session=True)
         finally:
             os.close(slave)
         self._master = master
+        self._source = self.proc.stdout.fileno() if self.proc.stdout is not None else master
         self._lines: List[str] = []
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -91,7 +96,7 @@ class WinePython:
         pending = b""
         while True:
             try:
-                chunk = os.read(self._master, 65536)
+                chunk = os.read(self._source, 65536)
             except OSError:  # EIO: every holder of the pty's other end is gone
                 chunk = b""
             if not chunk:
@@ -143,13 +148,16 @@ class WinePython:
             self.proc.wait(30)
         self._reader.join(timeout=5)
         os.close(self._master)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 class WineHotgo(WinePython):
     """A hotgo process under Wine."""
 
-    def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> None:
-        super().__init__(hotgo_command(args)[2:], cwd, env)
+    def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None,
+                 piped: bool = False) -> None:
+        super().__init__(hotgo_command(args)[2:], cwd, env, piped)
 
 
 def run_hotgo(args: List[str], cwd: Path, timeout: float = 90) -> Tuple[int, str]:
