@@ -1,7 +1,9 @@
 """hotgo under the official Windows CPython in Wine (prepared by tests/windows/setup_wine.sh).
 
-Wine's python.exe needs a terminal for its standard streams, so every hotgo runs on
-a pty of its own; Wine's console writes VT sequences and CRLF there, stripped here.
+Every Windows process here gets a pty of its own as stdin: Wine gives it a console
+there, which GenerateConsoleCtrlEvent needs. hotgo's output goes to a pipe (as under
+nssm) unless piped=False, when Wine's console renders it on the pty with VT sequences
+and CRLF, stripped here.
 Windows processes are Linux processes too: their command line (in /proc) starts with
 the Windows path of the executable, which is how tests find them and see them go.
 """
@@ -153,10 +155,10 @@ class WinePython:
 
 
 class WineHotgo(WinePython):
-    """A hotgo process under Wine."""
+    """A hotgo process under Wine; its output on a pipe, so Wine's console renders none of it."""
 
     def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None,
-                 piped: bool = False) -> None:
+                 piped: bool = True) -> None:
         super().__init__(hotgo_command(args)[2:], cwd, env, piped)
 
 
