@@ -121,7 +121,17 @@ def settings_file(namespace: argparse.Namespace, cwd: Path) -> Path:
     return (cwd / namespace.config).absolute() if namespace.config else project_root(cwd) / CONFIG_NAME
 
 
+def _tolerant_output() -> None:
+    """Windows writes a pipe or file (nssm, `| tee`) in the ANSI code page, which lacks │ · →:
+    replace what it cannot encode rather than die on the first log line."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    _tolerant_output()
     args = list(sys.argv[1:] if argv is None else argv)
     app_args: List[str] = []
     if "--" in args:

@@ -84,7 +84,7 @@ def _open_connections(pid: int, ports: Sequence[int]) -> Optional[Set[Key]]:
 def _count_with_psutil(pid: int, ports: Sequence[int]) -> int:
     try:
         found = psutil.Process(pid).net_connections(kind="tcp")
-    except psutil.Error:
+    except (psutil.Error, RuntimeError):  # Windows: GetExtendedTcpTable failed (Wine 8 often)
         return 0
     return sum(1 for c in found if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port in ports)
 

@@ -125,12 +125,14 @@ class Generation:
         self.recent.extend(text.rsplit("\n", RECENT_LINES + 1)[-RECENT_LINES - 1:-1])
         log.service(self.name, self.number, text, pid)
 
-    def request_stop(self, signal_name: str) -> None:
+    def request_stop(self, signal_name: str) -> bool:
+        """False when the stop could not be delivered to a process that is still running."""
         if self.state is not State.STOPPED:
             self.state = State.DRAINING
             self.stop_sent = time.monotonic()
-        if self.proc is not None:
-            platform.send_signal(self.proc, signal_name)
+        if self.proc is None or platform.send_signal(self.proc, signal_name):
+            return True
+        return self.proc.poll() is not None
 
     def kill(self) -> None:
         if self.proc is not None:

@@ -13,7 +13,7 @@ def listening_ports(pid: int) -> List[str]:
     """The TCP addresses a process listens on, as `--listen` takes them."""
     try:
         connections = psutil.Process(pid).net_connections(kind="inet")
-    except psutil.Error:
+    except (psutil.Error, RuntimeError):  # Windows: GetExtendedTcpTable failed (Wine 8 often)
         return []
     found = []
     for conn in connections:

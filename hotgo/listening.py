@@ -38,7 +38,10 @@ def holds_listener(pid: int, port: int) -> Optional[bool]:
 def _tcp_connections(process: psutil.Process) -> List[Any]:
     # psutil 6 renamed connections() to net_connections(); pyproject allows 5.9.
     method = getattr(process, "net_connections", None) or process.connections
-    return list(method(kind="tcp"))
+    try:
+        return list(method(kind="tcp"))
+    except RuntimeError as err:  # psutil on Windows: GetExtendedTcpTable failed (Wine 8 often): cannot tell
+        raise psutil.AccessDenied(process.pid, msg=str(err)) from None
 
 
 def _exited(pid: int) -> bool:

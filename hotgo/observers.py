@@ -108,6 +108,8 @@ def _report_overflow() -> None:
 
 def inotify_watch_count(pid: Union[int, str] = "self") -> Optional[int]:
     """inotify watches held by a process (Linux: `inotify wd:` lines of /proc/PID/fdinfo), else None."""
+    if not sys.platform.startswith("linux"):
+        return None  # Wine shows Linux's /proc to Windows programs, but its watches are in wineserver
     fdinfo = f"/proc/{pid}/fdinfo"
     try:
         names = os.listdir(fdinfo)

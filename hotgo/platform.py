@@ -373,6 +373,7 @@ class WindowsBackend:
         self._popen = popen
         self._jobs: Dict[int, int] = {}  # id(proc) -> job handle
         self._lock = threading.Lock()
+        self.stop_error = ""  # why the last graceful stop could not be delivered
 
     @property
     def api(self) -> WinApi:
@@ -466,7 +467,12 @@ class WindowsBackend:
         if name == "SIGKILL":
             self.kill_tree(proc)
             return True
-        return bool(self.api.GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, proc.pid))
+        if self.api.GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, proc.pid):
+            return True
+        # Fails without a console (pythonw, a Windows service). Wine 8 fails it for any child's
+        # process group (error 6, ERROR_INVALID_HANDLE); a real Windows with a console delivers it.
+        self.stop_error = f"GenerateConsoleCtrlEvent failed: Windows error {self.api.GetLastError()}"
+        return False
 
     def signal_process(self, proc: subprocess.Popen[bytes], name: str) -> bool:
         return False  # no signals to push a config with: push = http (the default here)
@@ -517,6 +523,11 @@ def spawn_tool(argv: List[str], env: Dict[str, str], cwd: str) -> subprocess.Pop
 def send_signal(proc: subprocess.Popen[bytes], name: str) -> bool:
     """Ask a generation's whole group to stop (Windows: CTRL_BREAK_EVENT); False if it is gone."""
     return _BACKEND.stop(proc, name)
+
+
+def stop_failure() -> str:
+    """Why the last graceful stop that send_signal could not deliver failed, if the OS said."""
+    return str(getattr(_BACKEND, "stop_error", ""))
 
 
 def signal_process(proc: subprocess.Popen[bytes], name: str) -> bool:

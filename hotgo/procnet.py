@@ -10,7 +10,6 @@ empty result) where /proc cannot tell, so callers fall back and say so.
 from __future__ import annotations
 
 import os
-import platform as std_platform
 import re
 import socket
 import struct
@@ -20,8 +19,13 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 AVAILABLE = sys.platform.startswith("linux") and os.path.isdir("/proc/self/fdinfo")
 
-# accept/accept4 syscall numbers, by machine (the numbers differ per architecture).
-_ACCEPT_SYSCALLS = {"x86_64": {43, 288}, "aarch64": {202, 242}}.get(std_platform.machine(), set())
+# accept/accept4 syscall numbers, by machine (the numbers differ per architecture). Not
+# platform.machine(): on Windows it asks WMI at import, slow there and absent under Wine.
+if sys.platform.startswith("linux"):
+    _MACHINE = os.uname().machine
+else:
+    _MACHINE = ""
+_ACCEPT_SYSCALLS = {"x86_64": {43, 288}, "aarch64": {202, 242}}.get(_MACHINE, set())
 
 # /proc/net/tcp states (include/net/tcp_states.h)
 ESTABLISHED, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, LISTEN, CLOSING = (

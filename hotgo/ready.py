@@ -79,7 +79,7 @@ def listens_on(pid: int, port: int) -> Optional[bool]:
         connections = psutil.Process(pid).net_connections(kind="inet")
     except psutil.NoSuchProcess:
         return False
-    except psutil.Error:
+    except (psutil.Error, RuntimeError):  # Windows: GetExtendedTcpTable failed (Wine 8 often)
         return None
     return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections)
 

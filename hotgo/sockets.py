@@ -51,7 +51,7 @@ def find_listener(port: int) -> Optional[str]:
     """Name the process listening on a TCP port, when the OS lets us see it."""
     try:
         connections = psutil.net_connections(kind="tcp")
-    except (psutil.AccessDenied, OSError):
+    except (psutil.AccessDenied, OSError, RuntimeError):  # Windows: GetExtendedTcpTable failed (Wine 8 often)
         return None
     for conn in connections:
         if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:

@@ -494,9 +494,13 @@ class Supervisor:
             number = old.number
             self.drains[number] = DrainWatch(old.pid, self.ports,
                                              lambda report: self.post(DrainReported(number, report)))
-        self.log.info(f"draining generation {old.number} (pid {old.pid}): {self.settings.run_stop_signal}",
+        stop = platform.stop_description(self.settings.run_stop_signal)
+        self.log.info(f"draining generation {old.number} (pid {old.pid}): {stop}",
                       event="drain", generation=old.number, pid=old.pid)
-        old.request_stop(self.settings.run_stop_signal)
+        if not old.request_stop(self.settings.run_stop_signal):
+            why = platform.stop_failure() or "no reason given"
+            self.log.warn(f"generation {old.number}: {stop} not delivered ({why}); it is killed after the "
+                          f"drain timeout ({format_duration(self.settings.run_drain_timeout)})")
         self.after(self.settings.run_drain_timeout, lambda: self._drain_timeout(old))
 
     def _drain_timeout(self, old: Generation) -> None:

@@ -224,6 +224,20 @@ def test_windows_generation_uses_the_platform(win: Any, monkeypatch: pytest.Monk
     ]
 
 
+def test_windows_undelivered_ctrl_break_is_reported_by_the_generation(
+        win: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No console (pythonw, a service; Wine 8 for any child): the generation says its stop was not delivered."""
+    backend, api, _ = win
+    monkeypatch.setattr(platform, "_BACKEND", backend)
+    generation = Generation(5, Path("api-5.exe"), "api")
+    generation.proc = platform.spawn(["api-5.exe"], {}, ".")  # type: ignore[assignment]
+    api.fail["GenerateConsoleCtrlEvent"] = 0
+    assert generation.request_stop("SIGTERM") is False
+    assert platform.stop_failure() == "GenerateConsoleCtrlEvent failed: Windows error 5"
+    generation.proc.returncode = 0  # type: ignore[misc]
+    assert generation.request_stop("SIGTERM") is True  # already gone: nothing to report
+
+
 def test_windows_sigkill_stop_terminates_the_job(win: Any) -> None:
     backend, api, _ = win
     proc = backend.spawn(["svc.exe"], {}, ".")
