@@ -446,14 +446,15 @@ class Supervisor:
         hint = attach_hint(self.settings.build_profile, generation.pid) if self.artifact is None else None
         if hint:
             self.log.info(hint, event="debug", generation=generation.number, pid=generation.pid)
-        if not generation.own_listen and how == "READY=1":
-            # The socket watch stops at a ready: look once now and once a moment later.
-            self._check_own_port(generation)
-            self.after(OWN_PORT_GRACE, lambda: self._check_own_port(generation))
         if old is not None and old.state is not State.STOPPED:
             self._drain(old, replaced_by=generation.number)
         else:
             self._summary(generation, None)
+        if not generation.own_listen and how == "READY=1":
+            # The socket watch stops at a ready: look once now and once a moment later (after
+            # the drain has begun: each look reads the kernel's TCP table, milliseconds).
+            self._check_own_port(generation)
+            self.after(OWN_PORT_GRACE, lambda: self._check_own_port(generation))
         if self.browser is not None:
             self.browser.ready(generation.number, old.pid if old is not None and old.state is State.DRAINING else None)
         self.tell_supervisor(f"READY=1\nSTATUS=serving generation {generation.number} (pid {generation.pid})"
