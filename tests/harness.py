@@ -119,7 +119,43 @@ def field_of(body: Optional[str], key: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-class Hotgo:
+class OutputLines:
+    """What a process printed, line by line, as a reader thread of the subclass collects it
+    (`lines`, `_lock`, `_reader`, `proc`): count lines and wait for them."""
+
+    proc: subprocess.Popen  # type: ignore[type-arg]
+    lines: List[str]
+    _lock: threading.Lock
+    _reader: threading.Thread
+
+    def add_line(self, line: str) -> None:
+        """Called by the reader thread for each line (the benchmarks also note when it came)."""
+        with self._lock:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def count(self, pattern: str) -> int:
+        regex = re.compile(pattern)
+        with self._lock:
+            return sum(1 for line in self.lines if regex.search(line))
+
+    def wait_line(self, pattern: str, timeout: float = 60, occurrences: int = 1) -> None:
+        try:
+            wait_for(lambda: self.count(pattern) >= occurrences or self.proc.poll() is not None,
+                     timeout, f"{pattern!r} x{occurrences}")
+        except AssertionError:
+            raise AssertionError(f"no {pattern!r} x{occurrences} in hotgo output:\n{self.output}") from None
+        if self.count(pattern) < occurrences:
+            self._reader.join(timeout=5)  # it exited: its last lines may still be in the pipe
+            if self.count(pattern) < occurrences:
+                raise AssertionError(f"hotgo exited ({self.proc.returncode}) before {pattern!r}:\n{self.output}")
+
+
+class Hotgo(OutputLines):
     """A `hotgo` process whose output is collected line by line."""
 
     def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None,
@@ -146,30 +182,6 @@ class Hotgo:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.add_line(line.rstrip("\n"))
-
-    def add_line(self, line: str) -> None:
-        """Called by the reader thread for each line (the benchmarks also note when it came)."""
-        with self._lock:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        with self._lock:
-            return "\n".join(self.lines)
-
-    def count(self, pattern: str) -> int:
-        regex = re.compile(pattern)
-        with self._lock:
-            return sum(1 for line in self.lines if regex.search(line))
-
-    def wait_line(self, pattern: str, timeout: float = 60, occurrences: int = 1) -> None:
-        try:
-            wait_for(lambda: self.count(pattern) >= occurrences or self.proc.poll() is not None,
-                     timeout, f"{pattern!r} x{occurrences}")
-        except AssertionError:
-            raise AssertionError(f"no {pattern!r} x{occurrences} in hotgo output:\n{self.output}") from None
-        if self.count(pattern) < occurrences:
-            raise AssertionError(f"hotgo exited ({self.proc.returncode}) before {pattern!r}:\n{self.output}")
 
     def wait_serving(self, generation_count: int = 1, timeout: float = 120) -> None:
         self.wait_line(r"generation \d+ serving", timeout, generation_count)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import psutil
-from harness import REPO, wait_for
+from harness import REPO, OutputLines
 
 WINE_DIR = os.environ.get("HOTGO_WINE_DIR", "")
 PYTHON_EXE = Path(WINE_DIR) / "python" / "python.exe"
@@ -67,7 +67,7 @@ def _open_terminal() -> Tuple[int, int]:
     return master, slave
 
 
-class WinePython:
+class WinePython(OutputLines):
     """The Windows python.exe under Wine, on its own pty, whose output is collected line by line."""
 
     def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None,
@@ -83,7 +83,7 @@ class WinePython:
             os.close(slave)
         self._master = master
         self._source = self.proc.stdout.fileno() if self.proc.stdout is not None else master
-        self._lines: List[str] = []
+        self.lines: List[str] = []
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -106,31 +106,10 @@ class WinePython:
             pending += chunk
             *complete, pending = pending.split(b"\n")
             with self._lock:
-                self._lines.extend(_TERMINAL_NOISE.sub("", line.decode(errors="replace")) for line in complete)
+                self.lines.extend(_TERMINAL_NOISE.sub("", line.decode(errors="replace")) for line in complete)
         with self._lock:
             if pending.strip():
-                self._lines.append(_TERMINAL_NOISE.sub("", pending.decode(errors="replace")))
-
-    @property
-    def output(self) -> str:
-        with self._lock:
-            return "\n".join(self._lines)
-
-    def count(self, pattern: str) -> int:
-        regex = re.compile(pattern)
-        with self._lock:
-            return sum(1 for line in self._lines if regex.search(line))
-
-    def wait_line(self, pattern: str, timeout: float = 60, occurrences: int = 1) -> None:
-        try:
-            wait_for(lambda: self.count(pattern) >= occurrences or self.proc.poll() is not None,
-                     timeout, f"{pattern!r} x{occurrences}")
-        except AssertionError:
-            raise AssertionError(f"no {pattern!r} x{occurrences} in hotgo output:\n{self.output}") from None
-        if self.count(pattern) < occurrences:
-            self._reader.join(timeout=5)
-            if self.count(pattern) < occurrences:
-                raise AssertionError(f"hotgo exited ({self.proc.returncode}) before {pattern!r}:\n{self.output}")
+                self.lines.append(_TERMINAL_NOISE.sub("", pending.decode(errors="replace")))
 
     def wait_serving(self, generation_count: int = 1, timeout: float = 90) -> None:
         self.wait_line(r"generation \d+ serving", timeout, generation_count)
