@@ -309,6 +309,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
             sock.close()
         shutil.rmtree(notify_dir, ignore_errors=True)
         run_dir.unlock()
+        log.flush(timeout=2)  # the writer thread dies with the process: its queue first
 
 
 def control_command(command: str, as_json: bool) -> int:
