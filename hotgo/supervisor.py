@@ -401,9 +401,9 @@ class Supervisor:
 
     def _own_port(self, generation: Generation, own: Tuple[str, ...]) -> None:
         """The generation listens itself instead of (or besides) taking the shared socket: say so, once."""
-        generation.own_listen = own
         same_port = any(port_of(a) in self.ports for a in own)
         if not same_port:
+            generation.own_listen = own  # the summary must not say it serves on the shared port
             self.own_port = True  # two generations cannot bind that port at once: stop-then-start
         if self.warned_own_port:
             return
