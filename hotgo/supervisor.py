@@ -236,6 +236,7 @@ class Supervisor:
             self.build.cancel()
             self.reloads.pop(self.build.generation, None)
         if self.held is not None:  # built from content that has changed again since: never shown
+            self.log.info(f"newer change: dropping the build of generation {self.held.generation}")
             self.reloads.pop(self.held.generation, None)
             self.held = None
         number = self.next_number
@@ -446,17 +447,13 @@ class Supervisor:
         hint = attach_hint(self.settings.build_profile, generation.pid) if self.artifact is None else None
         if hint:
             self.log.info(hint, event="debug", generation=generation.number, pid=generation.pid)
-        if old is not None and old.state is not State.STOPPED:
-            self._drain(old, replaced_by=generation.number)
+        draining = old if old is not None and old.state is not State.STOPPED else None
+        if self.browser is not None:  # before the summary line: a page may ask right after it
+            self.browser.ready(generation.number, draining.pid if draining is not None else None)
+        if draining is not None:
+            self._drain(draining, replaced_by=generation.number)
         else:
             self._summary(generation, None)
-        if not generation.own_listen and how == "READY=1":
-            # The socket watch stops at a ready: look once now and once a moment later (after
-            # the drain has begun: each look reads the kernel's TCP table, milliseconds).
-            self._check_own_port(generation)
-            self.after(OWN_PORT_GRACE, lambda: self._check_own_port(generation))
-        if self.browser is not None:
-            self.browser.ready(generation.number, old.pid if old is not None and old.state is State.DRAINING else None)
         self.tell_supervisor(f"READY=1\nSTATUS=serving generation {generation.number} (pid {generation.pid})"
                              f"\nMAINPID={os.getpid()}")
         self.pusher.generation_ready(generation.number)
@@ -464,6 +461,11 @@ class Supervisor:
         if self.mode is SocketMode.NONE and not self.hinted_listen:
             self.hinted_listen = True
             self.after(1.0, lambda: self._hint_listen(generation))
+        if not generation.own_listen and how == "READY=1":
+            # The socket watch stops at a ready: look once now and once a moment later (last:
+            # each look reads the kernel's TCP table, milliseconds, off the handoff's path).
+            self._check_own_port(generation)
+            self.after(OWN_PORT_GRACE, lambda: self._check_own_port(generation))
 
     def _ready_timeout(self, generation: Generation) -> None:
         if generation is not self.candidate or generation.state is not State.STARTING:

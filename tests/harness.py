@@ -64,6 +64,14 @@ class Every:
             self.action()
 
 
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie counts); it may vanish between any two looks."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def make_tree(base: Path, directories: int, files_per_dir: int, fanout: int = 100) -> None:
     """`directories` directories (two levels, `fanout` wide) with empty files: 100,000 files in ~2s."""
     for i in range(max(1, directories // fanout)):

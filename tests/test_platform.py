@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import psutil
 import pytest
+from harness import gone
 from harness import wait_for as harness_wait_for
 from watchdog.events import FileDeletedEvent, FileModifiedEvent
 
@@ -519,13 +520,6 @@ def _run_fake_hotgo_and_kill_it(tmp_path: Path, system: str, shell: str, drain: 
     return service, sleeper
 
 
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 @needs_linux
 @pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
 @pytest.mark.parametrize("drain", [False, True])
@@ -534,7 +528,7 @@ def test_macos_parent_watcher_kills_the_group_when_hotgo_is_killed(tmp_path: Pat
     if not Path(shell).exists():
         pytest.skip(f"{shell} missing")
     service, sleeper = _run_fake_hotgo_and_kill_it(tmp_path, "darwin", shell, drain)
-    wait_for(lambda: _gone(service) and _gone(sleeper), timeout=5, what="the service group to die with hotgo")
+    wait_for(lambda: gone(service) and gone(sleeper), timeout=5, what="the service group to die with hotgo")
 
 
 @needs_linux
@@ -542,7 +536,7 @@ def test_macos_parent_watcher_kills_the_group_when_hotgo_is_killed(tmp_path: Pat
 def test_linux_kills_the_whole_group_when_hotgo_is_killed(tmp_path: Path, drain: bool) -> None:
     """PR_SET_PDEATHSIG ends the service; the pipe watcher the rest of its group (its sleep)."""
     service, sleeper = _run_fake_hotgo_and_kill_it(tmp_path, "linux", "/bin/sh", drain=drain)
-    wait_for(lambda: _gone(service) and _gone(sleeper), timeout=20, what="the service group to die with hotgo")
+    wait_for(lambda: gone(service) and gone(sleeper), timeout=20, what="the service group to die with hotgo")
 
 
 @needs_linux

@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 from typing import Set
 
-import psutil
 import pytest
-from harness import Hotgo, field_of, free_port, get, set_version, wait_for
+from harness import Hotgo, field_of, free_port, get, gone, set_version, wait_for
 
 from hotgo.profiles import merge
 
@@ -106,8 +105,7 @@ def test_debug_binary_has_dwarf_and_a_halted_old_generation_does_not_block_the_h
         set_version(api_project, "v2")
         wait_for(lambda: field_of(get(port), "version") == "v2", 120, "v2 served while generation 1 is halted")
         hotgo.wait_line(r"generation 1 still running 1s after .*killing", timeout=30)
-        wait_for(lambda: not psutil.pid_exists(first_pid) or
-                 psutil.Process(first_pid).status() == psutil.STATUS_ZOMBIE, 30, "the halted generation killed")
+        wait_for(lambda: gone(first_pid), 30, "the halted generation killed")
         second_pid = int(field_of(get(port), "pid") or 0)
         assert f"dlv attach {second_pid}`" in hotgo.output, hotgo.output
 
