@@ -461,7 +461,7 @@ class Supervisor:
         if self.mode is SocketMode.NONE and not self.hinted_listen:
             self.hinted_listen = True
             self.after(1.0, lambda: self._hint_listen(generation))
-        if not generation.own_listen and how == "READY=1":
+        if how == "READY=1" and not self.warned_own_port:
             # The socket watch stops at a ready: look once now and once a moment later (last:
             # each look reads the kernel's TCP table, milliseconds, off the handoff's path).
             self._check_own_port(generation)

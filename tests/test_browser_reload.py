@@ -13,7 +13,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import psutil
 import pytest
@@ -118,6 +118,19 @@ def write_version(project: Path, expression: str) -> int:
     return text[: match.start()].count("\n") + 1
 
 
+def proxied_args() -> Tuple[List[str], int]:
+    """`hotgo run` of the sample with the browser proxy; and the proxy's port."""
+    shared, front = free_port(), free_port()
+    return ["run", "./cmd/api", "--listen", f"127.0.0.1:{shared}", "--browser", f"127.0.0.1:{front}"], front
+
+
+def open_page(hotgo: Hotgo, browser: Browser, front: int) -> None:
+    """Once the sample serves, the browser opens its page through the proxy and shows v1."""
+    hotgo.wait_serving()
+    browser.driver.get(f"http://127.0.0.1:{front}/page")
+    wait_for(lambda: browser.version() == "v1", 30, "the page to show v1")
+
+
 def assert_only_good_documents(browser: Browser) -> None:
     for document in browser.collect():
         assert document.get("status") == 200, f"the browser got an error document: {document}"
@@ -125,12 +138,9 @@ def assert_only_good_documents(browser: Browser) -> None:
 
 def test_the_page_reloads_on_each_generation_and_shows_build_errors(api_project: Path, browser: Browser,
                                                                     tmp_path: Path) -> None:
-    shared, front = free_port(), free_port()
-    args = ["run", "./cmd/api", "--listen", f"127.0.0.1:{shared}", "--browser", f"127.0.0.1:{front}"]
+    args, front = proxied_args()
     with Hotgo(args, api_project) as hotgo:
-        hotgo.wait_serving()
-        browser.driver.get(f"http://127.0.0.1:{front}/page")
-        wait_for(lambda: browser.version() == "v1", 30, "the page to show v1")
+        open_page(hotgo, browser, front)
 
         set_version(api_project, "v2")
         wait_for(lambda: browser.version() == "v2", 120, "the page to reload itself and show v2")
@@ -157,12 +167,9 @@ def test_the_page_reloads_on_each_generation_and_shows_build_errors(api_project:
 
 def test_a_page_that_missed_a_generation_while_hotgo_was_down_reloads_on_reconnect(
         api_project: Path, browser: Browser) -> None:
-    shared, front = free_port(), free_port()
-    args = ["run", "./cmd/api", "--listen", f"127.0.0.1:{shared}", "--browser", f"127.0.0.1:{front}"]
+    args, front = proxied_args()
     with Hotgo(args, api_project) as hotgo:
-        hotgo.wait_serving()
-        browser.driver.get(f"http://127.0.0.1:{front}/page")
-        wait_for(lambda: browser.version() == "v1", 30, "the page to show v1")
+        open_page(hotgo, browser, front)
         assert hotgo.interrupt() == 0
     set_version(api_project, "v2")  # while nothing watches
     with Hotgo(args, api_project) as hotgo:
