@@ -55,7 +55,7 @@ from common import (
 )
 from harness import Every
 
-from hotgo.profiles import merge
+from hotgo.settings.profiles import merge
 
 POLL = 0.005
 

@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, log, wait_for
 from harness import kill_tree, make_tree
 
-from hotgo.filters import PathFilter
 from hotgo.log import Log
-from hotgo.observers import inotify_watch_count
-from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from hotgo.watch import ChangeSet, Watcher
+from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from hotgo.watch.filters import PathFilter
+from hotgo.watch.observers import inotify_watch_count
+from hotgo.watch.watcher import ChangeSet, Watcher
 
 WATCHING = re.compile(r"watching (\d+) files in (\d+) directories \((\d+) inotify watches\) in ([\d.]+)s")
 

@@ -14,25 +14,34 @@ import traceback
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from hotgo import __version__, browser, config, envfile, platform, preflight
-from hotgo import init as initfile
-from hotgo.artifact import ArtifactWatcher
-from hotgo.config import CONFIG_NAME
-from hotgo.control import ControlServer, RunDir, request
+from hotgo import __version__, platform
+from hotgo.browser import attach
+from hotgo.build.go_module import (
+    GoPackage,
+    embed_patterns,
+    find_go,
+    find_module_root,
+    local_module_dirs,
+    resolve_package,
+)
+from hotgo.choices import SocketMode
+from hotgo.control.channel import ControlServer, RunDir, request
+from hotgo.control.status_text import describe_status
 from hotgo.errors import RuntimeFailure, UsageError
-from hotgo.events import ArtifactChanged, ControlRequest, FilesChanged, ReopenLog, ReplySlot, StopRequested
-from hotgo.filters import PathFilter
-from hotgo.gomod import GoPackage, embed_patterns, find_go, find_module_root, local_module_dirs, resolve_package
-from hotgo.kinds import SocketMode
+from hotgo.handoff.sockets import bind_shared, bound_address
+from hotgo.init import template as initfile
 from hotgo.log import LOG_FORMATS, Log, colour_wanted
-from hotgo.profiles import profile_line
-from hotgo.reaper import OrphanReaper
-from hotgo.settings import SETTINGS, Settings, Value, resolve
-from hotgo.settings_watch import SettingsFileWatch
-from hotgo.sockets import bind_shared, bound_address
-from hotgo.status_report import describe_status
-from hotgo.supervisor import Supervisor
-from hotgo.watch import Watcher
+from hotgo.loop.events import ArtifactChanged, ControlRequest, FilesChanged, ReopenLog, ReplySlot, StopRequested
+from hotgo.loop.supervisor import Supervisor
+from hotgo.platform.reaper import OrphanReaper
+from hotgo.settings import env_file, preflight, toml_file
+from hotgo.settings.file_watch import SettingsFileWatch
+from hotgo.settings.profiles import profile_line
+from hotgo.settings.schema import SETTINGS, Settings, Value, resolve
+from hotgo.settings.toml_file import CONFIG_NAME
+from hotgo.watch.artifact import ArtifactWatcher
+from hotgo.watch.filters import PathFilter
+from hotgo.watch.watcher import Watcher
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,9 +108,9 @@ def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path,
         raise UsageError(f"PKG {namespace.package!r} and --binary exclude each other: --binary runs a prebuilt "
                          "binary and builds nothing; drop one of them")
     candidate = settings_file(namespace, cwd)
-    # Also a directory or a broken link: config.load says what is wrong instead of using defaults.
+    # Also a directory or a broken link: toml_file.load says what is wrong instead of using defaults.
     config_path = candidate if namespace.config or os.path.lexists(candidate) else None
-    file_values, locations = config.load(config_path) if config_path else ({}, {})
+    file_values, locations = toml_file.load(config_path) if config_path else ({}, {})
     flag_names = {s.dest: s.flag for s in SETTINGS if s.flag and s.dest in flag_values}
     if where is not None:
         where.update({**locations, **flag_names})
@@ -111,7 +120,7 @@ def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path,
         from_flag = "run_env_file" in flag_values or config_path is None
         base = cwd if from_flag else config_path.parent  # type: ignore[union-attr]
         named_in = "--env-file" if from_flag else locations["run_env_file"]
-        from_file = envfile.load(base / settings.run_env_file, named_in)
+        from_file = env_file.load(base / settings.run_env_file, named_in)
         settings = dataclasses.replace(settings, run_env={**from_file, **settings.run_env})
     return settings
 
@@ -283,7 +292,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     proxy = None
     try:
         server = ControlServer(run_dir, control)
-        proxy = browser.attach(settings, addresses, supervisor, log)
+        proxy = attach.attach(settings, addresses, supervisor, log)
         if watcher is not None:
             watcher.start()
         if artifacts is not None:

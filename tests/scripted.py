@@ -15,15 +15,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from hotgo.build import BuildResult
-from hotgo.events import BuildDone, Event, Exited, FilesChanged, Notified, StopRequested
-from hotgo.generation import Generation, State
-from hotgo.gomod import GoPackage
+from hotgo.build.go_build import BuildResult
+from hotgo.build.go_module import GoPackage
+from hotgo.handoff.generation import Generation, State
+from hotgo.handoff.notify import Message
 from hotgo.log import Log
-from hotgo.notify import Message
-from hotgo.settings import Settings
-from hotgo.supervisor import Supervisor
-from hotgo.watch import ChangeSet
+from hotgo.loop.events import BuildDone, Event, Exited, FilesChanged, Notified, StopRequested
+from hotgo.loop.supervisor import Supervisor
+from hotgo.settings.schema import Settings
+from hotgo.watch.watcher import ChangeSet
 
 Action = Tuple[Any, ...]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from harness import REPO, Hotgo, field_of, free_port, get, wait_for
 
-from hotgo.settings_table import reference_table
+from hotgo.init.reference_table import reference_table
 
 
 def hotgo_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -108,7 +108,7 @@ def _environ(pid: int) -> dict[str, str]:
 def test_declared_defaults_are_the_settings_defaults() -> None:
     import dataclasses
 
-    from hotgo.settings import SETTINGS, Settings
+    from hotgo.settings.schema import SETTINGS, Settings
 
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     assert set(fields) == {s.dest for s in SETTINGS}

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from harness import copy_sample
 
-from hotgo import config
-from hotgo.check_flag import find_check_flag
-from hotgo.validate import check_file
-from hotgo.validator_output import brief, looks_like_error
+from hotgo.init.check_flag import find_check_flag
+from hotgo.push.validate import check_file
+from hotgo.push.validator_errors import brief, looks_like_error
+from hotgo.settings import toml_file
 
 
 @pytest.mark.parametrize(("text", "where"), [
@@ -45,7 +45,7 @@ def test_brief_prefers_error_lines_stderr_first_and_counts_the_rest() -> None:
 
 
 @pytest.mark.parametrize(("line", "error"), [
-    ("reload failed: open config.yaml: permission denied", True),
+    ("reload failed: open toml_file.yaml: permission denied", True),
     ('cannot apply config/app.yaml: unknown module kind "bogus"', True),
     ("config reloaded, 0 errors", False),
     ("reloading configuration", False),
@@ -62,8 +62,8 @@ def test_brief_without_error_words_shows_the_last_lines() -> None:
 
 @pytest.mark.parametrize(("source", "command"), [
     ('flag.String("check-config", "", "validate and exit")', "{binary} -check-config {file}"),
-    ('app.Flag("config.file", "path").Default("x.yml").String()\n'
-     'app.Flag("config.check", "check and exit").Bool()', "{binary} --config.check --config.file {file}"),
+    ('app.Flag("toml_file.file", "path").Default("x.yml").String()\n'
+     'app.Flag("toml_file.check", "check and exit").Bool()', "{binary} --toml_file.check --toml_file.file {file}"),
     ('fs.BoolVar(&check, "validate", false, "")\nfs.StringVar(&path, "config", "", "")',
      "{binary} --validate --config {file}"),
     ('var cmd = &cobra.Command{Use: "validate [flags]"}', "{binary} validate --config {file}"),
@@ -87,5 +87,5 @@ def test_init_proposes_the_services_check_flag_commented_out(tmp_path: Path) -> 
     assert 'validate: {binary} -check-config {file} ("check-config" flag in cmd/api/main.go' in result.stdout
     written = (project / "hotgo.toml").read_text()
     assert 'validate = "auto"\n# validate = "{binary} -check-config {file}"\n' in written
-    values, _ = config.load(project / "hotgo.toml")
+    values, _ = toml_file.load(project / "hotgo.toml")
     assert "config_validate" in values and values["config_validate"] == []  # still auto until uncommented

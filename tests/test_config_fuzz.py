@@ -16,9 +16,9 @@ from typing import Any, Dict, List, Tuple
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hotgo import config, preflight
 from hotgo.errors import UsageError
-from hotgo.settings import MAX_DURATION, SETTINGS, Settings, resolve
+from hotgo.settings import preflight, toml_file
+from hotgo.settings.schema import MAX_DURATION, SETTINGS, Settings, resolve
 
 # Words that reach the interesting branches of the converters more often than random text.
 SEEDS = ["", "auto", "none", "inherit", "reuseport", "notify", "http:/healthz", "http:x", "delay:300ms",
@@ -90,7 +90,7 @@ def test_any_hotgo_toml_gives_settings_or_one_line(document: Dict[Tuple[str, str
         path = Path(scratch) / "hotgo.toml"
         path.write_text(toml_document(document), encoding="utf-8")
         try:
-            values, locations = config.load(path)
+            values, locations = toml_file.load(path)
             loaded = resolve(values, locations)
             preflight.check_watch_paths(loaded.watch_paths, Path(scratch), locations.get("watch_paths", "paths"))
         except UsageError as err:

@@ -10,7 +10,7 @@ from typing import List, Set
 
 from test_imports import LAYERS
 
-from hotgo import events
+from hotgo.loop import events
 
 REPO = Path(__file__).resolve().parent.parent
 ARCHITECTURE = REPO / "docs" / "architecture.md"
@@ -31,7 +31,7 @@ def logged_events() -> Set[str]:
     """Every `event` name hotgo's code writes: event="..." arguments, the defaults of `event`
     parameters, the events the log module formats itself, and "log" for lines without one."""
     found = {"log"}
-    for path in (REPO / "hotgo").glob("*.py"):
+    for path in (REPO / "hotgo").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
                 found.update(kw.value.value for kw in node.keywords
@@ -97,7 +97,7 @@ def test_every_file_the_documents_name_exists() -> None:
 
 def test_no_reference_to_a_document_outside_the_repository() -> None:
     outside = re.compile("DESIGN" + r"(\s*§|:|\.md)")
-    places = [*(REPO / "hotgo").glob("*.py"), *(REPO / "tests").glob("*.py"), *(REPO / "bench").glob("*.py"),
+    places = [*(REPO / "hotgo").rglob("*.py"), *(REPO / "tests").glob("*.py"), *(REPO / "bench").glob("*.py"),
               *(REPO / "docs").glob("*.md"), REPO / "README.md"]
     found = [f"{p.relative_to(REPO)}:{n}" for p in places
              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if outside.search(line)]

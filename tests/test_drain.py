@@ -12,10 +12,10 @@ from typing import Iterator, List
 import pytest
 from harness import wait_for
 
-from hotgo import procnet
-from hotgo.drain import DrainReport, DrainWatch
+from hotgo.handoff.drain import DrainReport, DrainWatch
+from hotgo.platform import linux_proc
 
-pytestmark = pytest.mark.skipif(not procnet.AVAILABLE, reason="follows connections through Linux /proc")
+pytestmark = pytest.mark.skipif(not linux_proc.AVAILABLE, reason="follows connections through Linux /proc")
 
 # Accepts connections until stdin says "close" (it closes them all, then exits) or "exit".
 SERVER = """
@@ -68,7 +68,7 @@ def connect(port: int, count: int) -> List[socket.socket]:
 
 def follow(proc: subprocess.Popen[str], port: int, command: str, announce: bool,
            clients: List[socket.socket], clients_close_first: bool = False) -> DrainReport:
-    wait_for(lambda: len(procnet.connections(proc.pid, [port]) or []) == len(clients), 10, "connections accepted")
+    wait_for(lambda: len(linux_proc.connections(proc.pid, [port]) or []) == len(clients), 10, "connections accepted")
     reports: List[DrainReport] = []
     watch = DrainWatch(proc.pid, [port], reports.append)
     if announce:
@@ -114,7 +114,7 @@ def test_connections_the_clients_close_first_are_in_order() -> None:
 def test_a_request_sent_into_a_closed_connection_is_a_reset() -> None:
     proc, port = start_server()
     clients = connect(port, 3)
-    wait_for(lambda: len(procnet.connections(proc.pid, [port]) or []) == 3, 10, "connections accepted")
+    wait_for(lambda: len(linux_proc.connections(proc.pid, [port]) or []) == 3, 10, "connections accepted")
     reports: List[DrainReport] = []
     watch = DrainWatch(proc.pid, [port], reports.append)
     watch.announced()  # even an announced drain cuts a request that meets a closed connection

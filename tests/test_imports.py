@@ -1,6 +1,7 @@
-"""Imports inside hotgo run one way: no cycle, and no module imports one of a higher layer.
+"""Imports inside hotgo run one way: no cycle, and no module imports a unit of a higher layer.
 
-The layers, top to bottom, are drawn in docs/architecture.md ("Modules and the direction of
+A unit is a package of hotgo (`loop`, `handoff`, …) or a module at its top (`cli`, `log`). The
+layers, top to bottom, are drawn in docs/architecture.md ("Packages and the direction of
 imports"). Every import counts, also one inside a function: a deferred import hides a cycle
 from Python, not from the next reader.
 """
@@ -15,44 +16,68 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "hotgo"
 
-# Top to bottom; a module may import its own layer and the layers below it. A name listed here
-# that has no file yet is allowed (modules of branches still in flight are placed ahead).
+# Top to bottom; a unit may import its own layer and the layers below it. A name listed here
+# that has no file yet is allowed (units of branches still in flight are placed ahead).
 LAYERS: List[Set[str]] = [
-    # entry points: commands, wiring of threads, sockets and the loop
-    {"__main__", "cli", "browser"},
+    # entry points: parse the command line, wire the parts, dispatch
+    {"__main__", "cli", "app"},
     # the one deciding loop and what it reacts to
-    {"supervisor", "events"},
-    # parts, each with one job; they reach the loop only through callbacks and events
-    {
-        "build", "progress", "generation", "notify", "ready", "drain", "crashes", "history",
-        "timings", "hints", "artifact", "push", "validate", "validator_output", "envfile", "settings_watch",
-        "watch", "snapshot", "observers", "livereload", "proxy", "pagescript", "listening", "control",
-        "sockets", "gomod", "check_flag", "init", "settings_table", "status_report", "preflight", "reaper",
-    },
+    {"loop"},
+    # stages that serve the loop: config pushes, the browser proxy, the control socket, `hotgo init`
+    {"push", "browser", "control", "init"},
+    # one generation's life at the shared port, and building one
+    {"handoff", "build"},
     # what the user set: declarations, hotgo.toml, and the parsers they need
-    {"config", "settings", "push_spec", "signals", "addresses", "profiles"},
-    # foundations that know nothing of the rest
-    {"__init__", "errors", "log", "platform", "procnet", "timers", "filters", "kinds", "children"},
+    {"settings"},
+    # seeing file changes (it needs nothing of the settings: they are handed to it)
+    {"watch"},
+    # foundations that know nothing of the rest; platform/ is the only place that asks which OS
+    {"__init__", "errors", "log", "choices", "deadlines", "platform"},
 ]
 
 
-def hotgo_imports(path: Path) -> Set[str]:
-    """The hotgo modules `path` imports, anywhere in it."""
+def module_names() -> Dict[str, Path]:
+    """Every module of hotgo by dotted name below the package (`loop.supervisor`, `cli`, `platform`)."""
+    names: Dict[str, Path] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]
+        names[".".join(parts)] = path
+    return names
+
+
+def hotgo_imports(path: Path, known: Set[str]) -> Set[str]:
+    """The hotgo modules `path` imports, anywhere in it (`from hotgo.loop import events` is `loop.events`)."""
     found: Set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "hotgo":  # `from hotgo import platform`, not `from hotgo import __version__`
-                found.update(alias.name for alias in node.names if (PACKAGE / f"{alias.name}.py").exists())
-            elif node.module.startswith("hotgo."):
-                found.add(node.module.split(".")[1])
+            if node.module != "hotgo" and not node.module.startswith("hotgo."):
+                continue
+            base = node.module[len("hotgo."):] if node.module != "hotgo" else ""
+            for alias in node.names:
+                name = f"{base}.{alias.name}".strip(".")
+                found.add(name if name in known else base)  # a module, or a name of module `base`
         elif isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[1] for alias in node.names if alias.name.startswith("hotgo."))
-    found.discard(path.stem)
+            found.update(alias.name[len("hotgo."):] for alias in node.names if alias.name.startswith("hotgo."))
+    found.discard("")  # `from hotgo import __version__`
     return found
 
 
 def import_graph() -> Dict[str, Set[str]]:
-    return {path.stem: hotgo_imports(path) for path in sorted(PACKAGE.glob("*.py"))}
+    modules = module_names()
+    return {name: hotgo_imports(path, set(modules)) - {name} for name, path in modules.items()}
+
+
+def unit_of(module: str) -> str:
+    return module.split(".")[0]
+
+
+def unit_graph(graph: Dict[str, Set[str]]) -> Dict[str, Set[str]]:
+    units: Dict[str, Set[str]] = {}
+    for module, imports in graph.items():
+        units.setdefault(unit_of(module), set()).update(unit_of(i) for i in imports)
+    return {unit: imports - {unit} for unit, imports in units.items()}
 
 
 def find_cycle(graph: Dict[str, Set[str]]) -> List[str]:
@@ -81,32 +106,48 @@ def find_cycle(graph: Dict[str, Set[str]]) -> List[str]:
     return []
 
 
-def layer_of(module: str) -> int:
+def layer_of(unit: str) -> int:
     for index, layer in enumerate(LAYERS):
-        if module in layer:
+        if unit in layer:
             return index
-    pytest.fail(f"hotgo/{module}.py is in no layer: add it to LAYERS in tests/test_imports.py (the highest "
-                "layer whose modules it imports, or lower) and to the picture in docs/architecture.md")
+    pytest.fail(f"hotgo/{unit} is in no layer: add it to LAYERS in tests/test_imports.py (the highest "
+                "layer whose units it imports, or lower) and to the picture in docs/architecture.md")
 
 
-def test_no_import_cycle() -> None:
+def test_no_import_cycle_between_modules() -> None:
     cycle = find_cycle(import_graph())
     assert not cycle, "import cycle: " + " -> ".join(cycle)
+
+
+def test_no_import_cycle_between_packages() -> None:
+    cycle = find_cycle(unit_graph(import_graph()))
+    assert not cycle, "packages import each other: " + " -> ".join(cycle)
 
 
 def test_no_module_imports_a_higher_layer() -> None:
     upward = [f"{module} imports {imported}"
               for module, imports in import_graph().items()
               for imported in sorted(imports)
-              if layer_of(imported) < layer_of(module)]
+              if layer_of(unit_of(imported)) < layer_of(unit_of(module))]
     assert not upward, "imports against the layers: " + "; ".join(upward)
+
+
+def test_package_inits_hold_no_code_but_the_platform_seam() -> None:
+    """`import hotgo.loop.events` runs hotgo/loop/__init__.py: an init that imports would tie packages."""
+    heavy = [str(path.relative_to(PACKAGE)) for name, path in module_names().items()
+             if path.name == "__init__.py" and name not in ("__init__", "platform")
+             and any(not isinstance(node, ast.Expr) for node in ast.parse(path.read_text(encoding="utf-8")).body)]
+    assert not heavy, f"package __init__ files with code (keep them to a docstring): {heavy}"
 
 
 def test_the_checks_catch_what_they_promise(tmp_path: Path) -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) == []
-    source = ("import hotgo.log\nfrom hotgo import __version__, platform, timers\n\n"
-              "def later():\n    from hotgo.cli import main\n")
+    assert unit_graph({"loop.x": {"handoff.y", "loop.z"}, "handoff.y": {"log"}}) == {
+        "loop": {"handoff"}, "handoff": {"log"}}
+    source = ("import hotgo.log\nfrom hotgo import __version__, platform\nfrom hotgo.loop import events\n\n"
+              "def later():\n    from hotgo.cli import main\n    from hotgo.handoff.drain import DrainWatch\n")
     scratch = tmp_path / "scratch.py"
     scratch.write_text(source, encoding="utf-8")
-    assert hotgo_imports(scratch) == {"log", "platform", "timers", "cli"}
+    known = {"log", "platform", "loop.events", "cli", "handoff.drain"}
+    assert hotgo_imports(scratch, known) == {"log", "platform", "loop.events", "cli", "handoff.drain"}

@@ -9,10 +9,10 @@ import threading
 
 from harness import wait_for
 
-from hotgo.listening import holds_listener, wait_stopped_accepting
-from hotgo.livereload import LiveReload
+from hotgo.browser.livereload import LiveReload
+from hotgo.browser.page_script import inject, script_tag
+from hotgo.handoff.listening import holds_listener, wait_stopped_accepting
 from hotgo.log import Log
-from hotgo.pagescript import inject, script_tag
 
 # A stand-in for a draining generation: listens, closes its listener when told, and stays alive.
 LISTENER = """

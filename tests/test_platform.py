@@ -25,11 +25,12 @@ from harness import gone
 from harness import wait_for as harness_wait_for
 from watchdog.events import FileDeletedEvent, FileModifiedEvent
 
-from hotgo import platform, ready
-from hotgo.filters import PathFilter
-from hotgo.generation import Generation
-from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from hotgo.watch import Watcher
+from hotgo import platform
+from hotgo.handoff import readiness
+from hotgo.handoff.generation import Generation
+from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from hotgo.watch.filters import PathFilter
+from hotgo.watch.watcher import Watcher
 
 LINUX = sys.platform.startswith("linux")
 needs_linux = pytest.mark.skipif(not LINUX, reason="real-process tests read /proc")
@@ -556,12 +557,12 @@ def test_macos_watcher_ends_with_release(spawned: List[subprocess.Popen[bytes]],
 
 def test_auto_readiness_is_a_probe_where_there_is_no_notify_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(platform, "AUTO_READY_PROBE", True)
-    assert ready.plan("auto", listening=True) == ready.ReadyPlan("http", path="/", auto=True)
-    assert ready.plan("auto", listening=False) == ready.ReadyPlan("auto")  # nothing to probe
-    assert ready.plan("http:/healthz", listening=True) == ready.ReadyPlan("http", path="/healthz")
+    assert readiness.plan("auto", listening=True) == readiness.ReadyPlan("http", path="/", auto=True)
+    assert readiness.plan("auto", listening=False) == readiness.ReadyPlan("auto")  # nothing to probe
+    assert readiness.plan("http:/healthz", listening=True) == readiness.ReadyPlan("http", path="/healthz")
     monkeypatch.setattr(platform, "AUTO_READY_PROBE", False)
-    assert ready.plan("auto", listening=True) == ready.ReadyPlan("auto")
-    assert ready.plan("auto") == ready.ReadyPlan("auto")
+    assert readiness.plan("auto", listening=True) == readiness.ReadyPlan("auto")
+    assert readiness.plan("auto") == readiness.ReadyPlan("auto")
 
 
 class _Answers(http.server.BaseHTTPRequestHandler):
@@ -571,7 +572,7 @@ class _Answers(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.send_response(self.status)
         if self.generation is not None:
-            self.send_header(ready.GENERATION_HEADER, self.generation)
+            self.send_header(readiness.GENERATION_HEADER, self.generation)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -605,7 +606,7 @@ def _probe(url: str, generation: int, wait: float, **options: Any) -> Tuple[List
         verdicts.append(how)
         done.set()
 
-    probe = ready.HttpProbe(url, generation, on_ready, **options)
+    probe = readiness.HttpProbe(url, generation, on_ready, **options)
     done.wait(wait)
     probe.stop()
     return verdicts, time.monotonic() - began
@@ -631,31 +632,31 @@ def test_probe_reaching_only_the_old_generation(http_service: Any) -> None:
     # Without a pid to look at, auto falls back to the same delay as on POSIX.
     verdicts, took = _probe(url, 2, 3.0, auto=True)
     assert verdicts == ["GET / reached generation 1; still running after 500ms (heuristic)"]
-    assert took >= ready.AUTO_DELAY - 0.05
+    assert took >= readiness.AUTO_DELAY - 0.05
     assert _probe(url, 2, 0.8)[0] == []  # strict, no pid: never
     # This test process owns the listening socket, so it stands in for the new generation.
     verdicts, took = _probe(url, 2, 3.0, auto=True, pid=os.getpid())
     port = url.rsplit(":", 1)[1].strip("/")
     assert verdicts == [f"GET / reached generation 1; generation 2 listens on port {port} (heuristic)"]
-    assert ready.LISTEN_GRACE <= took < 2.0
+    assert readiness.LISTEN_GRACE <= took < 2.0
     verdicts, _ = _probe(url, 2, 3.0, pid=os.getpid())  # strict mode too
     assert len(verdicts) == 1 and "listens on port" in verdicts[0]
 
 
 def test_auto_probe_without_the_header_is_a_heuristic(http_service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ready, "listens_on", lambda pid, port: None)  # cannot tell
+    monkeypatch.setattr(readiness, "listens_on", lambda pid, port: None)  # cannot tell
     verdicts, took = _probe(http_service(404, None), 2, 3.0, auto=True, pid=12345)
     assert verdicts == ["GET / answered 404 without X-Hotgo-Generation; still running after 500ms (heuristic)"]
-    assert took >= ready.AUTO_DELAY - 0.05
+    assert took >= readiness.AUTO_DELAY - 0.05
 
 
 def test_listens_on() -> None:
     sock = _listener()
     try:
-        assert ready.listens_on(os.getpid(), sock.getsockname()[1]) is True
+        assert readiness.listens_on(os.getpid(), sock.getsockname()[1]) is True
     finally:
         sock.close()
-    assert ready.listens_on(os.getpid(), 1) is False
+    assert readiness.listens_on(os.getpid(), 1) is False
 
 
 # -- macOS FSEvents history ---------------------------------------------------------------------

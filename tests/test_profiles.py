@@ -15,7 +15,7 @@ from typing import Set
 import pytest
 from harness import Hotgo, field_of, free_port, get, gone, set_version, wait_for
 
-from hotgo.profiles import merge
+from hotgo.settings.profiles import merge
 
 elf_only = pytest.mark.skipif(sys.platform != "linux", reason="reads the ELF sections of the built binary")
 

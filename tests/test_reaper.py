@@ -15,7 +15,8 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ch
 SCRIPT = textwrap.dedent("""\
     import os, subprocess, sys, time
     sys.path.insert(0, {root!r})
-    from hotgo import platform, reaper
+    from hotgo import platform
+    from hotgo.platform import reaper
 
     reaper.POLL_SECONDS = 0.001  # as eager as it gets: every race is tried
     watch = reaper.OrphanReaper()

@@ -14,15 +14,15 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 from scripted import FakeClock, FakeGeneration, JsonLog, Script
 
-from hotgo.crashes import BACKOFF_FIRST, CRASH_GIVE_UP
-from hotgo.events import ControlRequest, ReplySlot, SocketSeen
-from hotgo.generation import Generation, State
-from hotgo.push import ConfigChecked, ConfigPusher
-from hotgo.push_spec import parse_push
-from hotgo.ready import Observed
-from hotgo.status_report import describe_status
-from hotgo.timers import Timers
-from hotgo.validate import Verdict
+from hotgo.control.status_text import describe_status
+from hotgo.deadlines import Timers
+from hotgo.handoff.generation import Generation, State
+from hotgo.handoff.readiness import Observed
+from hotgo.loop.crash_policy import BACKOFF_FIRST, CRASH_GIVE_UP
+from hotgo.loop.events import ControlRequest, ReplySlot, SocketSeen
+from hotgo.push.pusher import ConfigChecked, ConfigPusher
+from hotgo.push.validate import Verdict
+from hotgo.settings.push_method import parse_push
 
 
 @pytest.fixture

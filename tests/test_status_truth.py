@@ -10,9 +10,9 @@ from typing import Any, Dict
 from harness import Hotgo, field_of, free_port, get, set_version, wait_for
 from test_run import CRASHES_AFTER_READY
 
-from hotgo.control import request
-from hotgo.history import BuildHistory
-from hotgo.supervisor import Supervisor
+from hotgo.control.channel import request
+from hotgo.loop.build_history import BuildHistory
+from hotgo.loop.supervisor import Supervisor
 
 # Ready, up long enough to be seen serving, then gone: a quick crash all the same (< 10 s).
 CRASHES_AFTER_A_WHILE = CRASHES_AFTER_READY.replace("100 * time.Millisecond", "1500 * time.Millisecond")

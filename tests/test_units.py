@@ -7,13 +7,13 @@ from typing import List, Tuple
 
 import pytest
 
-from hotgo.addresses import parse_listen
-from hotgo.crashes import CRASH_WINDOW, CrashPolicy
+from hotgo.deadlines import Timers
 from hotgo.errors import UsageError
-from hotgo.filters import PathFilter, glob_to_regex, is_temp_file
-from hotgo.ready import ReadinessWatch, ReadyKind, ReadyPlan
-from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, parse_duration, parse_ready, parse_signal
-from hotgo.timers import Timers
+from hotgo.handoff.readiness import ReadinessWatch, ReadyKind, ReadyPlan
+from hotgo.loop.crash_policy import CRASH_WINDOW, CrashPolicy
+from hotgo.settings.addresses import parse_listen
+from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, parse_duration, parse_ready, parse_signal
+from hotgo.watch.filters import PathFilter, glob_to_regex, is_temp_file
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_durations_and_signals() -> None:
 
 
 def test_timers_run_in_deadline_order_and_skip_cancelled() -> None:
-    from hotgo.timers import Timers
+    from hotgo.deadlines import Timers
 
     timers = Timers()
     ran: list[str] = []
@@ -113,7 +113,7 @@ def test_timers_run_in_deadline_order_and_skip_cancelled() -> None:
 
 
 def test_embed_patterns(tmp_path: Path) -> None:
-    from hotgo.gomod import embed_patterns
+    from hotgo.build.go_module import embed_patterns
 
     (tmp_path / "web").mkdir()
     source = tmp_path / "web" / "assets.go"

@@ -15,12 +15,12 @@ import psutil
 import pytest
 from harness import Hotgo, field_of, free_port, get, kill_processes_under, make_tree, set_version, wait_for
 
-from hotgo.filters import PathFilter
-from hotgo.gomod import local_module_dirs
+from hotgo.build.go_module import local_module_dirs
 from hotgo.log import Log
-from hotgo.observers import inotify_watch_count
-from hotgo.settings import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from hotgo.watch import ChangeSet, Watcher
+from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from hotgo.watch.filters import PathFilter
+from hotgo.watch.observers import inotify_watch_count
+from hotgo.watch.watcher import ChangeSet, Watcher
 
 linux_only = pytest.mark.skipif(inotify_watch_count() is None, reason="counts inotify watches via /proc (Linux)")
 EXCLUDED_NAMES = {p.rstrip("/") for p in DEFAULT_EXCLUDE if p.endswith("/")}

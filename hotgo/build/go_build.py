@@ -1,0 +1,159 @@
+"""`go build` of one generation, on its own thread, cancellable when a newer change arrives."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+from hotgo import platform
+from hotgo.build.progress import BuildProgress
+from hotgo.log import BRIGHT, DIM, RED, Log
+
+_DIAGNOSTIC = re.compile(r"^(?P<where>[^\s:][^:]*\.go:\d+(?::\d+)?): (?P<what>.*)$")
+
+
+@dataclass
+class BuildResult:
+    generation: int
+    binary: Path
+    ok: bool
+    seconds: float
+    output: List[str] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def errors(self) -> List[str]:
+        return [line for line in self.output if _DIAGNOSTIC.match(line)]
+
+
+class Build:
+    """One run of `go build -o .hotgo/bin/<name>-<generation> PKG`."""
+
+    def __init__(
+        self,
+        go: str,
+        root: Path,
+        package: str,
+        binary: Path,
+        generation: int,
+        flags: Sequence[str],
+        env: Dict[str, str],
+        log: Log,
+        on_done: Callable[[BuildResult], None],
+    ) -> None:
+        # -v: go names each package it compiles, which is what progress on a long build counts.
+        self.argv = [go, "build", "-v", *flags, "-o", str(binary), package]
+        self.root = root
+        self.binary = binary
+        self.generation = generation
+        self.env = {**os.environ, **env}
+        self.log = log
+        self.on_done = on_done
+        self._cancelled = threading.Event()
+        self._proc_lock = threading.Lock()
+        self._proc: Optional[object] = None
+        self.started = 0.0
+        self.progress = BuildProgress(log, generation, [go, "list", "-deps", *_tag_flags(flags), package],
+                                      str(root), self.env)
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        threading.Thread(target=self._run, name=f"hotgo-build-{self.generation}", daemon=True).start()
+        self.progress.start()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        with self._proc_lock:
+            proc = self._proc
+        if proc is not None:
+            platform.kill_tree(proc)  # type: ignore[arg-type]
+
+    def _run(self) -> None:
+        output: List[str] = []
+        ok = False
+        try:
+            self.binary.parent.mkdir(parents=True, exist_ok=True)
+            with self._proc_lock:
+                if self._cancelled.is_set():
+                    raise _Cancelled
+                proc = platform.spawn_tool(self.argv, self.env, str(self.root))
+                self._proc = proc
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.decode(errors="replace").rstrip()
+                if not self.progress.saw(line):
+                    output.append(line)
+            ok = proc.wait() == 0 and self.binary.exists()
+            platform.release(proc)
+        except _Cancelled:
+            pass
+        except OSError as err:
+            output.append(f"hotgo: could not run go build: {err}")
+        finally:
+            self.progress.finish()
+            self.log.status("")
+        seconds = time.monotonic() - self.started
+        cancelled = self._cancelled.is_set()
+        self.on_done(BuildResult(self.generation, self.binary, ok and not cancelled, seconds,
+                                 output, cancelled))
+
+class _Cancelled(Exception):
+    pass
+
+
+def _tag_flags(flags: Sequence[str]) -> List[str]:
+    """The flags of a build that change which packages `go list` sees (build tags)."""
+    found: List[str] = []
+    for index, flag in enumerate(flags):
+        if flag.startswith("-tags="):
+            found.append(flag)
+        elif flag == "-tags" and index + 1 < len(flags):
+            found += [flag, flags[index + 1]]
+    return found
+
+
+def show_failure(log: Log, result: BuildResult, root: Path,
+                 still: str = "still serving the previous version") -> None:
+    """The compiler's lines, file:line highlighted, then a one-line summary ending with `still`
+    (what serves meanwhile: the supervisor knows whether anything does)."""
+    for line in result.output:
+        match = _DIAGNOSTIC.match(line)
+        if match:
+            log.raw("  " + log.paint(match["where"], BRIGHT) + ": " + log.paint(match["what"], RED))
+        elif line.startswith("# "):
+            log.raw("  " + log.paint(line, DIM))
+        elif line:
+            log.raw("  " + line)
+    errors = result.errors
+    if errors:
+        first = _DIAGNOSTIC.match(errors[0])
+        where = first["where"] if first else "?"
+        count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+        log.error(f"build failed in {result.seconds:.2f}s: {count}, first at {where} — {still}",
+                  event="build_failed", generation=result.generation)
+    else:
+        log.error(f"build failed in {result.seconds:.2f}s — {still}",
+                  event="build_failed", generation=result.generation)
+
+
+def prune_builds(directory: Path, name: str, keep: int, protect: Sequence[Path]) -> None:
+    """Keep the newest `keep` builds (and any still running); Windows may refuse a running .exe."""
+    pattern = re.compile(rf"^{re.escape(name)}-(\d+){re.escape(platform.EXE_SUFFIX)}$")
+    builds = []
+    for entry in directory.glob(f"{name}-*"):
+        match = pattern.match(entry.name)
+        if match:
+            builds.append((int(match.group(1)), entry))
+    builds.sort(reverse=True)
+    for _, path in builds[keep:]:
+        if path in protect:
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            pass

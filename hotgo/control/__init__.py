@@ -1,0 +1,1 @@
+"""`hotgo status|reload|rollback|stop`: the control socket and the status text."""

@@ -1,0 +1,100 @@
+"""Advice hotgo prints when a setting or a service change would make reloads better."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import psutil
+
+from hotgo.handoff.drain import DrainReport
+
+
+def listening_ports(pid: int) -> List[str]:
+    """The TCP addresses a process listens on, as `--listen` takes them."""
+    try:
+        connections = psutil.Process(pid).net_connections(kind="inet")
+    except (psutil.Error, RuntimeError):  # Windows: GetExtendedTcpTable failed (Wine 8 often)
+        return []
+    found = []
+    for conn in connections:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr:
+            host = conn.laddr.ip
+            host = "" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+            found.append(f"{host}:{conn.laddr.port}")
+    return sorted(set(found))
+
+
+_TAKE_THE_SOCKET = (
+    "let the service take the socket hotgo passes as fd 3 (LISTEN_FDS, LISTEN_PID: systemd socket "
+    "activation, e.g. go-systemd's activation.Listeners(), or hotgo's Go helper: "
+    "hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler))"
+)
+
+
+def own_port_hint(generation: int, own: Sequence[str], shared: Sequence[str], queued: Optional[int],
+                  same_port: bool = False) -> str:
+    """A generation listens on a port of its own instead of taking hotgo's shared socket."""
+    theirs, ours = ", ".join(own), ", ".join(shared)
+    waiting = f" ({queued} waiting now)" if queued else ""
+    if same_port:
+        return (
+            f"generation {generation} binds {theirs} itself (SO_REUSEPORT) next to hotgo's socket instead of "
+            f"taking it: the kernel hands part of the new connections to hotgo's socket, where nobody accepts "
+            f"them{waiting}. Fix: {_TAKE_THE_SOCKET}; or run with --socket reuseport, where the service binds "
+            "the port itself and hotgo does not"
+        )
+    return (
+        f"generation {generation} listens on {theirs} itself and has not taken hotgo's socket on {ours}: "
+        f"connections to {ours} wait unanswered{waiting}, and reloads have to stop the old process before the new "
+        f"one can bind {theirs} (downtime). Fix: {_TAKE_THE_SOCKET}; or run with --socket none and without "
+        "--listen to say that the service binds its own port"
+    )
+
+
+def cut_hint(generation: int, report: DrainReport) -> str:
+    """An old generation cut connections when it stopped: what clients saw, and the drain that avoids it."""
+    clients = ("a client sending a request on one of them at that moment gets an error (wrk and other "
+               "non-retrying clients count a failure; Go's http.Client retries GETs, not POSTs)")
+    if report.announced:
+        return (
+            f"generation {generation} announced its drain (STOPPING=1) but {report.cut} of its {report.open} "
+            f"open connections were reset: {clients}. Before closing a connection, answer on it with "
+            "`Connection: close` for a moment, then Shutdown — hotgo's Go helper does (hotgo.ListenAndServe)"
+        )
+    return (
+        f"generation {generation} cut {report.cut} of its {report.open} open connections when it stopped "
+        f"(closed by the service or its exit without an announced drain, or reset): keep-alive clients were "
+        f"not told to reconnect, so {clients}. To drain without that: on the stop signal send STOPPING=1, "
+        "close the listener, answer with `Connection: close` for a moment, then Shutdown — hotgo's Go helper "
+        "does all of it (hotgo.ListenAndServe)"
+    )
+
+
+def address_in_use_hint(generation: int, line: str, shared: Sequence[str], holder: Optional[int]) -> str:
+    """A generation died binding an address: say who holds it and what to change."""
+    if holder is None:
+        return (
+            f"generation {generation} tried to bind a port hotgo holds for it (“{line}”): hotgo binds "
+            f"{', '.join(shared)} once and passes it to every generation as fd 3. Fix: {_TAKE_THE_SOCKET}; "
+            "or run with --socket none so that hotgo does not bind the port"
+        )
+    return (
+        f"generation {generation} binds its port itself and generation {holder} still holds it (“{line}”), "
+        f"so no edit could take effect. From now on hotgo stops the old process before starting the new one "
+        f"(downtime at every reload). Fix: {_TAKE_THE_SOCKET}"
+    )
+
+
+def listen_hint(generation: int, pid: int) -> Optional[str]:
+    ports = listening_ports(pid)
+    if not ports:
+        return None
+    listen = ", ".join(f'"{p}"' for p in ports)
+    return (
+        f"generation {generation} listens on {', '.join(ports)}; with socket mode none every reload "
+        "refuses connections while the service restarts. For seamless reloads: run with "
+        f"--listen {ports[0]} (or `listen = [{listen}]` under [run] in hotgo.toml) and let the "
+        "service take the shared socket — with the hotgo Go helper that is: "
+        '`go get github.com/hotgo-dev/hotgo/go`, import hotgo "github.com/hotgo-dev/hotgo/go", '
+        "and call hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler)."
+    )

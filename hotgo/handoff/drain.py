@@ -1,0 +1,170 @@
+"""What an old generation did with its open connections when it was told to stop.
+
+Just before the stop signal hotgo notes the connections the old process holds on
+the shared port(s). It then follows the server side of each one in the kernel's
+TCP table (hotgo.procnet) until the process has exited and every connection has
+settled, and sorts them by who ended them:
+
+- the client (the server side was seen in CLOSE_WAIT/LAST_ACK): in order;
+- the server, with a FIN (the server side reached FIN_WAIT/TIME_WAIT): in order
+  only if the service announced a drain (sent STOPPING=1, as hotgo's Go helper
+  does before it answers with `Connection: close`); otherwise cut, since a
+  keep-alive client was not told and may be sending its next request on it.
+  This is what `http.Server.Shutdown` and an exit do. hotgo cannot see HTTP
+  headers: a service that drains with `Connection: close` says so with STOPPING=1;
+- a reset (the server side vanished without either): cut, whatever was
+  announced: a request met a closed or abandoned connection. A client that
+  closes first also leaves no trace once the server side is gone (its
+  CLOSE_WAIT can pass between two reads), so vanished connections count as
+  resets only as far as the kernel's count of resets sent (Tcp OutRsts) grew
+  meanwhile.
+
+Connections not settled when the report is due are "still open". Where /proc
+is missing (macOS, Windows) only the count at the stop signal is known (psutil).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Sequence, Set, Tuple
+
+import psutil
+
+from hotgo.platform import linux_proc
+
+POLL = 0.05  # a read of the TCP table costs ~6 ms of kernel time: end states, not every step, count
+TAIL = 0.5  # after the exit: time for clients to answer the kernel's FIN or RST
+
+Key = Tuple[Tuple[str, int], Tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    open: int  # connections on the shared ports at the stop signal
+    orderly: int = 0
+    cut: int = 0
+    still_open: int = 0
+    known: bool = True  # False: only `open` could be observed
+    announced: bool = False  # the service sent STOPPING=1: its own closes counted as in order
+
+    def describe(self, stop: str) -> str:
+        """`16 connections open at SIGTERM: 16 closed in order`"""
+        if not self.open:
+            return "no open connections"
+        plural = "s" if self.open != 1 else ""
+        if not self.known:
+            return f"{self.open} connection{plural} open at {stop}"
+        parts = []
+        if self.orderly:
+            parts.append(f"{self.orderly} closed in order")
+        if self.cut:
+            parts.append(f"{self.cut} cut")
+        if self.still_open:
+            parts.append(f"{self.still_open} still open")
+        return f"{self.open} connection{plural} open at {stop}: " + ", ".join(parts)
+
+    def fields(self) -> Dict[str, int]:
+        """For the JSON `done` event."""
+        found = {"connections_open": self.open}
+        if self.known:
+            found.update(connections_closed=self.orderly, connections_cut=self.cut,
+                         connections_still_open=self.still_open)
+        return found
+
+
+def _open_connections(pid: int, ports: Sequence[int]) -> Optional[Set[Key]]:
+    held = linux_proc.connections(pid, ports) if linux_proc.AVAILABLE else None
+    if held is None:
+        return None
+    return {(s.local, s.remote) for s in held if s.state in (linux_proc.ESTABLISHED, linux_proc.CLOSE_WAIT)}
+
+
+def _count_with_psutil(pid: int, ports: Sequence[int]) -> int:
+    try:
+        found = psutil.Process(pid).net_connections(kind="tcp")
+    except (psutil.Error, RuntimeError):  # Windows: GetExtendedTcpTable failed (Wine 8 often)
+        return 0
+    return sum(1 for c in found if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port in ports)
+
+
+class DrainWatch:
+    """Created just before the stop signal; calls `on_report` once the process has exited and settled."""
+
+    def __init__(self, pid: int, ports: Sequence[int], on_report: Callable[[DrainReport], None]) -> None:
+        self.ports = tuple(ports)
+        self.on_report = on_report
+        self._exited = threading.Event()
+        self._stopped = threading.Event()
+        tracked = _open_connections(pid, self.ports)
+        self._pending: Set[Key] = tracked or set()
+        self._passive: Set[Key] = set()  # seen half-closed by the client
+        self.open = len(tracked) if tracked is not None else _count_with_psutil(pid, self.ports)
+        self.known = tracked is not None
+        self._by_client = 0
+        self._by_server = 0  # a FIN from the server side
+        self._reset = 0
+        self._announced = threading.Event()
+        self._resets_before = linux_proc.tcp_resets_sent()
+        if self.known and self._pending:
+            threading.Thread(target=self._follow, name=f"hotgo-drain-{pid}", daemon=True).start()
+
+    def announced(self) -> None:
+        """The service said it drains (STOPPING=1): its own FINs follow a `Connection: close`."""
+        self._announced.set()
+
+    def exited(self) -> None:
+        """The process has been reaped; without connections to follow, report now."""
+        self._exited.set()
+        if not (self.known and self.open):
+            self._report()
+
+    def cancel(self) -> None:
+        self._stopped.set()
+
+    def _follow(self) -> None:
+        exited_at: Optional[float] = None
+        while self._pending and not self._stopped.is_set():
+            states = {(s.local, s.remote): s.state for s in linux_proc.tcp_sockets(self.ports)}
+            for key in list(self._pending):
+                state = states.get(key)
+                if state is None or state == linux_proc.CLOSE:
+                    self._settle(key, "client" if key in self._passive else "reset")
+                elif state in linux_proc.SERVER_CLOSED_FIRST:
+                    self._settle(key, "server")
+                elif state in linux_proc.CLIENT_CLOSED_FIRST:
+                    self._passive.add(key)
+            if self._exited.is_set():
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at >= TAIL:
+                    break
+            self._stopped.wait(POLL)
+        if not self._stopped.is_set():
+            self._exited.wait()
+            self._report()
+
+    def _settle(self, key: Key, by: str) -> None:
+        self._pending.discard(key)
+        if by == "client":
+            self._by_client += 1
+        elif by == "server":
+            self._by_server += 1
+        else:
+            self._reset += 1
+
+    def _report(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        resets, by_client = self._reset, self._by_client
+        resets_after = linux_proc.tcp_resets_sent()
+        if self._resets_before is not None and resets_after is not None:
+            resets = min(resets, resets_after - self._resets_before)
+            by_client += self._reset - resets  # vanished without a reset: the client closed first
+        if self._announced.is_set():
+            orderly, cut = by_client + self._by_server, resets
+        else:
+            orderly, cut = by_client, self._by_server + resets
+        self.on_report(DrainReport(self.open, orderly, cut, len(self._pending), self.known,
+                                   self._announced.is_set()))

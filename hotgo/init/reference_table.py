@@ -1,0 +1,19 @@
+"""The README's settings reference, derived from the declarations in hotgo.settings.
+
+A test keeps the README's table equal to `reference_table()`. It lives apart from
+hotgo.settings because it renders defaults the way `hotgo init` writes them.
+"""
+
+from __future__ import annotations
+
+from hotgo.init.template import toml_literal
+from hotgo.settings.schema import SETTINGS
+
+
+def reference_table() -> str:
+    rows = ["| key | flag | default | what it does |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        flag = f"`{setting.flag}`" if setting.flag else ""
+        default = toml_literal(setting, setting.default).replace("|", "\\|")
+        rows.append(f"| `[{setting.section}] {setting.key}` | {flag} | `{default}` | {setting.help} |")
+    return "\n".join(rows)

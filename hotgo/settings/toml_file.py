@@ -1,0 +1,121 @@
+"""hotgo.toml: read it, check every key against hotgo.settings, report file:line:key.
+
+tomllib does not say where a key is, so a small line scan finds the line of
+each `[section]` key for the messages; TOML parsing itself is tomllib's.
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Dict, Tuple
+
+from hotgo.errors import UsageError
+from hotgo.settings.schema import SETTINGS, Setting, Value
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python < 3.11 only
+    import tomli as tomllib
+
+CONFIG_NAME = "hotgo.toml"
+SECTIONS = tuple(dict.fromkeys(s.section for s in SETTINGS))
+_BY_KEY: Dict[Tuple[str, str], Setting] = {(s.section, s.key): s for s in SETTINGS}
+
+_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\"' -]+?)\s*\]\s*(?:#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+_DECODE_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _unquote(part: str) -> str:
+    part = part.strip()
+    return part[1:-1] if part[:1] in "\"'" and part[-1:] == part[:1] else part
+
+
+def key_lines(text: str) -> Dict[Tuple[str, ...], int]:
+    """Line number (1-based) of every key and table header, as a path of names."""
+    found: Dict[Tuple[str, ...], int] = {}
+    table: Tuple[str, ...] = ()
+    in_multiline = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.count('"""') % 2 or line.count("'''") % 2:
+            in_multiline = not in_multiline
+            if not in_multiline:
+                continue
+        if in_multiline and not _KEY.match(line):
+            continue
+        header = _HEADER.match(line)
+        if header and not line.lstrip().startswith("[["):
+            table = tuple(_unquote(p) for p in header.group(1).split("."))
+            found.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            path = table + tuple(_unquote(p) for p in key.group(1).split("."))
+            found.setdefault(path, number)
+    return found
+
+
+def _suggest(section: str, key: str) -> str:
+    here = [s.key for s in SETTINGS if s.section == section]
+    close = difflib.get_close_matches(key, here, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean `{close[0]}`?"
+    for other in SECTIONS:
+        if other != section and (other, key) in _BY_KEY:
+            return f"; `{key}` belongs in [{other}]"
+    return f"; keys of [{section}]: {', '.join(here)}"
+
+
+def load(path: Path) -> Tuple[Dict[str, Value], Dict[str, str]]:
+    """Values from a hotgo.toml, keyed like Settings fields (e.g. run_drain_timeout),
+    and where each was set ("file:line: [section] key"), for later messages."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise UsageError(f"{path}: a symlink to nothing ({os.readlink(path)}); fix or remove the link") from None
+        raise UsageError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a settings file; remove it or name a file with "
+                         "--config FILE") from None
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise UsageError(f"{path}: a symlink loop; fix or remove the link") from None
+        raise UsageError(f"{path}: cannot read config file: {err.strerror or err}; fix its permissions") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        message = str(err)
+        at = _DECODE_AT.search(message)
+        line = at.group(1) if at else str(text.count("\n") + 1)  # "at end of document"
+        reason = _DECODE_AT.sub("", message).strip()
+        raise UsageError(f"{path}:{line}: TOML syntax error: {reason}") from None
+    lines = key_lines(text)
+    values: Dict[str, Value] = {}
+    locations: Dict[str, str] = {}
+    for section, table in data.items():
+        where = f"{path}:{lines.get((section,), '?')}"
+        if section not in SECTIONS:
+            close = difflib.get_close_matches(section, SECTIONS, n=1, cutoff=0.6)
+            hint = f"did you mean [{close[0]}]?" if close else f"sections are {', '.join(f'[{s}]' for s in SECTIONS)}"
+            raise UsageError(f"{where}: unknown section or top-level key `{section}`; {hint}")
+        if not isinstance(table, dict):
+            raise UsageError(f"{where}: `{section}` must be a table: write [{section}] on its own line")
+        for key, raw in table.items():
+            line = lines.get((section, key), lines.get((section,), "?"))
+            setting = _BY_KEY.get((section, key))
+            if setting is None:
+                raise UsageError(f"{path}:{line}: [{section}] {key}: unknown key{_suggest(section, key)}")
+            locations[setting.dest] = f"{path}:{line}: [{section}] {key}"
+            try:
+                values[setting.dest] = setting.convert(raw)
+            except ValueError as err:
+                raise UsageError(f"{locations[setting.dest]}: {err}") from None
+    return values, locations

@@ -1,0 +1,1 @@
+"""Seeing file changes: observers, filters, settle, content fingerprints, the artifact poller."""
