@@ -32,9 +32,10 @@ from harness import kill_tree, make_tree
 
 from hotgo.log import Log
 from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from hotgo.watch.change_set import ChangeSet
 from hotgo.watch.filters import PathFilter
 from hotgo.watch.observers import inotify_watch_count
-from hotgo.watch.watcher import ChangeSet, Watcher
+from hotgo.watch.watcher import Watcher
 
 WATCHING = re.compile(r"watching (\d+) files in (\d+) directories \((\d+) inotify watches\) in ([\d.]+)s")
 

@@ -21,9 +21,10 @@ from hotgo.handoff.generation import Generation, State
 from hotgo.handoff.notify import Message
 from hotgo.log import Log
 from hotgo.loop.events import BuildDone, Event, Exited, FilesChanged, Notified, StopRequested
+from hotgo.loop.service import Service
 from hotgo.loop.supervisor import Supervisor
 from hotgo.settings.schema import Settings
-from hotgo.watch.watcher import ChangeSet
+from hotgo.watch.change_set import ChangeSet
 
 Action = Tuple[Any, ...]
 
@@ -49,7 +50,7 @@ class JsonLog(Log):
 
 
 class FakeBuild:
-    """Stands in for hotgo.build.Build: records the start; the test posts the result."""
+    """Stands in for hotgo.build.go_build.Build: records the start; the test posts the result."""
 
     def __init__(self, actions: List[Action], go: str, root: Path, package: str, binary: Path, generation: int,
                  flags: Sequence[str], env: Dict[str, str], log: Log, on_done: Callable[[BuildResult], None]) -> None:
@@ -111,11 +112,10 @@ class Script:
         self.actions: List[Action] = []
         self.spawn_fails = False
         self.log = JsonLog()
-        state_dir = tmp_path / ".hotgo"
         package = GoPackage(root=tmp_path, package=".", name="svc")
+        service = Service(self.settings, package, "go", (), (), tmp_path, tmp_path / ".hotgo", tmp_path / "notify")
         self.supervisor = Supervisor(
-            self.settings, package, "go", self.log, [], [], tmp_path, state_dir, tmp_path / "notify",
-            clock=self.clock, new_build=self._build,
+            service, self.log, clock=self.clock, new_build=self._build,
             new_generation=lambda number, binary, name: FakeGeneration(self, number, binary, name),
         )
 
@@ -128,14 +128,14 @@ class Script:
     # -- driving -------------------------------------------------------------------
     def pump(self) -> None:
         """Turns of the supervisor's loop (Supervisor.turn) until no event is queued and no timer is due."""
-        supervisor = self.supervisor
+        supervisor, inbox = self.supervisor, self.supervisor.inbox
         while True:
             try:
-                event: Optional[Event] = supervisor.events.get_nowait()
+                event: Optional[Event] = inbox.events.get_nowait()
             except queue.Empty:
                 event = None
-            supervisor.turn(event)
-            if event is None and supervisor.events.empty():
+            inbox.turn(supervisor.dispatch, event)
+            if event is None and inbox.events.empty():
                 return
 
     def post(self, *events: Event) -> None:
@@ -153,7 +153,7 @@ class Script:
         self.pump()
 
     def built(self, number: int, ok: bool = True, output: Optional[List[str]] = None) -> None:
-        binary = self.supervisor.bin_dir / f"svc-{number}"
+        binary = self.supervisor.service.bin_dir / f"svc-{number}"
         self.post(BuildDone(BuildResult(number, binary, ok, 0.4, output or [])))
 
     def ready(self, number: int) -> Event:
@@ -177,7 +177,7 @@ class Script:
 
     def hand_off(self, number: int) -> None:
         """A change, its build, the new generation ready, the old one gone."""
-        old = self.supervisor.serving
+        old = self.supervisor.lineup.serving
         self.changed()
         self.built(number)
         self.post(self.ready(number))
@@ -193,8 +193,10 @@ class Script:
 
     @property
     def serving(self) -> int:
-        return self.supervisor.serving.number if self.supervisor.serving is not None else 0
+        serving = self.supervisor.lineup.serving
+        return serving.number if serving is not None else 0
 
     @property
     def candidate(self) -> int:
-        return self.supervisor.candidate.number if self.supervisor.candidate is not None else 0
+        candidate = self.supervisor.lineup.candidate
+        return candidate.number if candidate is not None else 0

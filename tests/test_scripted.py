@@ -38,7 +38,7 @@ def test_first_build_starts_and_serves_on_ready(script: Script) -> None:
     assert script.serving == 1
     [ready] = script.events("ready")
     assert ready["generation"] == 1 and ready["how"] == "READY=1"
-    started = script.supervisor.generations[1]
+    started = script.supervisor.lineup.generations[1]
     assert isinstance(started, FakeGeneration)
     assert started.env["HOTGO_GENERATION"] == "1" and started.env["HOTGO_SOCKET"] == "reuseport"
 
@@ -186,7 +186,7 @@ def test_crash_loop_is_reported_then_given_up_with_a_rollback(script: Script) ->
     assert len(script.events("crash_loop")) == CRASH_GIVE_UP - 3
     [gave_up] = script.events("gave_up")
     assert "rolled back to svc-1" in gave_up["message"]
-    assert script.supervisor.serving is not None and script.supervisor.serving.binary.name == "svc-1"
+    assert script.supervisor.lineup.serving is not None and script.supervisor.lineup.serving.binary.name == "svc-1"
     assert script.supervisor.status()["note"].startswith("gave up on svc-2")
 
 
@@ -231,7 +231,7 @@ def test_stop_drains_and_a_second_stop_kills_everything(script: Script) -> None:
     assert ("kill", 1) in script.since(mark)
     assert script.events("kill_all")
     script.post(script.exited(2, -9), script.exited(1, -9))
-    assert not script.supervisor.alive()
+    assert not script.supervisor.lineup.alive()
     script.changed()
     script.built(3)
     assert ("start", 3, "svc-3") not in script.actions, "nothing starts once stopping"
@@ -319,7 +319,7 @@ def test_address_in_use_at_start_retries_stop_then_start(script: Script) -> None
     script.serve_first()
     script.changed()
     script.built(2)
-    script.supervisor.generations[2].recent.append("listen tcp 127.0.0.1:8080: bind: address already in use")
+    script.supervisor.lineup.generations[2].recent.append("listen tcp 127.0.0.1:8080: bind: address already in use")
     mark = len(script.actions)
     script.post(script.exited(2, 1))
     [in_use] = script.events("address_in_use")

@@ -18,9 +18,10 @@ from harness import Hotgo, field_of, free_port, get, kill_processes_under, make_
 from hotgo.build.go_module import local_module_dirs
 from hotgo.log import Log
 from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from hotgo.watch.change_set import ChangeSet
 from hotgo.watch.filters import PathFilter
 from hotgo.watch.observers import inotify_watch_count
-from hotgo.watch.watcher import ChangeSet, Watcher
+from hotgo.watch.watcher import Watcher
 
 linux_only = pytest.mark.skipif(inotify_watch_count() is None, reason="counts inotify watches via /proc (Linux)")
 EXCLUDED_NAMES = {p.rstrip("/") for p in DEFAULT_EXCLUDE if p.endswith("/")}

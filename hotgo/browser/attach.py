@@ -1,9 +1,9 @@
-"""`--browser ADDR`: open the live-reload proxy and connect it to the supervisor's hooks."""
+"""`--browser ADDR`: what pages are told (made before the loop, which tells it) and the proxy that serves them."""
 
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import Optional, Sequence
 
 from hotgo.browser.livereload import LiveReload
 from hotgo.browser.proxy import BrowserProxy
@@ -13,21 +13,21 @@ from hotgo.log import Log
 from hotgo.settings.addresses import ListenAddress, parse_listen
 from hotgo.settings.schema import Settings
 
-if TYPE_CHECKING:
-    from hotgo.loop.supervisor import Supervisor
-
 _WILDCARD_TO_LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
-def attach(settings: Settings, addresses: Sequence[ListenAddress], supervisor: Supervisor,
-           log: Log) -> Optional[BrowserProxy]:
-    """The running proxy, or None when [browser] listen is empty."""
+def page_state(settings: Settings, addresses: Sequence[ListenAddress], log: Log) -> Optional[LiveReload]:
+    """The state pages follow, or None when [browser] listen is empty."""
     if not settings.browser_listen or not addresses:  # resolve() refused --browser without --listen
         return None
+    return LiveReload(addresses[0].port, settings.run_drain_timeout, settings.browser_reload_on_config, log)
+
+
+def open_proxy(settings: Settings, addresses: Sequence[ListenAddress], live: LiveReload, log: Log) -> BrowserProxy:
+    """The running proxy in front of the first listen address."""
     where = parse_listen(settings.browser_listen)
     target = addresses[0]
     host = _WILDCARD_TO_LOOPBACK.get(target.host, target.host)
-    live = LiveReload(target.port, settings.run_drain_timeout, settings.browser_reload_on_config, log)
     try:
         proxy = BrowserProxy((where.host, where.port), where.family, (host, target.port), live)
     except OSError as err:
@@ -35,8 +35,6 @@ def attach(settings: Settings, addresses: Sequence[ListenAddress], supervisor: S
             raise UsageError(f"--browser: {port_in_use_message(where)}") from None
         raise UsageError(f"--browser {where}: {err.strerror}") from None
     proxy.start()
-    supervisor.browser = live
-    supervisor.pusher.pushed = live.config_pushed
     url = where.with_port(int(proxy.server_address[1])).url("/")
     log.info(f"browser: open {url} (proxy to {target}): pages reload once a new generation serves"
              f"{'' if settings.browser_reload_on_config else ', not on config pushes'}",

@@ -2,7 +2,7 @@
 
 Just before the stop signal hotgo notes the connections the old process holds on
 the shared port(s). It then follows the server side of each one in the kernel's
-TCP table (hotgo.procnet) until the process has exited and every connection has
+TCP table (hotgo.platform.linux_proc) until the process has exited and every connection has
 settled, and sorts them by who ended them:
 
 - the client (the server side was seen in CLOSE_WAIT/LAST_ACK): in order;

@@ -5,7 +5,7 @@ be answered by the old generation, so it only counts when the answer carries
 the new generation's `X-Hotgo-Generation` header (the Go helper adds it) — or,
 without that header, as a documented heuristic. `auto` waits for READY=1 from
 services that have shown they speak sd_notify. Until then, on Linux, hotgo
-watches the new process from outside (hotgo.procnet): in mode `inherit` it is
+watches the new process from outside (hotgo.platform.linux_proc): in mode `inherit` it is
 ready once the shared listener is in its epoll set or a thread blocks in
 accept() on it; in `reuseport`/`none` once it listens on the port. The same
 watch notices a service that listens on a port of its own instead of taking

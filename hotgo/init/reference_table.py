@@ -1,7 +1,7 @@
-"""The README's settings reference, derived from the declarations in hotgo.settings.
+"""The README's settings reference, derived from the declarations in hotgo.settings.schema.
 
 A test keeps the README's table equal to `reference_table()`. It lives apart from
-hotgo.settings because it renders defaults the way `hotgo init` writes them.
+hotgo.settings.schema because it renders defaults the way `hotgo init` writes them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`hotgo init`: a commented hotgo.toml a user can read top to bottom, derived from hotgo.settings."""
+"""`hotgo init`: a commented hotgo.toml a user can read top to bottom, derived from hotgo.settings.schema."""
 
 from __future__ import annotations
 

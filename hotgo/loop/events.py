@@ -12,7 +12,7 @@ from hotgo.handoff.drain import DrainReport
 from hotgo.handoff.notify import Message
 from hotgo.handoff.readiness import Observed
 from hotgo.push.pusher import ConfigChecked, PushAnswered
-from hotgo.watch.watcher import ChangeSet
+from hotgo.watch.change_set import ChangeSet
 
 
 @dataclass(frozen=True)

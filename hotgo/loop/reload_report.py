@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from hotgo.handoff.drain import DrainReport
 from hotgo.handoff.generation import Generation
+from hotgo.log import Log
 from hotgo.settings.schema import format_duration
-from hotgo.watch.watcher import ChangeSet
+from hotgo.watch.change_set import ChangeSet
 
 
 @dataclass
@@ -56,3 +57,35 @@ def summary(new: Generation, timings: ReloadTimings, drained: Optional[Tuple[Gen
         if shared:
             where += f" (not on the shared {', '.join(shared)})"
     return f"generation {new.number} serving{where}{total} · " + " · ".join(parts)
+
+
+class ReloadReports:
+    """The measured steps of each reload under way, until its summary line (the `done` event)."""
+
+    def __init__(self, log: Log, stop_signal: str, shared: Sequence[str]) -> None:
+        self._log = log
+        self._stop_signal = stop_signal
+        self._shared = list(shared)
+        self._timings: Dict[int, ReloadTimings] = {}
+
+    def begin(self, number: int, change: Optional[ChangeSet], build_started: float) -> None:
+        self._timings[number] = ReloadTimings(change=change, build_started=build_started)
+
+    def built(self, number: int, seconds: float, ended: float) -> None:
+        timings = self._timings.setdefault(number, ReloadTimings())
+        timings.build_seconds = seconds
+        timings.build_ended = ended
+
+    def build_ended(self, number: int) -> float:
+        return self._timings.get(number, ReloadTimings()).build_ended
+
+    def drop(self, number: int) -> None:
+        """A build cancelled, dropped or failed: no summary will come (and nothing may pile up)."""
+        self._timings.pop(number, None)
+
+    def done(self, new: Generation, drained: Optional[Tuple[Generation, float]] = None,
+             report: Optional[DrainReport] = None) -> None:
+        line = summary(new, self._timings.pop(new.number, ReloadTimings()), drained, report,
+                       self._stop_signal, self._shared)
+        self._log.ok(line, event="done", generation=new.number, pid=new.pid,
+                     **(report.fields() if report is not None else {}))

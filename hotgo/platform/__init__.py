@@ -55,7 +55,7 @@ EXE_SUFFIX = ".exe" if IS_WINDOWS else ""
 DEFAULT_SOCKET_MODE = "reuseport" if IS_WINDOWS else "inherit"
 FIRST_INHERITED_FD = 3  # systemd's SD_LISTEN_FDS_START
 # Windows has no NOTIFY_SOCKET in hotgo: readiness `auto` there is an HTTP probe of
-# the first listen address that tells generations apart (hotgo.ready).
+# the first listen address that tells generations apart (hotgo.handoff.readiness).
 AUTO_READY_PROBE = IS_WINDOWS
 # What a graceful stop really delivers, for messages.
 GRACEFUL_STOP = "CTRL_BREAK_EVENT" if IS_WINDOWS else ""
@@ -500,7 +500,7 @@ def make_backend(system: str = sys.platform, *, popen: Optional[PopenFactory] = 
     if system.startswith("linux") and _PRCTL is not None:
         # PDEATHSIG reaches the service only; the watcher also ends the rest of its group when
         # hotgo is SIGKILLed. It outlives the service by a moment: hotgo, a child subreaper
-        # (hotgo.reaper), reaps it, also as a container's PID 1.
+        # (hotgo.platform.reaper), reaps it, also as a container's PID 1.
         return PosixBackend(_PRCTL, parent_watch=True, shell=shell, popen=popen)
     return PosixBackend(None, parent_watch=True, shell=shell, popen=popen)
 

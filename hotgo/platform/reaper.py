@@ -9,7 +9,7 @@ running when it stops (even one that left the generation's process group with se
 
 The reaper never calls waitpid(-1): that would steal the exit status of hotgo's own
 children from subprocess. It reaps a zombie child only when it is neither a process
-hotgo started through hotgo.platform (hotgo.children) nor in hotgo's own session (the
+hotgo started through hotgo.platform (hotgo.platform.children) nor in hotgo's own session (the
 short helpers subprocess.run starts, e.g. `go list`, which their callers wait for).
 """
 

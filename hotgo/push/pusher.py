@@ -87,6 +87,7 @@ class ConfigPusher:
         busy: Callable[[], bool],
         restart: Callable[[], Optional[int]],
         validate_log: Optional[Path] = None,
+        pushed: Optional[Callable[[int], None]] = None,
         clock: Callable[[], float] = time.monotonic,
         send_signal: Callable[[Generation, str], bool] = lambda g, name: (
             g.proc is not None and platform.signal_process(g.proc, name)),
@@ -110,7 +111,7 @@ class ConfigPusher:
         self._send_signal = send_signal
         self.last = PushRecord()
         # Told the generation number of each push the service did not refuse (live-reloaded pages).
-        self.pushed: Optional[Callable[[int], None]] = None
+        self.pushed = pushed
         self._to_check: Set[Path] = set()
         self._checking = False
         self._retries: Dict[Path, int] = {}

@@ -3,7 +3,7 @@
 `auto` parses by extension (.toml, .json, .env, .yaml/.yml); a command
 (`./bin/api -check-config {file}`) runs without a shell, `{file}` and
 `{binary}` (the serving build) substituted. A command's rejection is told in
-its few error lines (hotgo.validator_output); the whole output is kept.
+its few error lines (hotgo.push.validator_errors); the whole output is kept.
 """
 
 from __future__ import annotations

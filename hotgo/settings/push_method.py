@@ -1,6 +1,6 @@
 """`[config] push`: how a config change is told to the service, parsed from its text form.
 
-Parsing lives here, apart from the pusher (hotgo.push), so that the settings
+Parsing lives here, apart from the pusher (hotgo.push.pusher), so that the settings
 declarations can check a value without importing the runtime that uses it.
 """
 

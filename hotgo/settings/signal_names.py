@@ -1,6 +1,6 @@
 """Signal names as settings give them: 'term', 'SIGTERM' and '15' all mean SIGTERM.
 
-Kept apart from hotgo.settings so that the push spec parser (hotgo.push_spec)
+Kept apart from hotgo.settings.schema so that the push spec parser (hotgo.settings.push_method)
 can check a signal without importing the settings it is declared in.
 """
 

@@ -1,4 +1,4 @@
-"""hotgo.toml: read it, check every key against hotgo.settings, report file:line:key.
+"""hotgo.toml: read it, check every key against hotgo.settings.schema, report file:line:key.
 
 tomllib does not say where a key is, so a small line scan finds the line of
 each `[section]` key for the messages; TOML parsing itself is tomllib's.

@@ -30,9 +30,8 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -49,6 +48,7 @@ from watchdog.events import (
 from watchdog.observers.polling import PollingObserver
 
 from hotgo.log import Log
+from hotgo.watch.change_set import ChangeSet
 from hotgo.watch.filters import KUBELET_SWAP, PathFilter, WalkStats
 from hotgo.watch.fingerprints import Snapshot
 from hotgo.watch.observers import READDS_WATCHES_AFTER_OVERFLOW, inotify_watch_count, native_observer
@@ -96,23 +96,6 @@ def _has_many_subdirectories(directory: Path, limit: int) -> bool:
         except OSError:
             continue
     return False
-
-
-@dataclass(frozen=True)
-class ChangeSet:
-    paths: Tuple[Path, ...]
-    first_event: float  # time.monotonic() of the burst's first event
-    settled: float  # when the burst was taken: a write was closed, it went quiet, or hit max_wait
-    hashed: float = 0.0  # when its files had been re-hashed
-    early: bool = False  # taken at a closed write, without waiting for the settle time
-
-    @property
-    def settle_seconds(self) -> float:
-        return self.settled - self.first_event
-
-    @property
-    def hash_seconds(self) -> float:
-        return max(0.0, self.hashed - self.settled)
 
 
 class _Collector(FileSystemEventHandler):

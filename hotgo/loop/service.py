@@ -1,0 +1,54 @@
+"""What one supervisor runs: the settings and what was resolved from them before the loop starts."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from hotgo import platform
+from hotgo.build.go_module import GoPackage
+from hotgo.choices import SocketMode
+from hotgo.settings.addresses import ListenAddress
+from hotgo.settings.schema import Settings
+from hotgo.watch.filters import PathFilter
+
+
+@dataclass(frozen=True)
+class Service:
+    settings: Settings
+    package: GoPackage
+    go: str  # the go command ("" in artifact mode)
+    addresses: Tuple[ListenAddress, ...]  # as bound (a port 0 resolved)
+    listeners: Tuple[socket.socket, ...]  # hotgo's shared sockets (mode inherit), in --listen order
+    workdir: Path  # where the service runs
+    state_dir: Path  # .hotgo/ at the module root
+    notify_dir: Path  # where each generation's NOTIFY_SOCKET lives
+    config_filter: Optional[PathFilter] = None  # the service's own config files ([config] files)
+    artifact: Optional[Path] = None  # artifact mode: deploy this prebuilt binary, never build
+
+    @property
+    def mode(self) -> SocketMode:
+        return self.settings.socket_mode
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.state_dir / "bin"
+
+    @property
+    def ports(self) -> Tuple[int, ...]:
+        return tuple(a.port for a in self.addresses)
+
+    @property
+    def shown_addresses(self) -> List[str]:
+        return [str(a) for a in self.addresses]
+
+    @property
+    def inherited(self) -> Sequence[socket.socket]:
+        """The sockets every generation inherits as fds 3, 4, … (only in mode inherit)."""
+        return self.listeners if self.mode is SocketMode.INHERIT else ()
+
+    def binary(self, number: int) -> Path:
+        """A new file per generation: a running binary is never overwritten (Windows cannot)."""
+        return self.bin_dir / f"{self.package.name}-{number}{platform.EXE_SUFFIX}"
