@@ -61,26 +61,30 @@ def test_every_loop_event_type_is_in_the_events_table() -> None:
 
 
 def picture_layers() -> List[Set[str]]:
-    """The modules drawn on each layer of the picture, top to bottom (a layer's name starts its first row)."""
-    block = section("Modules and the direction of imports").split("```")[1]
-    layers: List[Set[str]] = []
-    for line in block.splitlines():
-        if not line.strip():
-            continue
-        label = line[:15].strip()
-        if label.split(" ")[0] in ("entry", "loop", "parts", "settings", "foundations"):
-            layers.append(set())
-        layers[-1].update(re.findall(r"[a-z_]+", line[15:]))
-    return layers
+    """The units drawn on each layer of the picture, top to bottom (one row a layer, its name first)."""
+    block = section("Packages and the direction of imports").split("```")[1]
+    return [set(re.findall(r"[a-z_]+", line[15:])) for line in block.splitlines() if line[:15].strip()]
+
+
+def units() -> Set[str]:
+    """hotgo's packages and top-level modules."""
+    hotgo = REPO / "hotgo"
+    return ({p.stem for p in hotgo.glob("*.py")} | {p.parent.name for p in hotgo.glob("*/__init__.py")}) - {"__init__"}
 
 
 def test_the_picture_of_the_layers_is_the_checked_one() -> None:
-    modules = {p.stem for p in (REPO / "hotgo").glob("*.py")}
-    drawn = [layer & modules for layer in picture_layers()]
-    checked = [layer & modules - {"__init__"} for layer in LAYERS]
+    existing = units()
+    drawn = [layer & existing for layer in picture_layers()]
+    checked = [layer & existing for layer in LAYERS]
     assert drawn == checked, "docs/architecture.md's picture and tests/test_imports.py's LAYERS differ"
-    missing = modules - set().union(*drawn) - {"__init__"}
+    missing = existing - set().union(*drawn)
     assert not missing, f"not in the picture of docs/architecture.md: {sorted(missing)}"
+
+
+def test_the_layout_table_names_every_package() -> None:
+    named = set(re.findall(r"`hotgo/(\w+)/`", section("The layout")))
+    packages = {p.parent.name for p in (REPO / "hotgo").glob("*/__init__.py")}
+    assert named == packages, f"docs/architecture.md's layout table: {sorted(named ^ packages)}"
 
 
 def test_every_file_the_documents_name_exists() -> None:
@@ -89,10 +93,9 @@ def test_every_file_the_documents_name_exists() -> None:
         for named in set(re.findall(r"\b((?:hotgo|tests|bench|docs)/[\w/.-]+\.(?:py|md|png))\b", text)):
             assert (REPO / named).exists(), f"{document.name} names {named}, which does not exist"
         if document == ARCHITECTURE:
-            modules = {p.stem for p in (REPO / "hotgo").glob("*.py")}
-            for named in set(re.findall(r"`(\w+)\.py`", text)):
-                exists = named in modules or (REPO / "tests" / f"{named}.py").exists()
-                assert exists, f"docs/architecture.md names {named}.py, in neither hotgo/ nor tests/"
+            for named in set(re.findall(r"`([\w/]+\.py)`", text)):
+                exists = any((REPO / base / named).exists() for base in ("hotgo", "tests", "."))
+                assert exists, f"docs/architecture.md names {named}, in neither hotgo/ nor tests/"
 
 
 def test_no_reference_to_a_document_outside_the_repository() -> None:

@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 
 from hotgo.choices import SocketMode
 from hotgo.deadlines import Timer
-from hotgo.handoff.advice import address_in_use_hint, own_port_hint
+from hotgo.handoff.advice import address_in_use_hint, listen_hint, own_port_hint
 from hotgo.handoff.generation import Generation, State
 from hotgo.handoff.readiness import OWN_PORT_GRACE, Sockets, own_listeners, port_of
 from hotgo.log import Log
@@ -31,6 +31,7 @@ class OwnPortWatch:
         self._after = after
         self.stop_then_start = False  # handoffs stop the old generation first
         self.warned = False
+        self._hinted_listen = False
 
     def seen(self, generation: Generation, own: Sequence[str]) -> None:
         """It listens itself instead of (or besides) taking the shared socket: say so, once."""
@@ -84,3 +85,14 @@ class OwnPortWatch:
         return self._service.mode is SocketMode.INHERIT and any(
             re.search(rf":{port}\b", line) for port in self._service.ports)
 
+    def hint_listen_once(self, generation: Generation) -> None:
+        """Socket mode none: a second after the first ready, say if it listens on a port hotgo could share."""
+        if self._hinted_listen:
+            return
+        self._hinted_listen = True
+
+        def hint() -> None:
+            text = listen_hint(generation.number, generation.pid) if generation.state is not State.STOPPED else None
+            if text:
+                self._log.warn(text)
+        self._after(1.0, hint)

@@ -20,7 +20,6 @@ from typing import Any, Callable, Dict, Optional
 from hotgo.browser.livereload import LiveReload
 from hotgo.build.go_build import Build, prune_builds
 from hotgo.choices import SocketMode
-from hotgo.handoff.advice import listen_hint
 from hotgo.handoff.environment import service_env
 from hotgo.handoff.generation import Generation, State, describe_exit
 from hotgo.handoff.notify import Message
@@ -93,7 +92,6 @@ class Supervisor:
         self.builds = Builds(service, flags, log, gate, self.reports, browser, new_number=self.lineup.new_number,
                              still_serving=self.lineup.still_serving, built=self._built, post=self.post,
                              clock=clock, new_build=new_build)
-        self.hinted_listen = False
         self.pusher = ConfigPusher(
             parse_push(settings.config_push), settings.config_validate or None, settings.config_ack_timeout,
             settings.config_min_interval, settings.watch_settle,
@@ -274,9 +272,8 @@ class Supervisor:
                              f"\nMAINPID={os.getpid()}")
         self.pusher.generation_ready(generation.number)
         self.pusher.try_push()
-        if self.service.mode is SocketMode.NONE and not self.hinted_listen:
-            self.hinted_listen = True
-            self.after(1.0, lambda: self._hint_listen(generation))
+        if self.service.mode is SocketMode.NONE:
+            self.own_port.hint_listen_once(generation)
         if how == "READY=1":
             self.own_port.after_ready_signal(generation)
 
@@ -296,13 +293,6 @@ class Supervisor:
             self.lineup.candidate = None
         generation.kill()
         self.pusher.try_push()
-
-    def _hint_listen(self, generation: Generation) -> None:
-        if generation.state is State.STOPPED:
-            return
-        hint = listen_hint(generation.number, generation.pid)
-        if hint:
-            self.log.warn(hint)
 
     # -- exits ---------------------------------------------------------------------
     def on_exit(self, number: int, code: int) -> None:
