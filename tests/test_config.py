@@ -1,4 +1,4 @@
-"""hotgo.toml: checked before anything starts; hotgo init; README reference in sync (issue 3)."""
+"""hotgo.toml: checked before anything starts; hotgo init; docs/reference.md's settings table in sync (issue 3)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_declared_defaults_are_the_settings_defaults() -> None:
         assert value == setting.default or value == setting.convert(setting.default), setting.dest
 
 
-def test_readme_settings_table_matches_the_declared_settings() -> None:
-    readme = (REPO / "README.md").read_text()
-    block = readme.split("<!-- settings:start -->\n", 1)[1].split("\n<!-- settings:end -->", 1)[0]
-    assert block == reference_table()
+def test_reference_settings_table_matches_the_declared_settings() -> None:
+    reference = (REPO / "docs" / "reference.md").read_text(encoding="utf-8")
+    block = reference.split("<!-- settings:start -->\n", 1)[1].split("\n<!-- settings:end -->", 1)[0]
+    assert block == reference_table(), "docs/reference.md's settings table: paste reference_table() (CONTRIBUTING.md)"

@@ -1,4 +1,5 @@
-"""docs/architecture.md and the README say what the code has: its modules, its events, no outside references."""
+"""The README, CONTRIBUTING.md and docs/ say what the code has: its files, its events, links that resolve,
+no outside references."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import typing
 from pathlib import Path
 from typing import List, Set
 
+import pytest
 from test_imports import LAYERS
 
 from hotgo.loop import events
 
 REPO = Path(__file__).resolve().parent.parent
 ARCHITECTURE = REPO / "docs" / "architecture.md"
+# The documents a reader is sent to; each is checked for the files it names and the links it holds.
+DOCUMENTS = [REPO / "README.md", REPO / "CONTRIBUTING.md", REPO / "docs" / "reference.md",
+             REPO / "docs" / "benchmarks.md", ARCHITECTURE]
 
 
 def section(title: str) -> str:
@@ -87,21 +92,61 @@ def test_the_layout_table_names_every_package() -> None:
     assert named == packages, f"docs/architecture.md's layout table: {sorted(named ^ packages)}"
 
 
-def test_every_file_the_documents_name_exists() -> None:
-    for document in (ARCHITECTURE, REPO / "README.md"):
-        text = document.read_text(encoding="utf-8")
-        for named in set(re.findall(r"\b((?:hotgo|tests|bench|docs)/[\w/.-]+\.(?:py|md|png))\b", text)):
-            assert (REPO / named).exists(), f"{document.name} names {named}, which does not exist"
-        if document == ARCHITECTURE:
-            for named in set(re.findall(r"`([\w/]+\.py)`", text)):
-                exists = any((REPO / base / named).exists() for base in ("hotgo", "tests", "."))
-                assert exists, f"docs/architecture.md names {named}, in neither hotgo/ nor tests/"
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_file_the_documents_name_exists(document: Path) -> None:
+    text = document.read_text(encoding="utf-8")
+    path = r"\b((?:hotgo|tests|bench|docs|samples)/[\w/.-]+(?:\.(?:py|md|png|go|mod|json|sh|c|service)|/Dockerfile))\b"
+    for named in set(re.findall(path, text)):
+        assert (REPO / named).exists(), f"{document.name} names {named}, which does not exist"
+    if document == ARCHITECTURE:
+        for named in set(re.findall(r"`([\w/]+\.py)`", text)):
+            exists = any((REPO / base / named).exists() for base in ("hotgo", "tests", "."))
+            assert exists, f"docs/architecture.md names {named}, in neither hotgo/ nor tests/"
+
+
+def heading_anchors(markdown: str) -> Set[str]:
+    """The #anchors GitHub makes of a document's headings: lower case, punctuation dropped, spaces to dashes."""
+    anchors: Set[str] = set()
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def relative_links(markdown: str) -> List[str]:
+    """The targets of [text](target) and ![alt](target) outside code blocks, web addresses left out."""
+    links: List[str] = []
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code:
+            links += [t for t in re.findall(r"\]\(([^)\s]+)\)", line) if not re.match(r"[a-z]+:", t)]
+    return links
+
+
+@pytest.mark.parametrize("document", [d for d in DOCUMENTS if d != ARCHITECTURE],
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_every_link_in_the_documents_resolves(document: Path) -> None:
+    text = document.read_text(encoding="utf-8")
+    for link in relative_links(text):
+        path, _, anchor = link.partition("#")
+        target = (document.parent / path).resolve() if path else document
+        assert target.exists(), f"{document.name} links to {link}: no such file"
+        if anchor:
+            assert target.suffix == ".md", f"{document.name} links to {link}: an anchor in a file that is not markdown"
+            found = heading_anchors(target.read_text(encoding="utf-8"))
+            assert anchor in found, f"{document.name} links to {link}: no such heading in {target.name}"
 
 
 def test_no_reference_to_a_document_outside_the_repository() -> None:
     outside = re.compile("DESIGN" + r"(\s*§|:|\.md)")
     places = [*(REPO / "hotgo").rglob("*.py"), *(REPO / "tests").glob("*.py"), *(REPO / "bench").glob("*.py"),
-              *(REPO / "docs").glob("*.md"), REPO / "README.md"]
+              *(REPO / "docs").glob("*.md"), REPO / "README.md", REPO / "CONTRIBUTING.md"]
     found = [f"{p.relative_to(REPO)}:{n}" for p in places
              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if outside.search(line)]
     assert not found, f"references to a document outside the repository: {found}"

@@ -1,1 +1,1 @@
-"""`hotgo init`: the commented hotgo.toml it writes, and the README's settings table."""
+"""`hotgo init`: the commented hotgo.toml it writes, and the settings table of docs/reference.md."""

@@ -1,6 +1,6 @@
-"""The README's settings reference, derived from the declarations in hotgo.settings.schema.
+"""The settings table of docs/reference.md, derived from the declarations in hotgo.settings.schema.
 
-A test keeps the README's table equal to `reference_table()`. It lives apart from
+A test keeps that table equal to `reference_table()`. It lives apart from
 hotgo.settings.schema because it renders defaults the way `hotgo init` writes them.
 """
 
