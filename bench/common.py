@@ -156,7 +156,7 @@ class Hotgo(harness.Hotgo):
     def __init__(self, project: Path, port: int, *extra: str) -> None:
         self.times: List[float] = []  # monotonic time each line was read; before the reader starts
         super().__init__(["run", PACKAGE, "--listen", f"127.0.0.1:{port}", *extra], project,
-                         env={"PYTHONIOENCODING": "utf-8"})
+                         env={"PYTHONIOENCODING": "utf-8"}, log_format="text")  # parses the summary lines
 
     def add_line(self, line: str) -> None:
         with self._lock:

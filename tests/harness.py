@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import shutil
@@ -14,8 +15,9 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import psutil
 
@@ -84,6 +86,44 @@ def make_tree(base: Path, directories: int, files_per_dir: int, fanout: int = 10
                 os.close(os.open(os.path.join(sub, f"f{k}.txt"), os.O_CREAT | os.O_WRONLY, 0o644))
 
 
+Record = Dict[str, Any]
+
+
+def parse_records(text: str) -> List[Record]:
+    """The JSON objects of `--log-format json` output (a file's text, or lines joined); other lines skipped."""
+    found: List[Record] = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                pass
+    return found
+
+
+def matches(record: Record, name: Optional[str], fields: Dict[str, Any]) -> bool:
+    """`record` is event `name` (any, if None) and has each of `fields`: equal, or, for a compiled
+    regex, a value it finds (str() of the value), or, for a callable, a value it accepts."""
+    if name is not None and record.get("event") != name:
+        return False
+    for key, wanted in fields.items():
+        value = record.get(key)
+        if isinstance(wanted, re.Pattern):
+            if value is None or not wanted.search(str(value)):
+                return False
+        elif callable(wanted):
+            if not wanted(value):
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+def event_time(record: Record) -> float:
+    """A record's `time` (2026-12-02T14:21:51.307Z) as a Unix timestamp."""
+    return datetime.fromisoformat(record["time"].replace("Z", "+00:00")).timestamp()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -129,12 +169,17 @@ def field_of(body: Optional[str], key: str) -> Optional[str]:
 
 class OutputLines:
     """What a process printed, line by line, as a reader thread of the subclass collects it
-    (`lines`, `_lock`, `_reader`, `proc`): count lines and wait for them."""
+    (`lines`, `_lock`, `_reader`, `proc`): count lines and wait for them.
+
+    With `--log-format json` (the default of `Hotgo`), tests read events: `events`, `count_events`,
+    `wait_event`, `wait_output` (the service's own lines). `wait_line` and `count` match the raw
+    lines: for text output, in the tests whose point is the wording of a message."""
 
     proc: subprocess.Popen  # type: ignore[type-arg]
     lines: List[str]
     _lock: threading.Lock
     _reader: threading.Thread
+    _parsed_lines = 0  # how many of `lines` `records()` has parsed
 
     def add_line(self, line: str) -> None:
         """Called by the reader thread for each line (the benchmarks also note when it came)."""
@@ -151,6 +196,55 @@ class OutputLines:
         with self._lock:
             return sum(1 for line in self.lines if regex.search(line))
 
+    def records(self) -> List[Record]:
+        """Every JSON line so far, parsed once (lines that are not JSON are skipped)."""
+        with self._lock:
+            if self._parsed_lines == 0:
+                self._records: List[Record] = []
+            if self._parsed_lines < len(self.lines):
+                self._records.extend(parse_records("\n".join(self.lines[self._parsed_lines:])))
+                self._parsed_lines = len(self.lines)
+            return list(self._records)
+
+    def events(self, name: Optional[str] = None, **fields: Any) -> List[Record]:
+        """The events named `name` (all, if None) whose fields match (see `matches`), in order."""
+        return [r for r in self.records() if matches(r, name, fields)]
+
+    def count_events(self, name: Optional[str] = None, **fields: Any) -> int:
+        return len(self.events(name, **fields))
+
+    def transcript(self) -> str:
+        """The JSON output, short: one `event [generation] message` line per record (for failure messages)."""
+        records = self.records()
+        if not records:
+            return self.output
+        return "\n".join(f"{r.get('event')}{' ' + str(r['generation']) if 'generation' in r else ''}: "
+                         f"{r.get('message', '')}" for r in records)
+
+    def wait_event(self, name: Optional[str], timeout: float = 60, occurrences: int = 1, **fields: Any) -> Record:
+        """Wait until `occurrences` events named `name` with `fields` were written; the last of them."""
+        what = f"{occurrences} x event {name!r} {fields or ''}"
+        try:
+            wait_for(lambda: self.count_events(name, **fields) >= occurrences or self.proc.poll() is not None,
+                     timeout, what)
+        except AssertionError:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}:\n{self.transcript()}") from None
+        found = self.events(name, **fields)
+        if len(found) < occurrences:
+            self._reader.join(timeout=5)  # it exited: its last lines may still be in the pipe
+            found = self.events(name, **fields)
+            if len(found) < occurrences:
+                raise AssertionError(f"hotgo exited ({self.proc.returncode}) before {what}:\n{self.transcript()}")
+        return found[occurrences - 1]
+
+    def wait_output(self, pattern: str, timeout: float = 60, occurrences: int = 1) -> Record:
+        """Wait for a line the service itself wrote (an `output` event) matching `pattern`."""
+        return self.wait_event("output", timeout, occurrences, message=re.compile(pattern))
+
+    def output_count(self, pattern: str) -> int:
+        """Lines the service itself wrote that match `pattern`."""
+        return self.count_events("output", message=re.compile(pattern))
+
     def wait_line(self, pattern: str, timeout: float = 60, occurrences: int = 1) -> None:
         try:
             wait_for(lambda: self.count(pattern) >= occurrences or self.proc.poll() is not None,
@@ -164,11 +258,17 @@ class OutputLines:
 
 
 class Hotgo(OutputLines):
-    """A `hotgo` process whose output is collected line by line."""
+    """A `hotgo` process whose output is collected line by line.
+
+    `hotgo run` logs JSON events (`--log-format json` is added) unless `log_format="text"`: tests
+    assert on events and their fields; only a test whose point is a message's wording reads text."""
 
     def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None,
-                 prefix: Sequence[str] = ()) -> None:
+                 prefix: Sequence[str] = (), log_format: str = "json") -> None:
         self.cwd = cwd
+        self.json = log_format == "json" and args[:1] == ["run"] and "--log-format" not in args
+        if self.json:
+            args = [args[0], "--log-format", "json", *args[1:]]
         full_env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(
             [*prefix, sys.executable, "-m", "hotgo", *args],  # prefix: e.g. unshare, to run hotgo as PID 1
@@ -192,7 +292,11 @@ class Hotgo(OutputLines):
             self.add_line(line.rstrip("\n"))
 
     def wait_serving(self, generation_count: int = 1, timeout: float = 120) -> None:
-        self.wait_line(r"generation \d+ serving", timeout, generation_count)
+        """Wait until `generation_count` reloads are complete (`done`: the new generation serves)."""
+        if self.json:
+            self.wait_event("done", timeout, generation_count)
+        else:
+            self.wait_line(r"generation \d+ serving", timeout, generation_count)
 
     def service_pids(self) -> List[int]:
         """Live processes below hotgo (its generations and their children)."""

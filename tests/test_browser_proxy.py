@@ -153,7 +153,7 @@ def test_before_any_generation_serves_pages_wait_with_the_errors_then_get_the_se
     shared, browser = free_port(), free_port()
     args = ["run", "./cmd/api", "--listen", f"127.0.0.1:{shared}", "--browser", f"127.0.0.1:{browser}"]
     with Hotgo(args, api_project) as hotgo:
-        hotgo.wait_line("build failed", 120)
+        hotgo.wait_event("build_failed", 120)
         response, page = request(browser, "GET", "/page", headers={"Accept": "text/html"})
         assert response.status == 503  # at once: not queued on hotgo's listener until something serves
         assert b'<script src="/__hotgo/live.js"' in page and b'data-generation="0"' in page

@@ -193,7 +193,7 @@ def test_a_config_push_reloads_the_page_only_when_asked(api_project: Path, brows
         wait_for(lambda: ": hello" in browser.text(), 30, "the page with the first greeting")
 
         (api_project / "config" / "api.json").write_text('{"greeting": "pushed", "rate": 10}')
-        hotgo.wait_line(r"config push to generation 1 .*READY=1", 60)
+        hotgo.wait_event("config_push", 60, generation=1, result="confirmed")
         if reload_on_config:
             wait_for(lambda: ": pushed" in browser.text(), 60, "the page to reload with the pushed greeting")
             assert browser.loads() == ["v1", "v1"]

@@ -78,7 +78,7 @@ def test_init_proposes_package_and_listen_and_round_trips(api_project: Path) -> 
     with Hotgo(["run"], cwd=api_project) as hotgo:
         hotgo.wait_serving()
         assert field_of(get(port), "version") == "v1"
-        assert "READY=1" in hotgo.output
+        assert hotgo.events("ready")[0]["how"] == "READY=1", hotgo.transcript()
 
 
 def test_flags_win_over_file_and_env_file_reaches_the_service(api_project: Path) -> None:

@@ -100,9 +100,9 @@ def test_pid1_reaps_the_orphans_of_every_reload_and_drains_on_sigterm(api_projec
             raise AssertionError(f"{len(_zombie_children(pid1.pid))} zombies left under PID 1") from None
         inside = [p.pid for p in pid1.children(recursive=True)]
         pid1.send_signal(signal.SIGTERM)
-        assert hotgo.proc.wait(60) == 0, hotgo.output  # unshare exits with PID 1's status
-        assert "SIGTERM: draining generation 11 and exiting" in hotgo.output, hotgo.output
-        assert not _alive(inside), hotgo.output
+        assert hotgo.proc.wait(60) == 0, hotgo.transcript()  # unshare exits with PID 1's status
+        hotgo.wait_event("drain", timeout=5, generation=11)  # at the stop: the serving one
+        assert not _alive(inside), hotgo.transcript()
 
 
 def test_subreaper_kills_what_left_the_process_group_at_stop(api_project: Path) -> None:
@@ -123,9 +123,10 @@ def test_subreaper_kills_what_left_the_process_group_at_stop(api_project: Path) 
             return found
 
         escapee = wait_for(escapees, 20, "the service's setsid'd sleep")[0]  # type: ignore[index]
-        assert hotgo.interrupt(signal.SIGTERM) == 0, hotgo.output
+        assert hotgo.interrupt(signal.SIGTERM) == 0, hotgo.transcript()
         wait_for(lambda: not _alive([escapee.pid]), 10, "the escaped sleep to be killed with hotgo")
-        assert "killed 1 process the service left behind" in hotgo.output, hotgo.output
+        # No event names this line yet: its words, for now.
+        assert hotgo.events("log", message="killed 1 process the service left behind"), hotgo.transcript()
 
 
 def _sleeps_below(pid: int) -> List[psutil.Process]:

@@ -75,17 +75,19 @@ def _stampable(project: Path) -> None:
 
 @elf_only
 def test_dev_binary_has_no_dwarf_and_keeps_user_ldflags(api_project: Path) -> None:
+    """Wording is the point of the first line's check: it names the profile and how to pick another."""
     _stampable(api_project)
     port = free_port()
     with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}",
                 "--build-flags=-ldflags='-X main.version=stamped'"], cwd=api_project) as hotgo:
         hotgo.wait_serving()
-        assert re.search(r"build profile dev \(.*--profile debug\|plain", hotgo.lines[0]), hotgo.output
-        assert field_of(get(port), "version") == "stamped", hotgo.output  # the user's -X survived
+        first = hotgo.events("start_hotgo")[0]["message"]  # no field names the profile yet
+        assert re.search(r"build profile dev \(.*--profile debug\|plain", first), first
+        assert field_of(get(port), "version") == "stamped", hotgo.transcript()  # the user's -X survived
         sections = elf_sections(api_project / ".hotgo" / "bin" / "api-1")
         assert ".debug_info" not in sections and ".symtab" not in sections, sorted(sections)
         assert ".gopclntab" in sections  # what runtime stack traces are made of
-        assert "dlv attach" not in hotgo.output
+        assert hotgo.events("debug") == [], hotgo.transcript()
 
 
 @elf_only
@@ -94,20 +96,20 @@ def test_debug_binary_has_dwarf_and_a_halted_old_generation_does_not_block_the_h
     with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--profile", "debug",
                 "--drain-timeout", "1s"], cwd=api_project) as hotgo:
         hotgo.wait_serving(timeout=600)  # -N -l: the standard library is compiled again, once
-        assert "build profile debug" in hotgo.lines[0], hotgo.output
         sections = elf_sections(api_project / ".hotgo" / "bin" / "api-1")
         assert ".debug_info" in sections, sorted(sections)
         first_pid = int(field_of(get(port), "pid") or 0)
-        assert f"dlv attach {first_pid}`" in hotgo.output, hotgo.output
+        [hint] = hotgo.events("debug", generation=1, pid=first_pid)
+        assert f"`dlv attach {first_pid}`" in hint["message"], hint  # the one check of the hint's words
 
         # A debugger halted at a breakpoint keeps the process stopped; SIGSTOP does the same.
         os.kill(first_pid, signal.SIGSTOP)
         set_version(api_project, "v2")
         wait_for(lambda: field_of(get(port), "version") == "v2", 120, "v2 served while generation 1 is halted")
-        hotgo.wait_line(r"generation 1 still running 1s after .*killing", timeout=30)
+        hotgo.wait_event("drain_timeout", timeout=30, generation=1)
         wait_for(lambda: gone(first_pid), 30, "the halted generation killed")
         second_pid = int(field_of(get(port), "pid") or 0)
-        assert f"dlv attach {second_pid}`" in hotgo.output, hotgo.output
+        assert hotgo.events("debug", pid=second_pid), hotgo.transcript()
 
 
 def test_dev_flags_keep_full_panic_stack_traces(tmp_path: Path) -> None:

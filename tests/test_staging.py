@@ -15,7 +15,18 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from harness import Hotgo, Load, copy_sample, field_of, free_port, get, kill_processes_under, set_version, wait_for
+from harness import (
+    Hotgo,
+    Load,
+    copy_sample,
+    field_of,
+    free_port,
+    get,
+    kill_processes_under,
+    parse_records,
+    set_version,
+    wait_for,
+)
 
 
 def hotgo_cli(args: list[str], cwd: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -69,6 +80,7 @@ def test_status_deploy_and_rollback_under_load(api_project: Path) -> None:
 
 
 def test_second_hotgo_on_the_same_project_is_refused(api_project: Path) -> None:
+    """Wording is the point: the refusal names the hotgo already running."""
     with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{free_port()}"], cwd=api_project) as hotgo:
         hotgo.wait_serving()
         second = hotgo_cli(["run", "./cmd/api", "--listen", f"127.0.0.1:{free_port()}"], api_project)
@@ -97,22 +109,22 @@ def test_artifact_mode_deploys_renamed_in_binaries_and_refuses_broken_ones(api_p
         os.rename(temp, staging / "bin" / "api")
         wait_for(lambda: version_at(port) == "v2", 30, "v2 deployed")
         hotgo.wait_serving(2)
-        assert hotgo.count(r"deploying .* as generation") == 2
+        assert hotgo.count_events("build") == 2, hotgo.transcript()
 
         not_executable = staging / "bin" / ".api.tmp2"
         shutil.copyfile(v2, not_executable)  # no x bit
         os.chmod(not_executable, stat.S_IRUSR | stat.S_IWUSR)
         os.rename(not_executable, staging / "bin" / "api")
-        hotgo.wait_line(r"cannot deploy .*bin/api: not executable")
+        hotgo.wait_event("deploy_failed")
         assert version_at(port) == "v2"
 
         truncated = staging / "bin" / ".api.tmp3"
         truncated.write_bytes(v2.read_bytes()[: v2.stat().st_size // 3])
         os.chmod(truncated, 0o755)
         os.rename(truncated, staging / "bin" / "api")
-        hotgo.wait_line(r"generation \d+ exited before it was ready")
+        hotgo.wait_event("failed_start")
         assert version_at(port) == "v2"
-        assert hotgo.count(r"generation \d+ serving") == 2
+        assert hotgo.count_events("done") == 2, hotgo.transcript()
 
 
 def test_artifact_mode_follows_a_current_symlink_to_a_new_release(api_project: Path, tmp_path: Path) -> None:
@@ -128,7 +140,7 @@ def test_artifact_mode_follows_a_current_symlink_to_a_new_release(api_project: P
         os.symlink("releases/v2", staging / "current.new")
         os.rename(staging / "current.new", staging / "current")  # the atomic switch
         wait_for(lambda: version_at(port) == "v2", 30, "v2 after the symlink switch")
-        hotgo.wait_line(r"deploying .*releases/v2/api as generation 2")
+        hotgo.wait_event("build", generation=2)
 
 
 def test_control_socket_is_private_and_another_user_is_refused() -> None:
@@ -169,9 +181,9 @@ def test_control_socket_is_private_and_another_user_is_refused() -> None:
 def test_json_logs_parse_and_a_deploy_emits_its_events(api_project: Path) -> None:
     port = free_port()
     with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--log-format", "json"], cwd=api_project) as hotgo:
-        hotgo.wait_line(r'"event": "done"')
+        hotgo.wait_event("done")
         set_version(api_project, "v2")
-        hotgo.wait_line(r'"event": "done"', occurrences=2)
+        hotgo.wait_event("done", occurrences=2)
         records = [json.loads(line) for line in hotgo.lines]  # every line parses
         assert all({"time", "level", "event", "message"} <= set(r) for r in records)
         deploy = [r["event"] for r in records if r.get("generation") == 2 and r["event"] != "output"]
@@ -193,7 +205,7 @@ def test_hotgo_tells_its_own_supervisor_ready(api_project: Path, tmp_path: Path)
         message = supervisor.recv(4096).decode()
         assert "READY=1" in message and f"MAINPID={hotgo.proc.pid}" in message
         # hotgo logs "ready" before it notifies; the test reads that line through a pipe, maybe later.
-        hotgo.wait_line(r"generation 1 (serving|ready)", timeout=10)
+        hotgo.wait_event("ready", generation=1, timeout=10)
         assert hotgo.interrupt() == 0
         supervisor.settimeout(5)
         assert "STOPPING=1" in supervisor.recv(4096).decode()
@@ -209,11 +221,17 @@ def test_a_deploy_that_crash_loops_is_given_up_and_the_previous_build_serves(api
     with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], cwd=api_project) as hotgo:
         hotgo.wait_serving()
         (api_project / "cmd/api/main.go").write_text(CRASHES_AFTER_READY)
-        hotgo.wait_line(r"gave up on api-2 after 5 crashes in a row; rolled back to api-1", timeout=90)
+        hotgo.wait_event("gave_up", timeout=90)
         wait_for(lambda: version_at(port) == "v1", 30, "the previous build serving again")
         state = status(api_project)
         assert state["binary"].endswith("/api-1") and state["state"] == "ready"
         assert state["note"].startswith("gave up on api-2")
+
+
+def served_in(log_file: Path, generation: int) -> bool:
+    """The JSON log file says `generation` serves (its `done` event)."""
+    return log_file.exists() and any(r["event"] == "done" and r.get("generation") == generation
+                                     for r in parse_records(log_file.read_text()))
 
 
 def test_log_file_is_reopened_on_sigusr1(api_project: Path, tmp_path: Path) -> None:
@@ -221,15 +239,14 @@ def test_log_file_is_reopened_on_sigusr1(api_project: Path, tmp_path: Path) -> N
     port = free_port()
     with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--log-file", str(log_file)],
                cwd=api_project) as hotgo:
-        wait_for(lambda: log_file.exists() and "generation 1 serving" in log_file.read_text(), 120,
-                 "the first generation in the log file")
+        wait_for(lambda: served_in(log_file, 1), 120, "the first generation in the log file")
         rotated = log_file.with_name("hotgo.log.old")
         os.rename(log_file, rotated)  # what logrotate does, then it signals
         hotgo.proc.send_signal(signal.SIGUSR1)
         wait_for(log_file.exists, 10, "a fresh log file")
         set_version(api_project, "v2")
-        wait_for(lambda: "generation 2 serving" in log_file.read_text(), 60, "generation 2 in the fresh file")
-        assert "generation 2 serving" not in rotated.read_text()
+        wait_for(lambda: served_in(log_file, 2), 60, "generation 2 in the fresh file")
+        assert not served_in(rotated, 2)
         assert hotgo.output == ""  # nothing on stdout with --log-file
 
 

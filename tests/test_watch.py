@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import shutil
 import signal
 import threading
@@ -13,7 +12,17 @@ from typing import Iterator, List
 
 import psutil
 import pytest
-from harness import Hotgo, field_of, free_port, get, kill_processes_under, make_tree, set_version, wait_for
+from harness import (
+    Hotgo,
+    field_of,
+    free_port,
+    get,
+    kill_processes_under,
+    make_tree,
+    parse_records,
+    set_version,
+    wait_for,
+)
 
 from hotgo.build.go_module import local_module_dirs
 from hotgo.log import Log
@@ -25,7 +34,6 @@ from hotgo.watch.watcher import Watcher
 
 linux_only = pytest.mark.skipif(inotify_watch_count() is None, reason="counts inotify watches via /proc (Linux)")
 EXCLUDED_NAMES = {p.rstrip("/") for p in DEFAULT_EXCLUDE if p.endswith("/")}
-WATCHING = r"watching \d+ files in \d+ directories"
 
 
 def watched_directories(root: Path) -> int:
@@ -39,18 +47,18 @@ def watched_directories(root: Path) -> int:
 
 def assert_watches_are_directories(hotgo: Hotgo, project: Path) -> None:
     """One inotify watch per watched directory, none for excluded ones (at any depth)."""
-    match = re.search(r"watching \d+ files in (\d+) directories \((\d+) inotify watches\)", hotgo.output)
-    assert match, hotgo.output
-    directories = int(match.group(1))
+    watching = hotgo.events("watching")
+    assert watching, hotgo.transcript()
+    directories = watching[0]["directories"]
     module = watched_directories(project)
     local = sum(watched_directories(d) for d in local_module_dirs(project))  # replace targets, once cli adds them
     assert directories in (module, module + local), (directories, module, local)
-    assert int(match.group(2)) == directories
+    assert watching[0]["inotify_watches"] == directories, watching[0]
     assert inotify_watch_count(hotgo.proc.pid) == directories
 
 
 def builds(hotgo: Hotgo) -> int:
-    return hotgo.count(r"building generation \d+")
+    return hotgo.count_events("build")
 
 
 def marker_change(project: Path, hotgo: Hotgo, serving_before: int) -> None:
@@ -59,8 +67,8 @@ def marker_change(project: Path, hotgo: Hotgo, serving_before: int) -> None:
     hotgo.wait_serving(serving_before + 1)
 
 
-def start(project: Path, port: int, package: str = "./cmd/api", *extra: str) -> Hotgo:
-    return Hotgo(["run", package, "--listen", f"127.0.0.1:{port}", *extra], cwd=project)
+def start(project: Path, port: int, package: str = "./cmd/api", *extra: str, log_format: str = "json") -> Hotgo:
+    return Hotgo(["run", package, "--listen", f"127.0.0.1:{port}", *extra], cwd=project, log_format=log_format)
 
 
 # -- 1. big tree, node_modules ----------------------------------------------------------------
@@ -85,7 +93,7 @@ def test_big_tree_is_watched_and_node_modules_cost_no_watches(api_project: Path)
         hotgo.wait_serving(2)
         wait_for(lambda: field_of(get(port), "version") == "v2", 30, "v2 served")
         assert inotify_watch_count(hotgo.proc.pid) == watches
-        assert builds(hotgo) == 2, hotgo.output
+        assert builds(hotgo) == 2, hotgo.transcript()
     finally:
         hotgo.close()
 
@@ -116,7 +124,7 @@ def test_inotify_queue_overflow_rescans_and_rebuilds_once(api_project: Path, sma
     port = free_port()
     hotgo = start(api_project, port)
     try:
-        hotgo.wait_line(WATCHING)
+        hotgo.wait_event("watching")
         QUEUE_LIMIT.write_text(small_inotify_queue[0] + "\n")  # hotgo's instance keeps the small queue
         hotgo.wait_serving()
         # Freeze hotgo so nothing reads the queue: 200 files overflow it, the edit's events are lost.
@@ -128,14 +136,14 @@ def test_inotify_queue_overflow_rescans_and_rebuilds_once(api_project: Path, sma
             (api_project / "cmd" / "api" / "arrived").mkdir()  # its creation event is lost too
         finally:
             hotgo.proc.send_signal(signal.SIGCONT)
-        hotgo.wait_line(r"inotify event queue overflowed, events were lost: rescanning")
+        hotgo.wait_event("watch_overflow")
         hotgo.wait_serving(2)
         assert field_of(get(port), "version") == "lost"
         marker_change(api_project, hotgo, 2)
-        assert builds(hotgo) == 3, hotgo.output
+        assert builds(hotgo) == 3, hotgo.transcript()
         # The directory born during the overflow is watched after the re-plan.
         (api_project / "cmd" / "api" / "arrived" / "arrived.go").write_text("package arrived\n")
-        hotgo.wait_line(r"building generation \d+", occurrences=4)
+        hotgo.wait_event("build", occurrences=4)
     finally:
         hotgo.close()
 
@@ -168,8 +176,8 @@ def test_deleted_and_recreated_directory_keeps_being_watched(api_project: Path, 
             serving += 1
             hotgo.wait_serving(serving)  # the recreated directory is watched
         marker_change(api_project, hotgo, serving)
-        assert builds(hotgo) == serving + 1, hotgo.output
-        assert hotgo.count("build failed") == 0, hotgo.output
+        assert builds(hotgo) == serving + 1, hotgo.transcript()
+        assert hotgo.count_events("build_failed") == 0, hotgo.transcript()
     finally:
         hotgo.close()
 
@@ -247,7 +255,8 @@ def test_edit_in_local_replace_target_rebuilds_and_hands_off(tmp_path: Path) -> 
         (lib / "lib.go").write_text('package lib\n\nconst Version = "lib2"\n')
         wait_for(lambda: field_of(get(port), "version") == "lib2", 60, "lib2 served")
         wait_for(lambda: not psutil.pid_exists(old_pid), 15, f"old pid {old_pid} to exit")
-        hotgo.wait_line(r"generation 2 serving .* drain of generation 1")
+        done = hotgo.wait_event("done", generation=2)
+        assert hotgo.events("drain", generation=1) and "connections_open" in done, hotgo.transcript()  # drained
     finally:
         hotgo.close()
         kill_processes_under(tmp_path)
@@ -266,7 +275,8 @@ def test_handler_error_is_logged_and_later_events_still_arrive(tmp_path: Path) -
         with lock:
             changes.append(change)
 
-    watcher = Watcher([PathFilter(tmp_path, DEFAULT_INCLUDE, DEFAULT_EXCLUDE)], 0.05, 2.0, False, on_change, Log(out))
+    watcher = Watcher([PathFilter(tmp_path, DEFAULT_INCLUDE, DEFAULT_EXCLUDE)], 0.05, 2.0, False, on_change,
+                      Log(out, json_format=True))
     real_record = watcher.record
 
     def faulty_record(event: object) -> None:
@@ -278,8 +288,9 @@ def test_handler_error_is_logged_and_later_events_still_arrive(tmp_path: Path) -
     watcher.start()
     try:
         (tmp_path / "pkg" / "boom.go").write_text("package pkg\n")
-        wait_for(lambda: "injected failure" in out.getvalue(), 10, "the handler error to be logged")
-        assert "watch: error handling" in out.getvalue()
+        wait_for(lambda: [r for r in parse_records(out.getvalue()) if r["event"] == "watch_error"], 10,
+                 "the handler error to be logged")
+        assert "injected failure" in out.getvalue()
         (tmp_path / "pkg" / "ok.go").write_text("package pkg\n")
         wait_for(lambda: any(tmp_path / "pkg" / "ok.go" in c.paths for c in list(changes)), 10,
                  "a later event to arrive")
@@ -292,6 +303,7 @@ WATCH_LIMIT = Path("/proc/sys/fs/inotify/max_user_watches")
 
 @linux_only
 def test_inotify_watch_limit_is_reported_and_polling_takes_over(api_project: Path) -> None:
+    """Wording is the point of the first check: the fallback line names the sysctl that fixes it."""
     if not os.access(WATCH_LIMIT, os.W_OK):
         pytest.skip(f"{WATCH_LIMIT} is not writable (needs root on Linux)")
     make_tree(api_project / "assets", 300, 0)
@@ -299,7 +311,7 @@ def test_inotify_watch_limit_is_reported_and_polling_takes_over(api_project: Pat
     port = free_port()
     WATCH_LIMIT.write_text("64\n")  # fewer watches than the tree has directories
     try:
-        hotgo = start(api_project, port)
+        hotgo = start(api_project, port, log_format="text")
         try:
             hotgo.wait_line(r"the inotify limit is reached .*sysctl fs\.inotify\.max_user_watches=.*"
                             r"Falling back to polling")

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -23,6 +22,7 @@ from harness import (
     Hotgo,
     Load,
     copy_sample,
+    event_time,
     field_of,
     free_port,
     get,
@@ -48,31 +48,6 @@ def wild(tmp_path: Path) -> Iterator[Path]:
 
 def start(project: Path, port: int, *app_args: str) -> Hotgo:
     return Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}", "--log-format", "json", "--", *app_args], cwd=project)
-
-
-def events(hotgo: Hotgo, kind: str) -> List[Dict[str, Any]]:
-    found = []
-    for line in hotgo.output.splitlines():
-        if line.startswith("{"):
-            record = json.loads(line)
-            if record.get("event") == kind:
-                found.append(record)
-    return found
-
-
-def wait_events(hotgo: Hotgo, kind: str, count: int = 1, timeout: float = 90) -> List[Dict[str, Any]]:
-    try:
-        wait_for(lambda: len(events(hotgo, kind)) >= count or hotgo.proc.poll() is not None, timeout,
-                 f"{count} {kind} events")
-    except AssertionError:
-        raise AssertionError(f"no {count} {kind} events in:\n{hotgo.output}") from None
-    found = events(hotgo, kind)
-    assert len(found) >= count, f"hotgo exited before {count} {kind} events:\n{hotgo.output}"
-    return found
-
-
-def when(record: Dict[str, Any]) -> float:
-    return datetime.fromisoformat(record["time"].replace("Z", "+00:00")).timestamp()
 
 
 def established(pid: int, port: int) -> int:
@@ -108,15 +83,16 @@ class FreshProbes(Every):
 def test_takes_the_socket_never_notifies_ready_is_observed_and_no_fresh_connection_fails(wild: Path) -> None:
     port = free_port()
     with start(wild, port) as hotgo:
-        wait_events(hotgo, "done")
+        hotgo.wait_event("done", 90)
         with FreshProbes(port) as probes:
             for i in range(2, 12):
                 set_version(wild, f"w{i}", main="main.go")
-                wait_events(hotgo, "done", i)
+                hotgo.wait_event("done", 90, i)
                 wait_for(lambda v=f"w{i}": field_of(get(port), "version") == v, 10, f"w{i} answering")
-        ready = wait_events(hotgo, "ready", 11)
+        hotgo.wait_event("ready", 90, 11)
+        ready = hotgo.events("ready")
     assert all("accepting on the shared socket" in r["how"] for r in ready), [r["how"] for r in ready]
-    assert not any("heuristic" in r["message"] for r in ready)
+    assert not any("heuristic" in r["how"] for r in ready)
     median = statistics.median(r["seconds"] for r in ready)
     assert median < 0.1, [r["seconds"] for r in ready]
     # Not one refused connection. At most one probe may be dropped by the old process itself: a
@@ -138,37 +114,39 @@ def test_drain_report_counts_the_open_connections_and_those_cut(tmp_path: Path, 
         project, main = wild, "main.go"
         hotgo = start(wild, port, f"-stop={stop}")
     with hotgo, Load(port, clients=CLIENTS, max_seconds=180) as load:
-        wait_events(hotgo, "done")
+        hotgo.wait_event("done", 90)
         for i in range(2, 5):
-            serving = psutil.Process(wait_events(hotgo, "done", i - 1)[-1]["pid"])
+            serving = psutil.Process(hotgo.wait_event("done", 90, i - 1)["pid"])
             wait_for(lambda p=serving.pid: established(p, port) == CLIENTS, 20, f"{CLIENTS} keep-alive connections")
             set_version(project, f"v{i}", main=main)
-            wait_events(hotgo, "done", i)
+            hotgo.wait_event("done", 90, i)
             load.wait_seen(f"v{i}")
         load.stop()
-        done = events(hotgo, "done")[1:]
+        done = hotgo.events("done")[1:]
     assert [d["connections_open"] for d in done] == [CLIENTS] * 3, [d["message"] for d in done]
     assert [d["connections_cut"] for d in done] == [cut] * 3, [d["message"] for d in done]
     if cut:
-        assert "cut" in done[0]["message"]
-        warning = events(hotgo, "cut_connections")
-        assert len(warning) == 1 and "Connection: close" in warning[0]["message"], hotgo.output
+        warning = hotgo.events("cut_connections")
+        # Wording is the point here: the one test of the cut-connections hint, which names the fix.
+        assert len(warning) == 1 and "Connection: close" in warning[0]["message"], hotgo.transcript()
     else:
-        assert events(hotgo, "cut_connections") == []
+        assert hotgo.events("cut_connections") == []
 
 
 def test_service_on_a_port_of_its_own_is_named_with_the_fix_and_edits_still_land(wild: Path) -> None:
+    """Wording is the point of the own-port hint's checks (the one test of it): it names the fix."""
     port, own = free_port(), free_port()
     with start(wild, port, "-own", f"-addr=127.0.0.1:{own}") as hotgo:
-        started = wait_events(hotgo, "start")[0]
-        said = wait_events(hotgo, "own_port")[0]
-        assert when(said) - when(started) <= 2.0, (started, said)
-        assert f"127.0.0.1:{own}" in said["message"] and "--socket none" in said["message"]
-        assert "LISTEN_FDS" in said["message"]
-        done = wait_events(hotgo, "done")[0]
-        assert f"on its own port 127.0.0.1:{own}" in done["message"], done  # never "serving" on the shared port
+        started = hotgo.wait_event("start", 90)
+        said = hotgo.wait_event("own_port", 90)
+        assert event_time(said) - event_time(started) <= 2.0, (started, said)
+        assert said["listen"] == [f"127.0.0.1:{own}"], said
+        assert "--socket none" in said["message"] and "LISTEN_FDS" in said["message"], said
+        done = hotgo.wait_event("done", 90)
+        # No field says where it serves: the summary line must not claim the shared port.
+        assert f"on its own port 127.0.0.1:{own}" in done["message"], done
         set_version(wild, "w2", main="main.go")  # the new process needs the port the old one holds
-        wait_events(hotgo, "done", 2)
+        hotgo.wait_event("done", 90, 2)
         assert field_of(get(own), "version") == "w2"
         status = subprocess.run([sys.executable, "-m", "hotgo", "status", "--json"], cwd=wild, capture_output=True,
                                 text=True, timeout=30)
@@ -176,19 +154,20 @@ def test_service_on_a_port_of_its_own_is_named_with_the_fix_and_edits_still_land
 
 
 def test_service_binding_the_shared_port_itself_is_told_why_it_fails(wild: Path) -> None:
+    """Wording is the point of the message check (the one test of the "address already in use" advice)."""
     port = free_port()
     with start(wild, port, "-own", f"-addr=127.0.0.1:{port}") as hotgo:
-        started = wait_events(hotgo, "start")[0]
-        said = wait_events(hotgo, "address_in_use")[0]
-        assert when(said) - when(started) <= 2.0
+        started = hotgo.wait_event("start", 90)
+        said = hotgo.wait_event("address_in_use", 90)
+        assert event_time(said) - event_time(started) <= 2.0
         assert "fd 3" in said["message"] and "--socket none" in said["message"], said
-        assert events(hotgo, "done") == []
+        assert hotgo.events("done") == []
 
 
 def test_chatty_service_keeps_answering_while_hotgo_output_is_not_read(wild: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hotgo", "run", ".", "--listen", f"127.0.0.1:{port}", "--",
+        [sys.executable, "-m", "hotgo", "run", ".", "--listen", f"127.0.0.1:{port}", "--log-format", "json", "--",
          "-log", "-log-bytes=2000"],
         cwd=wild, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env={**__import__("os").environ, "NO_COLOR": "1"},
@@ -222,12 +201,16 @@ def test_chatty_service_keeps_answering_while_hotgo_output_is_not_read(wild: Pat
         assert hung == [], hung[:5]
         assert len(answered) > 3000, len(answered)  # > 6 MB of log lines: more than hotgo may hold
         # Now read: hotgo says how many lines it dropped.
-        lines: List[str] = []
+        lines: List[bytes] = []
         reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
         reader.start()
-        wait_for(lambda: any(b"dropped" in line for line in list(lines)), 30, "the dropped-lines notice")
-        notice = next(line for line in lines if b"dropped" in line).decode()
-        assert "of wild 1's output" in notice and int(notice.split("dropped ")[1].split()[0]) > 0, notice
+
+        def notices() -> List[Dict[str, Any]]:
+            return [json.loads(line) for line in list(lines) if b'"output_dropped"' in line]
+
+        wait_for(notices, 30, "the dropped-lines notice")
+        notice = notices()[0]
+        assert notice["service"] == "wild 1" and notice["lines"] > 0, notice
     finally:
         kill_tree(proc.pid)
         proc.wait(10)
@@ -237,8 +220,8 @@ def test_service_binding_the_shared_port_with_reuseport_and_ready_is_named(wild:
     """Like Caddy with `bind 127.0.0.1`: its own SO_REUSEPORT socket beside hotgo's, and READY=1 first."""
     port = free_port()
     with start(wild, port, "-own", "-reuseport", "-notify", f"-addr=127.0.0.1:{port}") as hotgo:
-        started = wait_events(hotgo, "start")[0]
-        said = wait_events(hotgo, "own_port")[0]
-        assert when(said) - when(started) <= 2.0, (started, said)
-        assert "SO_REUSEPORT" in said["message"] and "--socket reuseport" in said["message"], said
-        assert wait_events(hotgo, "ready")[0]["how"] == "READY=1"
+        started = hotgo.wait_event("start", 90)
+        said = hotgo.wait_event("own_port", 90)
+        assert event_time(said) - event_time(started) <= 2.0, (started, said)
+        assert said["listen"] == [f"127.0.0.1:{port}"], said  # beside the shared socket, on its port
+        assert hotgo.wait_event("ready", 90)["how"] == "READY=1"

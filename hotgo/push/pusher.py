@@ -204,16 +204,18 @@ class ConfigPusher:
         serving = self._serving()
         shown = ", ".join(files)
         if self.method.kind is PushKind.NONE:
-            self.log.info(f"config changed ({shown}); push = none: not pushed")
+            self.log.info(f"config changed ({shown}); push = none: not pushed", event="config_changed", files=files)
             return
         if serving is None:
-            self.log.info(f"config changed ({shown}); nothing is serving, the next generation reads it")
+            self.log.info(f"config changed ({shown}); nothing is serving, the next generation reads it",
+                          event="config_changed", files=files)
             return
         self._last_push_at = self._clock()
         flight = _InFlight(serving, files, self._clock())
         self._in_flight = flight
         if self.method.kind is PushKind.RESTART:
-            self.log.info(f"config changed ({shown}): handing off to a fresh process of the same build")
+            self.log.info(f"config changed ({shown}): handing off to a fresh process of the same build",
+                          event="config_changed", generation=serving.number, files=files)
             flight.fresh = self._restart()
             if flight.fresh is None:
                 self._finish(flight, PushOutcome.FAILED, "could not start a fresh process")
@@ -221,7 +223,8 @@ class ConfigPusher:
             self._signal(flight, shown)
         else:
             url = self.method.url.replace("{port}", str(self.port or 80))
-            self.log.info(f"config changed ({shown}): {self.method.method} {url}")
+            self.log.info(f"config changed ({shown}): {self.method.method} {url}", event="config_changed",
+                          generation=serving.number, files=files)
             threading.Thread(target=self._http, args=(flight, url), name="hotgo-push", daemon=True).start()
 
     def _signal(self, flight: _InFlight, shown: str) -> None:
@@ -231,7 +234,8 @@ class ConfigPusher:
             self._finish(flight, PushOutcome.FAILED, f"could not send {self.method.signal} to pid {serving.pid}")
             return
         self.log.info(f"config changed ({shown}): sent {self.method.signal} to generation "
-                      f"{serving.number} (pid {serving.pid})")
+                      f"{serving.number} (pid {serving.pid})", event="config_changed", generation=serving.number,
+                      pid=serving.pid, files=flight.files)
         if serving.number not in self._spoke:
             # No READY=1, no STATUS=, nothing: it cannot answer a reload either; waiting is pointless.
             self._finish(flight, PushOutcome.UNCONFIRMED, f"sent {self.method.signal}; the service never "

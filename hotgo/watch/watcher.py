@@ -108,7 +108,7 @@ class _Collector(FileSystemEventHandler):
         try:
             self._watcher.record(event)
         except Exception as err:  # a handler error must never kill the observer silently
-            self._watcher.log.error(f"watch: error handling {event!r}: {err}")
+            self._watcher.log.error(f"watch: error handling {event!r}: {err}", event="watch_error")
 
 
 class Watcher:
@@ -176,7 +176,8 @@ class Watcher:
         how = "polling" if self.poll else (
             f"{watches} inotify watches" if watches is not None else f"{len(self._watches)} watches")
         self.log.info(f"watching {files} files in {stats.directories} directories ({how}) "
-                      f"in {time.monotonic() - began:.2f}s")
+                      f"in {time.monotonic() - began:.2f}s", event="watching", files=files,
+                      directories=stats.directories, inotify_watches=watches)
 
     @staticmethod
     def _split_points(skipped: List[Path]) -> Set[Path]:
@@ -232,7 +233,7 @@ class Watcher:
         self.log.warn(
             f"watch: the inotify limit is reached ({err.strerror}); raise it with "
             "`sudo sysctl fs.inotify.max_user_watches=524288` (and "
-            "fs.inotify.max_user_instances=1024). Falling back to polling."
+            "fs.inotify.max_user_instances=1024). Falling back to polling.", event="watch_limit"
         )
         self._fall_back_to_polling()
         return True
@@ -340,7 +341,7 @@ class Watcher:
     def _overflowed(self) -> None:
         """inotify thread: the kernel dropped events; the settle thread rescans everything."""
         self.log.warn("watch: the inotify event queue overflowed, events were lost: rescanning "
-                      "(raise fs.inotify.max_queued_events if this repeats)")
+                      "(raise fs.inotify.max_queued_events if this repeats)", event="watch_overflow")
         with self._cond:
             self._note_activity()
             self._rescan = True
@@ -400,7 +401,7 @@ class Watcher:
             else:
                 changed = self.snapshot.update(files, dirs)
         except Exception as err:
-            self.log.error(f"watch: could not read changed files: {err}")
+            self.log.error(f"watch: could not read changed files: {err}", event="watch_error")
             return
         if changed:
             self.on_change(ChangeSet(tuple(changed), first, settled, time.monotonic(), early))
