@@ -254,7 +254,8 @@ def _banner(settings: Settings, service: Service, log: Log) -> None:
     built = "" if service.artifact else f" · {profile_line(settings.build_profile)}"
     log.info(f"hotgo {__version__} · {what} in {service.package.root} · {where}{built}", event="start_hotgo")
     if settings.socket_mode == "none":
-        log.warn("no --listen: every reload stops the old process before the new one starts (downtime)")
+        log.warn("no --listen: every reload stops the old process before the new one starts (downtime)",
+                 event="no_listen")
     caveat = platform.reuseport_handoff_caveat() if settings.socket_mode is SocketMode.REUSEPORT else None
     if caveat:
         log.warn(caveat)
@@ -268,4 +269,5 @@ def _kill_generations(supervisor: Supervisor) -> None:
 def _kill_left_behind(reaper: OrphanReaper, log: Log) -> None:
     left_behind = reaper.kill_all()
     if left_behind:
-        log.info(f"killed {left_behind} process{'es' if left_behind != 1 else ''} the service left behind")
+        log.info(f"killed {left_behind} process{'es' if left_behind != 1 else ''} the service left behind",
+                 event="left_behind", processes=left_behind)

@@ -126,7 +126,7 @@ def test_subreaper_kills_what_left_the_process_group_at_stop(api_project: Path) 
         assert hotgo.interrupt(signal.SIGTERM) == 0, hotgo.transcript()
         wait_for(lambda: not _alive([escapee.pid]), 10, "the escaped sleep to be killed with hotgo")
         # No event names this line yet: its words, for now.
-        assert hotgo.events("log", message="killed 1 process the service left behind"), hotgo.transcript()
+        assert hotgo.events("left_behind", processes=1), hotgo.transcript()
 
 
 def _sleeps_below(pid: int) -> List[psutil.Process]:

@@ -52,7 +52,8 @@ class Builds:
         self.cancel()
         dropped = self._gate.drop()  # built from content that has changed again since: never shown
         if dropped is not None:
-            self._log.info(f"newer change: dropping the build of generation {dropped.generation}")
+            self._log.info(f"newer change: dropping the build of generation {dropped.generation}",
+                           event="build_cancelled", generation=dropped.generation, held=True)
             self._reports.drop(dropped.generation)
         number = self._new_number()
         package = self._service.package
@@ -67,7 +68,8 @@ class Builds:
 
     def cancel(self) -> None:
         if self.running is not None:
-            self._log.info(f"newer change: cancelling the build of generation {self.running.generation}")
+            self._log.info(f"newer change: cancelling the build of generation {self.running.generation}",
+                           event="build_cancelled", generation=self.running.generation, held=False)
             self.running.cancel()
             self._reports.drop(self.running.generation)
             self.running = None

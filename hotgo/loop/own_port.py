@@ -94,5 +94,5 @@ class OwnPortWatch:
         def hint() -> None:
             text = listen_hint(generation.number, generation.pid) if generation.state is not State.STOPPED else None
             if text:
-                self._log.warn(text)
+                self._log.warn(text, event="listen_hint", generation=generation.number)
         self._after(1.0, hint)

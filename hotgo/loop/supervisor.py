@@ -314,7 +314,8 @@ class Supervisor:
         elif generation.replaced_by is not None:
             self.drains.exited(generation)
         elif self.stopping:
-            self.log.info(f"generation {number} stopped ({describe_exit(code)})")
+            self.log.info(f"generation {number} stopped ({describe_exit(code)})", event="stopped",
+                          generation=number, code=code)
         lineup.forget(number)  # a daemon that reloads for months keeps only the living
         self._prune()
         if lineup.waiting is not None and not self.lineup.alive():
@@ -381,11 +382,14 @@ class Supervisor:
         if self.lineup.candidate is not None:
             self._abandon(self.lineup.candidate)
         live = self.lineup.alive()
+        numbers = [g.number for g in live]
         if live:
-            names = ", ".join(str(g.number) for g in live)
-            self.log.info(f"{reason}: draining generation{'s' if len(live) > 1 else ''} {names} and exiting")
+            names = ", ".join(str(n) for n in numbers)
+            self.log.info(f"{reason}: draining generation{'s' if len(live) > 1 else ''} {names} and exiting",
+                          event="stopping", reason=reason, generations=numbers)
         else:
-            self.log.info(f"{reason}: no generation is running; exiting")
+            self.log.info(f"{reason}: no generation is running; exiting", event="stopping", reason=reason,
+                          generations=numbers)
         for generation in live:
             if generation.state is not State.DRAINING:
                 self.drains.stop(generation, replaced_by=None)
