@@ -3,6 +3,7 @@ POSIX behaviour (Linux, and the macOS parent watcher, which is plain POSIX) with
 
 from __future__ import annotations
 
+import ast
 import ctypes
 import gc
 import http.server
@@ -26,9 +27,11 @@ from harness import wait_for as harness_wait_for
 from watchdog.events import FileDeletedEvent, FileModifiedEvent
 
 from hotgo import platform
+from hotgo.errors import UsageError
 from hotgo.handoff import readiness
 from hotgo.handoff.generation import Generation
-from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from hotgo.settings.addresses import parse_listen
+from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, resolve
 from hotgo.watch.filters import PathFilter
 from hotgo.watch.watcher import Watcher
 
@@ -183,7 +186,7 @@ def test_windows_stop_kill_release_through_the_module_interface(
         win: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     backend, api, _ = win
     monkeypatch.setattr(platform, "_BACKEND", backend)
-    monkeypatch.setattr(platform, "_kill_tree_psutil", lambda pid: pytest.fail("job kill expected"))
+    monkeypatch.setattr(platform.windows, "kill_tree_psutil", lambda pid: pytest.fail("job kill expected"))
     proc = platform.spawn(["svc.exe"], {}, ".")
     api.log.clear()
 
@@ -304,7 +307,7 @@ def test_windows_kill_without_job_falls_back_to_the_process_tree(
     proc = backend.spawn(["svc.exe"], {}, ".")
     api.fail["TerminateJobObject"] = 0
     killed: List[int] = []
-    monkeypatch.setattr(platform, "_kill_tree_psutil", killed.append)
+    monkeypatch.setattr(platform.windows, "kill_tree_psutil", killed.append)
     backend.kill_tree(proc)
     assert killed == [proc.pid]
 
@@ -553,14 +556,72 @@ def test_macos_watcher_ends_with_release(spawned: List[subprocess.Popen[bytes]],
     wait_for(lambda: not _group(proc.pid), what="the rest of the group to go")  # ...until hotgo reaps it
 
 
+# -- the seam: capabilities ---------------------------------------------------------------
+
+def test_capabilities_by_os() -> None:
+    windows = platform.capabilities_for("win32")
+    assert not (windows.signals or windows.fd_inheritance or windows.notify_socket or windows.unix_control_socket)
+    assert not (windows.proc_net or windows.inotify or windows.reuseport or windows.exec_bit)
+    assert windows.reuseaddr_shares_port and windows.exe_suffix == ".exe"
+    mac = platform.capabilities_for("darwin", proc_net=True)  # no /proc there, whatever is found
+    assert mac.signals and mac.fd_inheritance and mac.notify_socket and mac.unix_control_socket and mac.reuseport
+    assert mac.watch_replays_history and not (mac.proc_net or mac.inotify or mac.large_output_pipe)
+    assert mac.exe_suffix == "" and mac.exec_bit and not mac.reuseaddr_shares_port
+    linux = platform.capabilities_for("linux", proc_net=True)
+    assert linux.proc_net and linux.inotify and linux.large_output_pipe and not linux.watch_replays_history
+    assert not platform.capabilities_for("linux", proc_net=False).proc_net  # a /proc without fdinfo
+    assert platform.capabilities_for(sys.platform, proc_net=LINUX) == platform.CAPABILITIES
+
+
+def test_only_the_platform_package_asks_which_os() -> None:
+    """sys.platform and os.name are read in hotgo/platform/ only; the rest asks CAPABILITIES."""
+    package = Path(platform.__file__).resolve().parents[1]
+    asking = []
+    for path in sorted(package.rglob("*.py")):
+        if path.parent.name == "platform" and path.parent.parent == package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and (node.value.id, node.attr) in (("sys", "platform"), ("os", "name"))):
+                asking.append(f"{path.relative_to(package)}:{node.lineno}")
+            elif isinstance(node, ast.ImportFrom) and node.module in ("sys", "os"):
+                asking += [f"{path.relative_to(package)}:{node.lineno}" for a in node.names
+                           if a.name in ("platform", "name")]
+    assert not asking, f"OS tests outside hotgo/platform/: {asking}"
+
+
+def test_windows_capabilities_refuse_what_windows_cannot_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(platform, "CAPABILITIES", platform.capabilities_for("win32"))
+    listen = (parse_listen("127.0.0.1:8080"),)
+    with pytest.raises(UsageError, match="POSIX descriptor passing"):
+        resolve({"run_listen": listen, "run_socket": "inherit"})
+    with pytest.raises(UsageError, match="Windows has no signals"):
+        resolve({"run_listen": listen, "run_socket": "reuseport", "config_push": "signal:SIGHUP"})
+    with pytest.raises(UsageError, match="NOTIFY_SOCKET"):
+        resolve({"run_listen": listen, "run_socket": "reuseport", "config_push": "restart", "run_ready": "notify"})
+    assert platform.stop_description("SIGTERM") == "CTRL_BREAK_EVENT"
+    assert platform.stop_description("SIGKILL") == "SIGKILL"
+
+
+def test_every_backend_says_why_a_stop_failed(win: Any) -> None:
+    """stop_error is part of the Backend protocol: POSIX has nothing to say, Windows the API's error."""
+    assert platform.make_backend("darwin", popen=FakePopen([])).stop_error == ""
+    backend, api, _ = win
+    proc = backend.spawn(["svc.exe"], {}, ".")
+    assert backend.stop_error == ""
+    api.fail["GenerateConsoleCtrlEvent"] = 0
+    assert backend.stop(proc, "SIGTERM") is False
+    assert backend.stop_error == "GenerateConsoleCtrlEvent failed: Windows error 5"
+
+
 # -- readiness ---------------------------------------------------------------------------------
 
 def test_auto_readiness_is_a_probe_where_there_is_no_notify_socket(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(platform, "AUTO_READY_PROBE", True)
+    monkeypatch.setattr(platform, "CAPABILITIES", platform.capabilities_for("win32"))
     assert readiness.plan("auto", listening=True) == readiness.ReadyPlan("http", path="/", auto=True)
     assert readiness.plan("auto", listening=False) == readiness.ReadyPlan("auto")  # nothing to probe
     assert readiness.plan("http:/healthz", listening=True) == readiness.ReadyPlan("http", path="/healthz")
-    monkeypatch.setattr(platform, "AUTO_READY_PROBE", False)
+    monkeypatch.setattr(platform, "CAPABILITIES", platform.capabilities_for("darwin"))
     assert readiness.plan("auto", listening=True) == readiness.ReadyPlan("auto")
     assert readiness.plan("auto") == readiness.ReadyPlan("auto")
 

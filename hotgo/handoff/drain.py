@@ -32,6 +32,7 @@ from typing import Callable, Dict, Optional, Sequence, Set, Tuple
 
 import psutil
 
+from hotgo import platform
 from hotgo.platform import linux_proc
 
 POLL = 0.05  # a read of the TCP table costs ~6 ms of kernel time: end states, not every step, count
@@ -75,7 +76,7 @@ class DrainReport:
 
 
 def _open_connections(pid: int, ports: Sequence[int]) -> Optional[Set[Key]]:
-    held = linux_proc.connections(pid, ports) if linux_proc.AVAILABLE else None
+    held = linux_proc.connections(pid, ports) if platform.CAPABILITIES.proc_net else None
     if held is None:
         return None
     return {(s.local, s.remote) for s in held if s.state in (linux_proc.ESTABLISHED, linux_proc.CLOSE_WAIT)}

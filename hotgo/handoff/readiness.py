@@ -65,7 +65,7 @@ class ReadyPlan:
 
 def plan(spec: str, listening: bool = False) -> ReadyPlan:
     """The readiness plan for a `--ready` value; `listening`: hotgo has a listen address to probe."""
-    if spec == "auto" and listening and platform.AUTO_READY_PROBE:
+    if spec == "auto" and listening and not platform.CAPABILITIES.notify_socket:
         return ReadyPlan(ReadyKind.HTTP, path="/", auto=True)
     if spec.startswith("http:"):
         return ReadyPlan(ReadyKind.HTTP, path=spec[5:])
@@ -272,7 +272,7 @@ class ReadinessWatch:
         self.probe_url = probe_url  # the plan's path on the first listen address; None without one
         self.after = after
         # What the socket watch looks for; None where nothing can be observed (not Linux).
-        self.sockets = sockets if linux_proc.AVAILABLE else None
+        self.sockets = sockets if platform.CAPABILITIES.proc_net else None
         self.speaks_notify = False  # a generation has sent READY=1: wait for it, no more guesses
         self._timers: Dict[int, List[Timer]] = {}
         self._probes: Dict[int, HttpProbe] = {}
@@ -306,7 +306,7 @@ class ReadinessWatch:
         return self.sockets is not None and bool(self.sockets.inodes or self.sockets.ports)
 
     def _why_guess(self) -> str:
-        if not linux_proc.AVAILABLE:
+        if not platform.CAPABILITIES.proc_net:
             return "this system does not show whether a process accepts connections"
         return "no port to watch"
 
