@@ -18,6 +18,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import psutil
@@ -30,6 +31,7 @@ from hotgo import platform
 from hotgo.errors import UsageError
 from hotgo.handoff import readiness
 from hotgo.handoff.generation import Generation
+from hotgo.platform import listeners
 from hotgo.settings.addresses import parse_listen
 from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, resolve
 from hotgo.watch.filters import PathFilter
@@ -614,6 +616,76 @@ def test_every_backend_says_why_a_stop_failed(win: Any) -> None:
     assert backend.stop_error == "GenerateConsoleCtrlEvent failed: Windows error 5"
 
 
+# -- who listens: one lookup, /proc on Linux, psutil elsewhere ------------------------------------
+
+@pytest.fixture(params=["os", "psutil"])
+def lookup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """This OS's way (/proc on Linux), and psutil's, which macOS and Windows use."""
+    if request.param == "psutil":
+        monkeypatch.setattr(listeners, "CAPABILITIES", platform.capabilities_for("darwin"))
+    return str(request.param)
+
+
+def test_listeners_of_a_process(lookup: str) -> None:
+    sock = _listener()
+    port = sock.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    served, _ = sock.accept()
+    try:
+        found = [s for s in listeners.listening(os.getpid()) or [] if s.port == port]
+        inode = os.fstat(sock.fileno()).st_ino if lookup == "os" and LINUX else 0
+        assert found == [listeners.Listener("127.0.0.1", port, inode)]
+        assert f"127.0.0.1:{port}" in listeners.listen_addresses(os.getpid())
+        assert listeners.listens_on(os.getpid(), port) is True
+        assert listeners.listens_on(os.getpid(), port, family=True) is True
+        assert listeners.established(os.getpid(), [port]) == 1  # the served side; the client's port differs
+        assert (listeners.holder(port) or "").startswith(f"pid {os.getpid()} (")
+    finally:
+        for s in (client, served, sock):
+            s.close()
+    assert listeners.listens_on(os.getpid(), port) is False
+    assert listeners.holder(port) is None
+
+
+def test_a_gone_process_listens_nowhere(lookup: str) -> None:
+    proc = subprocess.Popen(["sh", "-c", "exit 0"])
+    wait_for(lambda: gone(proc.pid), what="a zombie")  # not reaped yet: its sockets are closed
+    assert listeners.listening(proc.pid) == []
+    assert listeners.listens_on(proc.pid, 80, family=True) is False
+    proc.wait()
+    assert listeners.listening(proc.pid) == [] and listeners.established(proc.pid, [80]) == 0
+
+
+def test_listener_addresses_as_listen_takes_them() -> None:
+    assert listeners.Listener("0.0.0.0", 80).address == ":80"
+    assert listeners.Listener("::", 80).address == ":80"
+    assert listeners.Listener("::1", 8080).address == "[::1]:8080"
+    assert listeners.Listener("10.0.0.2", 8080).address == "10.0.0.2:8080"
+
+
+class _OldPsutilProcess:
+    """psutil 5.x: the method is called connections; Windows' may raise RuntimeError."""
+
+    pid = 77
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def connections(self, kind: str = "inet") -> List[Any]:
+        if self.fail:
+            raise RuntimeError("GetExtendedTcpTable failed")
+        return [SimpleNamespace(laddr=SimpleNamespace(ip="127.0.0.1", port=8080), status=psutil.CONN_LISTEN)]
+
+
+def test_listeners_with_psutil_5(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(listeners, "CAPABILITIES", platform.capabilities_for("darwin"))
+    monkeypatch.setattr(listeners, "NET_CONNECTIONS", False)
+    monkeypatch.setattr(psutil, "Process", lambda pid: _OldPsutilProcess(fail=pid == 78))
+    assert listeners.listening(77) == [listeners.Listener("127.0.0.1", 8080)]
+    assert listeners.listening(78) is None  # the OS would not say (Wine 8, often)
+    assert listeners.listens_on(78, 8080) is None
+
+
 # -- readiness ---------------------------------------------------------------------------------
 
 def test_auto_readiness_is_a_probe_where_there_is_no_notify_socket(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -709,15 +781,6 @@ def test_auto_probe_without_the_header_is_a_heuristic(http_service: Any, monkeyp
     verdicts, took = _probe(http_service(404, None), 2, 3.0, auto=True, pid=12345)
     assert verdicts == ["GET / answered 404 without X-Hotgo-Generation; still running after 500ms (heuristic)"]
     assert took >= readiness.AUTO_DELAY - 0.05
-
-
-def test_listens_on() -> None:
-    sock = _listener()
-    try:
-        assert readiness.listens_on(os.getpid(), sock.getsockname()[1]) is True
-    finally:
-        sock.close()
-    assert readiness.listens_on(os.getpid(), 1) is False
 
 
 # -- macOS FSEvents history ---------------------------------------------------------------------
