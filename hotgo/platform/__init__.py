@@ -26,10 +26,7 @@ from hotgo.platform import children, posix, windows
 from hotgo.platform.base import CAPABILITIES, Backend, Capabilities, PopenFactory, capabilities_for, signal_number
 from hotgo.platform.linux_proc import reuseport_handoff_caveat
 from hotgo.platform.posix import (
-    FIRST_INHERITED_FD,
-    PIPE_SIZE,
     PosixBackend,
-    PrctlFunc,
     enlarge_pipe,
     peer_is_this_user,
     unix_socket,
@@ -39,7 +36,6 @@ from hotgo.platform.windows import (
     CREATE_NEW_PROCESS_GROUP,
     CREATE_SUSPENDED,
     CTRL_BREAK_EVENT,
-    IO_COUNTERS,
     JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS,
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
     JOBOBJECT_BASIC_LIMIT_INFORMATION,
@@ -52,16 +48,15 @@ from hotgo.platform.windows import (
     WindowsBackend,
 )
 
-__all__ = [
+__all__ = [  # what the rest of hotgo, and tests/test_platform.py, reach as `platform.NAME`
     "CAPABILITIES", "CREATE_NEW_PROCESS_GROUP", "CREATE_SUSPENDED", "CTRL_BREAK_EVENT", "DEFAULT_SOCKET_MODE",
-    "EXE_SUFFIX", "FIRST_INHERITED_FD", "IO_COUNTERS", "JOBOBJECT_BASIC_LIMIT_INFORMATION",
-    "JOBOBJECT_EXTENDED_LIMIT_INFORMATION", "JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS",
-    "JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE", "KILLED_EXIT_CODE", "PIPE_SIZE", "PROCESS_SET_QUOTA",
-    "PROCESS_SUSPEND_RESUME", "PROCESS_TERMINATE", "Backend", "Capabilities", "PopenFactory", "PosixBackend",
-    "PrctlFunc", "WinApi", "WindowsBackend", "capabilities_for", "enlarge_pipe", "kill_tree", "lock_file",
-    "make_backend", "peer_is_this_user", "release", "reuseport_handoff_caveat", "send_signal",
-    "set_listen_options", "signal_number", "signal_process", "spawn", "spawn_tool", "stop_description",
-    "stop_failure", "unix_socket", "user_id",
+    "EXE_SUFFIX", "JOBOBJECT_BASIC_LIMIT_INFORMATION", "JOBOBJECT_EXTENDED_LIMIT_INFORMATION",
+    "JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS", "JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE", "KILLED_EXIT_CODE",
+    "PROCESS_SET_QUOTA", "PROCESS_SUSPEND_RESUME", "PROCESS_TERMINATE", "Backend", "Capabilities", "PopenFactory",
+    "PosixBackend", "WinApi", "WindowsBackend", "capabilities_for", "enlarge_pipe", "kill_tree", "lock_file",
+    "make_backend", "peer_is_this_user", "release", "reuseport_handoff_caveat", "send_signal", "set_listen_options",
+    "signal_number", "signal_process", "spawn", "spawn_tool", "stop_description", "stop_failure", "unix_socket",
+    "user_id",
 ]
 
 EXE_SUFFIX = CAPABILITIES.exe_suffix
