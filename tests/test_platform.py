@@ -3,6 +3,7 @@ POSIX behaviour (Linux, and the macOS parent watcher, which is plain POSIX) with
 
 from __future__ import annotations
 
+import ast
 import ctypes
 import gc
 import http.server
@@ -17,6 +18,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import psutil
@@ -26,9 +28,12 @@ from harness import wait_for as harness_wait_for
 from watchdog.events import FileDeletedEvent, FileModifiedEvent
 
 from hotgo import platform
+from hotgo.errors import UsageError
 from hotgo.handoff import readiness
 from hotgo.handoff.generation import Generation
-from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from hotgo.platform import listeners
+from hotgo.settings.addresses import parse_listen
+from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, resolve
 from hotgo.watch.filters import PathFilter
 from hotgo.watch.watcher import Watcher
 
@@ -183,7 +188,7 @@ def test_windows_stop_kill_release_through_the_module_interface(
         win: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     backend, api, _ = win
     monkeypatch.setattr(platform, "_BACKEND", backend)
-    monkeypatch.setattr(platform, "_kill_tree_psutil", lambda pid: pytest.fail("job kill expected"))
+    monkeypatch.setattr(platform.windows, "kill_tree_psutil", lambda pid: pytest.fail("job kill expected"))
     proc = platform.spawn(["svc.exe"], {}, ".")
     api.log.clear()
 
@@ -304,7 +309,7 @@ def test_windows_kill_without_job_falls_back_to_the_process_tree(
     proc = backend.spawn(["svc.exe"], {}, ".")
     api.fail["TerminateJobObject"] = 0
     killed: List[int] = []
-    monkeypatch.setattr(platform, "_kill_tree_psutil", killed.append)
+    monkeypatch.setattr(platform.windows, "kill_tree_psutil", killed.append)
     backend.kill_tree(proc)
     assert killed == [proc.pid]
 
@@ -553,14 +558,142 @@ def test_macos_watcher_ends_with_release(spawned: List[subprocess.Popen[bytes]],
     wait_for(lambda: not _group(proc.pid), what="the rest of the group to go")  # ...until hotgo reaps it
 
 
+# -- the seam: capabilities ---------------------------------------------------------------
+
+def test_capabilities_by_os() -> None:
+    windows = platform.capabilities_for("win32")
+    assert not (windows.signals or windows.fd_inheritance or windows.notify_socket or windows.unix_control_socket)
+    assert not (windows.proc_net or windows.inotify or windows.reuseport or windows.exec_bit)
+    assert windows.reuseaddr_shares_port and windows.exe_suffix == ".exe"
+    mac = platform.capabilities_for("darwin", proc_net=True)  # no /proc there, whatever is found
+    assert mac.signals and mac.fd_inheritance and mac.notify_socket and mac.unix_control_socket and mac.reuseport
+    assert mac.watch_replays_history and not (mac.proc_net or mac.inotify or mac.large_output_pipe)
+    assert mac.exe_suffix == "" and mac.exec_bit and not mac.reuseaddr_shares_port
+    linux = platform.capabilities_for("linux", proc_net=True)
+    assert linux.proc_net and linux.inotify and linux.large_output_pipe and not linux.watch_replays_history
+    assert not platform.capabilities_for("linux", proc_net=False).proc_net  # a /proc without fdinfo
+    assert platform.capabilities_for(sys.platform, proc_net=LINUX) == platform.CAPABILITIES
+
+
+def test_only_the_platform_package_asks_which_os() -> None:
+    """sys.platform and os.name are read in hotgo/platform/ only; the rest asks CAPABILITIES."""
+    package = Path(platform.__file__).resolve().parents[1]
+    asking = []
+    for path in sorted(package.rglob("*.py")):
+        if path.parent.name == "platform" and path.parent.parent == package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and (node.value.id, node.attr) in (("sys", "platform"), ("os", "name"))):
+                asking.append(f"{path.relative_to(package)}:{node.lineno}")
+            elif isinstance(node, ast.ImportFrom) and node.module in ("sys", "os"):
+                asking += [f"{path.relative_to(package)}:{node.lineno}" for a in node.names
+                           if a.name in ("platform", "name")]
+    assert not asking, f"OS tests outside hotgo/platform/: {asking}"
+
+
+def test_windows_capabilities_refuse_what_windows_cannot_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(platform, "CAPABILITIES", platform.capabilities_for("win32"))
+    listen = (parse_listen("127.0.0.1:8080"),)
+    with pytest.raises(UsageError, match="POSIX descriptor passing"):
+        resolve({"run_listen": listen, "run_socket": "inherit"})
+    with pytest.raises(UsageError, match="Windows has no signals"):
+        resolve({"run_listen": listen, "run_socket": "reuseport", "config_push": "signal:SIGHUP"})
+    with pytest.raises(UsageError, match="NOTIFY_SOCKET"):
+        resolve({"run_listen": listen, "run_socket": "reuseport", "config_push": "restart", "run_ready": "notify"})
+    assert platform.stop_description("SIGTERM") == "CTRL_BREAK_EVENT"
+    assert platform.stop_description("SIGKILL") == "SIGKILL"
+
+
+def test_every_backend_says_why_a_stop_failed(win: Any) -> None:
+    """stop_error is part of the Backend protocol: POSIX has nothing to say, Windows the API's error."""
+    assert platform.make_backend("darwin", popen=FakePopen([])).stop_error == ""
+    backend, api, _ = win
+    proc = backend.spawn(["svc.exe"], {}, ".")
+    assert backend.stop_error == ""
+    api.fail["GenerateConsoleCtrlEvent"] = 0
+    assert backend.stop(proc, "SIGTERM") is False
+    assert backend.stop_error == "GenerateConsoleCtrlEvent failed: Windows error 5"
+
+
+# -- who listens: one lookup, /proc on Linux, psutil elsewhere ------------------------------------
+
+@pytest.fixture(params=["os", "psutil"])
+def lookup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """This OS's way (/proc on Linux), and psutil's, which macOS and Windows use."""
+    if request.param == "psutil":
+        monkeypatch.setattr(listeners, "CAPABILITIES", platform.capabilities_for("darwin"))
+    return str(request.param)
+
+
+def test_listeners_of_a_process(lookup: str) -> None:
+    sock = _listener()
+    port = sock.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    served, _ = sock.accept()
+    try:
+        found = [s for s in listeners.listening(os.getpid()) or [] if s.port == port]
+        inode = os.fstat(sock.fileno()).st_ino if lookup == "os" and LINUX else 0
+        assert found == [listeners.Listener("127.0.0.1", port, inode)]
+        assert f"127.0.0.1:{port}" in listeners.listen_addresses(os.getpid())
+        assert listeners.listens_on(os.getpid(), port) is True
+        assert listeners.listens_on(os.getpid(), port, family=True) is True
+        assert listeners.established(os.getpid(), [port]) == 1  # the served side; the client's port differs
+        assert (listeners.holder(port) or "").startswith(f"pid {os.getpid()} (")
+    finally:
+        for s in (client, served, sock):
+            s.close()
+    assert listeners.listens_on(os.getpid(), port) is False
+    assert listeners.holder(port) is None
+
+
+def test_a_gone_process_listens_nowhere(lookup: str) -> None:
+    proc = subprocess.Popen(["sh", "-c", "exit 0"])
+    wait_for(lambda: gone(proc.pid), what="a zombie")  # not reaped yet: its sockets are closed
+    assert listeners.listening(proc.pid) == []
+    assert listeners.listens_on(proc.pid, 80, family=True) is False
+    proc.wait()
+    assert listeners.listening(proc.pid) == [] and listeners.established(proc.pid, [80]) == 0
+
+
+def test_listener_addresses_as_listen_takes_them() -> None:
+    assert listeners.Listener("0.0.0.0", 80).address == ":80"
+    assert listeners.Listener("::", 80).address == ":80"
+    assert listeners.Listener("::1", 8080).address == "[::1]:8080"
+    assert listeners.Listener("10.0.0.2", 8080).address == "10.0.0.2:8080"
+
+
+class _OldPsutilProcess:
+    """psutil 5.x: the method is called connections; Windows' may raise RuntimeError."""
+
+    pid = 77
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def connections(self, kind: str = "inet") -> List[Any]:
+        if self.fail:
+            raise RuntimeError("GetExtendedTcpTable failed")
+        return [SimpleNamespace(laddr=SimpleNamespace(ip="127.0.0.1", port=8080), status=psutil.CONN_LISTEN)]
+
+
+def test_listeners_with_psutil_5(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(listeners, "CAPABILITIES", platform.capabilities_for("darwin"))
+    monkeypatch.setattr(listeners, "NET_CONNECTIONS", False)
+    monkeypatch.setattr(psutil, "Process", lambda pid: _OldPsutilProcess(fail=pid == 78))
+    assert listeners.listening(77) == [listeners.Listener("127.0.0.1", 8080)]
+    assert listeners.listening(78) is None  # the OS would not say (Wine 8, often)
+    assert listeners.listens_on(78, 8080) is None
+
+
 # -- readiness ---------------------------------------------------------------------------------
 
 def test_auto_readiness_is_a_probe_where_there_is_no_notify_socket(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(platform, "AUTO_READY_PROBE", True)
+    monkeypatch.setattr(platform, "CAPABILITIES", platform.capabilities_for("win32"))
     assert readiness.plan("auto", listening=True) == readiness.ReadyPlan("http", path="/", auto=True)
     assert readiness.plan("auto", listening=False) == readiness.ReadyPlan("auto")  # nothing to probe
     assert readiness.plan("http:/healthz", listening=True) == readiness.ReadyPlan("http", path="/healthz")
-    monkeypatch.setattr(platform, "AUTO_READY_PROBE", False)
+    monkeypatch.setattr(platform, "CAPABILITIES", platform.capabilities_for("darwin"))
     assert readiness.plan("auto", listening=True) == readiness.ReadyPlan("auto")
     assert readiness.plan("auto") == readiness.ReadyPlan("auto")
 
@@ -648,15 +781,6 @@ def test_auto_probe_without_the_header_is_a_heuristic(http_service: Any, monkeyp
     verdicts, took = _probe(http_service(404, None), 2, 3.0, auto=True, pid=12345)
     assert verdicts == ["GET / answered 404 without X-Hotgo-Generation; still running after 500ms (heuristic)"]
     assert took >= readiness.AUTO_DELAY - 0.05
-
-
-def test_listens_on() -> None:
-    sock = _listener()
-    try:
-        assert readiness.listens_on(os.getpid(), sock.getsockname()[1]) is True
-    finally:
-        sock.close()
-    assert readiness.listens_on(os.getpid(), 1) is False
 
 
 # -- macOS FSEvents history ---------------------------------------------------------------------

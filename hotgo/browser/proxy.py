@@ -12,12 +12,12 @@ import html
 import http.client
 import json
 import socket
-import sys
 import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
+from hotgo import platform
 from hotgo.browser.livereload import LiveReload
 from hotgo.browser.page_script import EVENTS_PATH, PREFIX, SCRIPT, SCRIPT_PATH, inject, script_tag
 
@@ -28,7 +28,7 @@ _KEEPALIVE_SECONDS = 15.0
 
 class BrowserProxy(ThreadingHTTPServer):
     daemon_threads = True  # open event streams must not keep hotgo from exiting
-    allow_reuse_address = sys.platform != "win32"  # on Windows it would let two servers share the port
+    allow_reuse_address = not platform.CAPABILITIES.reuseaddr_shares_port  # else two servers could share the port
 
     def __init__(self, listen: Tuple[str, int], family: socket.AddressFamily, upstream: Tuple[str, int],
                  live: LiveReload) -> None:

@@ -13,13 +13,12 @@ import json
 import os
 import secrets
 import socket
-import struct
-import sys
 import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Optional
 
+from hotgo import platform
 from hotgo.errors import RuntimeFailure, UsageError
 
 Reply = Dict[str, Any]
@@ -47,7 +46,7 @@ class RunDir:
         """Refuse a second hotgo on the same project, naming the first."""
         handle = self.lock_path.open("a+", encoding="utf-8")
         try:
-            _try_lock(handle)
+            platform.lock_file(handle)
         except OSError:
             handle.seek(0)
             holder = handle.read().strip() or "?"
@@ -68,26 +67,14 @@ class RunDir:
             self._lock_handle = None
 
 
-def _try_lock(handle: IO[str]) -> None:
-    if sys.platform == "win32":
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
 def _unix_path(run: RunDir) -> Path:
     path = run.path / "control.sock"
     if len(str(path)) <= _MAX_UNIX_PATH:
         return path
     # Deep project paths: a short path in a private per-user directory instead.
-    private = Path(tempfile.gettempdir()) / f"hotgo-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    private = Path(tempfile.gettempdir()) / f"hotgo-{platform.user_id()}"
     private.mkdir(mode=0o700, exist_ok=True)
-    if private.stat().st_uid != (os.getuid() if hasattr(os, "getuid") else 0):
+    if private.stat().st_uid != platform.user_id():
         raise RuntimeFailure(f"{private} belongs to another user; cannot put the control socket there")
     return private / (hashlib.sha1(str(run.path).encode()).hexdigest()[:16] + ".sock")
 
@@ -104,7 +91,7 @@ class ControlServer:
         threading.Thread(target=self._serve, name="hotgo-control", daemon=True).start()
 
     def _listen(self) -> socket.socket:
-        if sys.platform == "win32":
+        if not platform.CAPABILITIES.unix_control_socket:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind(("127.0.0.1", 0))
             self._token = secrets.token_hex(32)
@@ -116,7 +103,7 @@ class ControlServer:
                 path.unlink()
             except FileNotFoundError:
                 pass
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock = platform.unix_socket(socket.SOCK_STREAM)
             old_umask = os.umask(0o177)  # the socket is born 0600: no window for another user
             try:
                 sock.bind(str(path))
@@ -143,7 +130,7 @@ class ControlServer:
         with conn:
             conn.settimeout(30)
             try:
-                if not _same_user(conn):
+                if not platform.peer_is_this_user(conn):
                     _send(conn, {"ok": False, "error": "refused: not the user running hotgo"})
                     return
                 request = json.loads(_read_line(conn) or "{}")
@@ -170,15 +157,6 @@ class ControlServer:
                         os.unlink(endpoint[5:])
                 except OSError:
                     pass
-
-
-def _same_user(conn: socket.socket) -> bool:
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None or sys.platform == "win32":
-        return True  # the 0600 socket file (or the token) is the guard
-    creds = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return uid in (os.getuid(), 0)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -224,8 +202,8 @@ def request(state_dir: Path, command: str, timeout: float = 30) -> Reply:
             if not port.isdigit():
                 raise RuntimeFailure(f"{run.endpoint_file}: unknown endpoint {endpoint!r}; remove it")
             conn = socket.create_connection((host, int(port)), timeout=timeout)
-        elif sys.platform != "win32" and endpoint.startswith("unix:"):
-            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        elif platform.CAPABILITIES.unix_control_socket and endpoint.startswith("unix:"):
+            conn = platform.unix_socket(socket.SOCK_STREAM)
             conn.settimeout(timeout)
             conn.connect(endpoint[5:])
         else:

@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
-
-import psutil
+from typing import Optional, Sequence
 
 from hotgo.handoff.drain import DrainReport
-
-
-def listening_ports(pid: int) -> List[str]:
-    """The TCP addresses a process listens on, as `--listen` takes them."""
-    try:
-        connections = psutil.Process(pid).net_connections(kind="inet")
-    except (psutil.Error, RuntimeError):  # Windows: GetExtendedTcpTable failed (Wine 8 often)
-        return []
-    found = []
-    for conn in connections:
-        if conn.status == psutil.CONN_LISTEN and conn.laddr:
-            host = conn.laddr.ip
-            host = "" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
-            found.append(f"{host}:{conn.laddr.port}")
-    return sorted(set(found))
-
+from hotgo.platform.listeners import listen_addresses
 
 _TAKE_THE_SOCKET = (
     "let the service take the socket hotgo passes as fd 3 (LISTEN_FDS, LISTEN_PID: systemd socket "
@@ -86,7 +69,7 @@ def address_in_use_hint(generation: int, line: str, shared: Sequence[str], holde
 
 
 def listen_hint(generation: int, pid: int) -> Optional[str]:
-    ports = listening_ports(pid)
+    ports = listen_addresses(pid)
     if not ports:
         return None
     listen = ", ".join(f'"{p}"' for p in ports)

@@ -2,8 +2,8 @@
 
 Just before the stop signal hotgo notes the connections the old process holds on
 the shared port(s). It then follows the server side of each one in the kernel's
-TCP table (hotgo.platform.linux_proc) until the process has exited and every connection has
-settled, and sorts them by who ended them:
+TCP table (hotgo.platform.linux_proc) until the process has exited and every
+connection has settled, and sorts them by who ended them:
 
 - the client (the server side was seen in CLOSE_WAIT/LAST_ACK): in order;
 - the server, with a FIN (the server side reached FIN_WAIT/TIME_WAIT): in order
@@ -20,7 +20,8 @@ settled, and sorts them by who ended them:
   meanwhile.
 
 Connections not settled when the report is due are "still open". Where /proc
-is missing (macOS, Windows) only the count at the stop signal is known (psutil).
+is missing (macOS, Windows) only the count at the stop signal is known
+(hotgo.platform.listeners).
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Sequence, Set, Tuple
 
-import psutil
-
-from hotgo.platform import linux_proc
+from hotgo import platform
+from hotgo.platform import linux_proc, listeners
 
 POLL = 0.05  # a read of the TCP table costs ~6 ms of kernel time: end states, not every step, count
 TAIL = 0.5  # after the exit: time for clients to answer the kernel's FIN or RST
@@ -75,18 +75,10 @@ class DrainReport:
 
 
 def _open_connections(pid: int, ports: Sequence[int]) -> Optional[Set[Key]]:
-    held = linux_proc.connections(pid, ports) if linux_proc.AVAILABLE else None
+    held = linux_proc.connections(pid, ports) if platform.CAPABILITIES.proc_net else None
     if held is None:
         return None
     return {(s.local, s.remote) for s in held if s.state in (linux_proc.ESTABLISHED, linux_proc.CLOSE_WAIT)}
-
-
-def _count_with_psutil(pid: int, ports: Sequence[int]) -> int:
-    try:
-        found = psutil.Process(pid).net_connections(kind="tcp")
-    except (psutil.Error, RuntimeError):  # Windows: GetExtendedTcpTable failed (Wine 8 often)
-        return 0
-    return sum(1 for c in found if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port in ports)
 
 
 class DrainWatch:
@@ -100,7 +92,7 @@ class DrainWatch:
         tracked = _open_connections(pid, self.ports)
         self._pending: Set[Key] = tracked or set()
         self._passive: Set[Key] = set()  # seen half-closed by the client
-        self.open = len(tracked) if tracked is not None else _count_with_psutil(pid, self.ports)
+        self.open = len(tracked) if tracked is not None else listeners.established(pid, self.ports) or 0
         self.known = tracked is not None
         self._by_client = 0
         self._by_server = 0  # a FIN from the server side

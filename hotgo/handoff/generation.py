@@ -28,7 +28,7 @@ READ_SIZE = 64 * 1024
 # After a short read, let output gather this long: one pass per several ms instead of one per
 # write of the service (a logger flushing every line). On Linux the pipe is enlarged to 1 MiB
 # to hold it; elsewhere it holds 64 KiB, so the pause is shorter there.
-GATHER = 0.02 if platform.IS_LINUX else 0.005
+GATHER = 0.02 if platform.CAPABILITIES.large_output_pipe else 0.005
 
 
 class Generation:

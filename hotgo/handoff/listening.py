@@ -9,39 +9,16 @@ matters is when the old process closes its listening socket.
 from __future__ import annotations
 
 import time
-from typing import Any, List, Optional
+from typing import Optional
 
 import psutil
+
+from hotgo.platform.listeners import listens_on
 
 
 def holds_listener(pid: int, port: int) -> Optional[bool]:
     """True while `pid` (or a child) has a listening TCP socket on `port`; None when the OS will not say."""
-    try:
-        process = psutil.Process(pid)
-        family = [process, *process.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return None
-    for member in family:
-        try:
-            connections = _tcp_connections(member)
-        except psutil.NoSuchProcess:  # also a zombie: its sockets are closed
-            continue
-        except psutil.AccessDenied:
-            return None
-        if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections):
-            return True
-    return False
-
-
-def _tcp_connections(process: psutil.Process) -> List[Any]:
-    # psutil 6 renamed connections() to net_connections(); pyproject allows 5.9.
-    method = getattr(process, "net_connections", None) or process.connections
-    try:
-        return list(method(kind="tcp"))
-    except RuntimeError as err:  # psutil on Windows: GetExtendedTcpTable failed (Wine 8 often): cannot tell
-        raise psutil.AccessDenied(process.pid, msg=str(err)) from None
+    return listens_on(pid, port, family=True)
 
 
 def _exited(pid: int) -> bool:

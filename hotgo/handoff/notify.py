@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import threading
 from pathlib import Path
 from typing import Callable, Dict, Optional
+
+from hotgo import platform
 
 Message = Dict[str, str]
 
@@ -33,12 +34,12 @@ class NotifyChannel:
         self._on_message = on_message
         self._closed = threading.Event()
         self._sock: Optional[socket.socket] = None
-        if sys.platform != "win32":
+        if platform.CAPABILITIES.notify_socket:
             try:
                 self.path.unlink()
             except FileNotFoundError:
                 pass
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock = platform.unix_socket(socket.SOCK_DGRAM)
             sock.bind(str(self.path))
             sock.settimeout(0.5)
             self._sock = sock
@@ -73,11 +74,11 @@ class NotifyChannel:
 
 def send(address: str, message: str) -> bool:
     """Send one sd_notify message (used for hotgo's own supervisor, e.g. systemd)."""
-    if sys.platform == "win32" or not address:
+    if not platform.CAPABILITIES.notify_socket or not address:
         return False
     target = "\0" + address[1:] if address.startswith("@") else address
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        with platform.unix_socket(socket.SOCK_DGRAM) as sock:
             sock.sendto(message.encode(), target)
     except OSError:
         return False

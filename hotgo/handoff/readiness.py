@@ -5,13 +5,13 @@ be answered by the old generation, so it only counts when the answer carries
 the new generation's `X-Hotgo-Generation` header (the Go helper adds it) — or,
 without that header, as a documented heuristic. `auto` waits for READY=1 from
 services that have shown they speak sd_notify. Until then, on Linux, hotgo
-watches the new process from outside (hotgo.platform.linux_proc): in mode `inherit` it is
-ready once the shared listener is in its epoll set or a thread blocks in
-accept() on it; in `reuseport`/`none` once it listens on the port. The same
-watch notices a service that listens on a port of its own instead of taking
-the shared socket. Where nothing can be observed (other systems, a service
-with no port), a process still alive after a short delay counts as ready: a
-heuristic, said so in the log.
+watches the new process from outside (hotgo.platform.linux_proc): in mode
+`inherit` it is ready once the shared listener is in its epoll set or a thread
+blocks in accept() on it; in `reuseport`/`none` once it listens on the port.
+The same watch notices a service that listens on a port of its own instead of
+taking the shared socket. Where nothing can be observed (other systems, a
+service with no port), a process still alive after a short delay counts as
+ready: a heuristic, said so in the log.
 
 Windows has no NOTIFY_SOCKET in hotgo, so there `auto` with a listen address is
 an HTTP probe of `/` on the first one: any answer (any status: `/` need not be a
@@ -19,8 +19,8 @@ route) that carries the new generation's header counts. Windows does not say
 which of two SO_REUSEADDR listeners gets a connection; if the probe keeps
 reaching the old generation (or an answer cannot be told apart), the new
 process counts as ready once it has been seen listening on the port for
-LISTEN_GRACE (psutil) — a heuristic, said so; if even that cannot be seen, once
-it has been alive for AUTO_DELAY.
+LISTEN_GRACE (hotgo.platform.listeners) — a heuristic, said so; if even that
+cannot be seen, once it has been alive for AUTO_DELAY.
 """
 
 from __future__ import annotations
@@ -32,12 +32,11 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
-import psutil
-
 from hotgo import platform
 from hotgo.choices import Kind
 from hotgo.deadlines import Timer
-from hotgo.platform import linux_proc
+from hotgo.platform import linux_proc, listeners
+from hotgo.platform.listeners import listens_on
 from hotgo.settings.schema import format_duration, parse_duration
 
 AUTO_DELAY = 0.5  # heuristic wait for services that never sent READY=1
@@ -65,24 +64,13 @@ class ReadyPlan:
 
 def plan(spec: str, listening: bool = False) -> ReadyPlan:
     """The readiness plan for a `--ready` value; `listening`: hotgo has a listen address to probe."""
-    if spec == "auto" and listening and platform.AUTO_READY_PROBE:
+    if spec == "auto" and listening and not platform.CAPABILITIES.notify_socket:
         return ReadyPlan(ReadyKind.HTTP, path="/", auto=True)
     if spec.startswith("http:"):
         return ReadyPlan(ReadyKind.HTTP, path=spec[5:])
     if spec.startswith("delay:"):
         return ReadyPlan(ReadyKind.DELAY, delay=parse_duration(spec[6:]))
     return ReadyPlan(ReadyKind(spec))
-
-
-def listens_on(pid: int, port: int) -> Optional[bool]:
-    """Does process `pid` have a listening TCP socket on `port`? None: cannot tell."""
-    try:
-        connections = psutil.Process(pid).net_connections(kind="inet")
-    except psutil.NoSuchProcess:
-        return False
-    except (psutil.Error, RuntimeError):  # Windows: GetExtendedTcpTable failed (Wine 8 often)
-        return None
-    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections)
 
 
 class HttpProbe:
@@ -181,20 +169,14 @@ class Sockets:
     ports: Tuple[int, ...]
 
 
-def _shown(sock: linux_proc.TcpSocket) -> str:
-    host = sock.local[0]
-    host = "" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
-    return f"{host}:{sock.local[1]}"
-
-
 def port_of(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
 
 def own_listeners(pid: int, sockets: Sockets) -> Tuple[str, ...]:
     """Addresses process `pid` listens on with sockets of its own (not the shared ones)."""
-    found = linux_proc.listening(pid) or []
-    return tuple(sorted({_shown(s) for s in found if s.inode not in sockets.inodes}))
+    found = listeners.listening(pid) or []
+    return tuple(sorted({s.address for s in found if s.inode not in sockets.inodes}))
 
 
 class SocketWatch:
@@ -248,11 +230,11 @@ class SocketWatch:
         return None, since
 
     def _listening(self) -> Optional[Observed]:
-        sockets = linux_proc.listening(self.pid) or []
-        wanted = [s for s in sockets if not self.sockets.ports or s.local[1] in self.sockets.ports]
+        sockets = listeners.listening(self.pid) or []
+        wanted = [s for s in sockets if not self.sockets.ports or s.port in self.sockets.ports]
         if not wanted:
             return None
-        return Observed(f"listening on {', '.join(sorted({_shown(s) for s in wanted}))}")
+        return Observed(f"listening on {', '.join(sorted({s.address for s in wanted}))}")
 
 
 After = Callable[[float, Callable[[], None]], Timer]
@@ -272,7 +254,7 @@ class ReadinessWatch:
         self.probe_url = probe_url  # the plan's path on the first listen address; None without one
         self.after = after
         # What the socket watch looks for; None where nothing can be observed (not Linux).
-        self.sockets = sockets if linux_proc.AVAILABLE else None
+        self.sockets = sockets if platform.CAPABILITIES.proc_net else None
         self.speaks_notify = False  # a generation has sent READY=1: wait for it, no more guesses
         self._timers: Dict[int, List[Timer]] = {}
         self._probes: Dict[int, HttpProbe] = {}
@@ -306,7 +288,7 @@ class ReadinessWatch:
         return self.sockets is not None and bool(self.sockets.inodes or self.sockets.ports)
 
     def _why_guess(self) -> str:
-        if not linux_proc.AVAILABLE:
+        if not platform.CAPABILITIES.proc_net:
             return "this system does not show whether a process accepts connections"
         return "no port to watch"
 

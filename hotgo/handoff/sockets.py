@@ -5,12 +5,10 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import List, Optional, Sequence
-
-import psutil
+from typing import List, Sequence
 
 from hotgo.errors import UsageError
-from hotgo.platform import set_listen_options
+from hotgo.platform import listeners, set_listen_options
 from hotgo.settings.addresses import ListenAddress
 
 BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
@@ -35,7 +33,7 @@ def _bind_address(sock: socket.socket, address: ListenAddress) -> tuple[str, int
 
 
 def port_in_use_message(address: ListenAddress) -> str:
-    holder = find_listener(address.port)
+    holder = listeners.holder(address.port)
     if holder is not None and holder.startswith(f"pid {os.getpid()} "):
         # hotgo itself: two listen addresses overlap (":8080" already covers 127.0.0.1:8080)
         return (f"listen address {address} overlaps another --listen address of this hotgo "
@@ -45,25 +43,6 @@ def port_in_use_message(address: ListenAddress) -> str:
         f"listen address {address} is already in use{who}: stop it, "
         "or choose another port with --listen"
     )
-
-
-def find_listener(port: int) -> Optional[str]:
-    """Name the process listening on a TCP port, when the OS lets us see it."""
-    try:
-        connections = psutil.net_connections(kind="tcp")
-    except (psutil.AccessDenied, OSError, RuntimeError):  # Windows: GetExtendedTcpTable failed (Wine 8 often)
-        return None
-    for conn in connections:
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-            if conn.pid is None:
-                return "a process of another user"
-            try:
-                proc = psutil.Process(conn.pid)
-                command = " ".join(proc.cmdline()[:4]) or proc.name()
-            except psutil.Error:
-                return f"pid {conn.pid}"
-            return f"pid {conn.pid} ({command})"
-    return None
 
 
 def bind_shared(addresses: Sequence[ListenAddress]) -> List[socket.socket]:

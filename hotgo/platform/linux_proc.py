@@ -221,3 +221,19 @@ def accept_queue(sock: socket.socket) -> Optional[int]:
     if len(raw) < _TCP_INFO_UNACKED + 4:
         return None
     return int(struct.unpack_from("I", raw, _TCP_INFO_UNACKED)[0])
+
+
+def reuseport_handoff_caveat() -> Optional[str]:
+    """What socket mode `reuseport` loses on this OS, if anything can be done about it."""
+    if not AVAILABLE:
+        return None
+    try:
+        with open("/proc/sys/net/ipv4/tcp_migrate_req", encoding="ascii") as handle:
+            if handle.read().strip() != "0":
+                return None
+    except OSError:
+        return None  # older kernels: nothing to switch on
+    return ("socket reuseport: when an old generation closes its socket, Linux resets connections still "
+            "queued in it (a few new connections per reload under load). `sudo sysctl -w "
+            "net.ipv4.tcp_migrate_req=1` hands them to the new generation instead; socket = inherit "
+            "(the default) does not have this problem")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 import shlex
-import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
@@ -251,6 +250,9 @@ DEFAULT_EXCLUDE = [
     ".git/", ".hg/", ".svn/", ".hotgo/", "vendor/", "testdata/", "node_modules/",
     ".idea/", ".vscode/", "**/*_test.go",
 ]
+# A config push: SIGHUP where there are signals, else (Windows) an HTTP request to the service.
+DEFAULT_CONFIG_PUSH = ("signal:SIGHUP" if platform.CAPABILITIES.signals
+                       else "http:POST http://127.0.0.1:{port}/-/reload")
 
 SETTINGS: Tuple[Setting, ...] = (
     Setting("build", "package", ".", "Go package to build, as `go build` takes it (also the PKG argument).",
@@ -294,8 +296,7 @@ SETTINGS: Tuple[Setting, ...] = (
             _bool, "--poll"),
     Setting("config", "files", [], "Globs of the service's own config files: a change to only these is "
             "checked and pushed to the running process, no rebuild.", _globs),
-    Setting("config", "push", "signal:SIGHUP" if sys.platform != "win32" else
-            "http:POST http://127.0.0.1:{port}/-/reload",
+    Setting("config", "push", DEFAULT_CONFIG_PUSH,
             "How to tell the service: signal:SIGHUP (any signal), http:POST URL ({port} = first listen port; "
             "2xx = success), restart (zero-downtime handoff), none.", _push),
     Setting("config", "validate", "auto", "Check before pushing: auto (parse .toml/.json/.env/.yaml/.yml by "
@@ -339,7 +340,7 @@ class Settings:
     watch_max_wait: float = 2.0
     watch_poll: bool = False
     config_files: List[str] = field(default_factory=list)
-    config_push: str = "signal:SIGHUP" if sys.platform != "win32" else "http:POST http://127.0.0.1:{port}/-/reload"
+    config_push: str = DEFAULT_CONFIG_PUSH
     config_validate: List[str] = field(default_factory=list)
     config_ack_timeout: float = 5.0
     config_min_interval: float = 0.5
@@ -372,13 +373,13 @@ def resolve(values: Dict[str, Value], where: Optional[Dict[str, str]] = None) ->
             f"{at('run_socket', 'socket')}: {settings.socket_mode!r} needs at least one listen address; "
             "add listen = [\"127.0.0.1:8080\"] to [run] or --listen 127.0.0.1:8080"
         )
-    if sys.platform == "win32" and settings.socket_mode == "inherit":
+    if not platform.CAPABILITIES.fd_inheritance and settings.socket_mode == "inherit":
         raise UsageError("socket = 'inherit' needs POSIX descriptor passing; on Windows use 'reuseport' "
                          "(the service binds with SO_REUSEADDR, as the Go helper does)")
-    if sys.platform == "win32" and settings.config_push.startswith("signal:"):
+    if not platform.CAPABILITIES.signals and settings.config_push.startswith("signal:"):
         raise UsageError("config.push: Windows has no signals; use 'http:POST http://127.0.0.1:{port}/-/reload' "
                          "(the default there) or 'restart'")
-    if sys.platform == "win32" and settings.run_ready == "notify":
+    if not platform.CAPABILITIES.notify_socket and settings.run_ready == "notify":
         raise UsageError("ready = 'notify' needs NOTIFY_SOCKET, which hotgo does not provide on Windows; "
                          "use 'auto' (an HTTP probe there) or 'http:/healthz'")
     if settings.browser_listen and not settings.run_listen:

@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
+from hotgo import platform
+
 POLL = 0.25
 _MAGIC = (b"\x7fELF", b"MZ", b"#!", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe",
           b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce")
@@ -75,7 +77,7 @@ def check_binary(path: Path) -> Optional[str]:
         return f"{path}: not a regular file"
     if info.st_size == 0:
         return f"{path}: empty file"
-    if os.name != "nt" and not os.access(path, os.X_OK):
+    if platform.CAPABILITIES.exec_bit and not os.access(path, os.X_OK):
         return f"{path}: not executable (chmod +x it, or copy it with its mode)"
     try:
         with path.open("rb") as handle:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 import threading
 import weakref
 from typing import Any, Callable, Iterator, Optional, Tuple, Union
 
 from watchdog.observers import Observer
+
+from hotgo import platform
 
 OverflowHook = Callable[[], None]
 _IN_Q_OVERFLOW = 0x00004000  # <sys/inotify.h>
@@ -37,12 +38,12 @@ def _has_shared_fd() -> bool:
 
 # watchdog >= 7 re-adds its recursive watches after an overflow (new directories included);
 # with 5/6 the caller must re-schedule them itself.
-READDS_WATCHES_AFTER_OVERFLOW = sys.platform.startswith("linux") and _has_shared_fd()
+READDS_WATCHES_AFTER_OVERFLOW = platform.CAPABILITIES.inotify and _has_shared_fd()
 
 
 def native_observer(on_overflow: OverflowHook) -> Any:
     """The platform's observer; on Linux one that calls on_overflow when the kernel dropped events."""
-    if not sys.platform.startswith("linux"):
+    if not platform.CAPABILITIES.inotify:
         return Observer()
     if READDS_WATCHES_AFTER_OVERFLOW:
         return _shared_fd_observer(on_overflow)
@@ -108,7 +109,7 @@ def _report_overflow() -> None:
 
 def inotify_watch_count(pid: Union[int, str] = "self") -> Optional[int]:
     """inotify watches held by a process (Linux: `inotify wd:` lines of /proc/PID/fdinfo), else None."""
-    if not sys.platform.startswith("linux"):
+    if not platform.CAPABILITIES.inotify:
         return None  # Wine shows Linux's /proc to Windows programs, but its watches are in wineserver
     fdinfo = f"/proc/{pid}/fdinfo"
     try:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -47,6 +46,7 @@ from watchdog.events import (
 )
 from watchdog.observers.polling import PollingObserver
 
+from hotgo import platform
 from hotgo.log import Log
 from hotgo.watch.change_set import ChangeSet
 from hotgo.watch.filters import KUBELET_SWAP, PathFilter, WalkStats
@@ -164,7 +164,7 @@ class Watcher:
         except OSError as err:  # inotify adds the watches of a recursive schedule here
             if not self._limit_reached(err):
                 raise
-        if sys.platform == "darwin" and not self.poll:
+        if platform.CAPABILITIES.watch_replays_history and not self.poll:
             self._replay_until = time.monotonic() + _REPLAY_WINDOW
         watches = None if self.poll else inotify_watch_count()
         if watches is not None and watches < stats.directories:
