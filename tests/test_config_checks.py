@@ -45,7 +45,7 @@ def test_brief_prefers_error_lines_stderr_first_and_counts_the_rest() -> None:
 
 
 @pytest.mark.parametrize(("line", "error"), [
-    ("reload failed: open toml_file.yaml: permission denied", True),
+    ("reload failed: open config.yaml: permission denied", True),
     ('cannot apply config/app.yaml: unknown module kind "bogus"', True),
     ("config reloaded, 0 errors", False),
     ("reloading configuration", False),
@@ -62,8 +62,8 @@ def test_brief_without_error_words_shows_the_last_lines() -> None:
 
 @pytest.mark.parametrize(("source", "command"), [
     ('flag.String("check-config", "", "validate and exit")', "{binary} -check-config {file}"),
-    ('app.Flag("toml_file.file", "path").Default("x.yml").String()\n'
-     'app.Flag("toml_file.check", "check and exit").Bool()', "{binary} --toml_file.check --toml_file.file {file}"),
+    ('app.Flag("config.file", "path").Default("x.yml").String()\n'
+     'app.Flag("config.check", "check and exit").Bool()', "{binary} --config.check --config.file {file}"),
     ('fs.BoolVar(&check, "validate", false, "")\nfs.StringVar(&path, "config", "", "")',
      "{binary} --validate --config {file}"),
     ('var cmd = &cobra.Command{Use: "validate [flags]"}', "{binary} validate --config {file}"),
