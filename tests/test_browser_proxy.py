@@ -11,7 +11,7 @@ import shutil
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Tuple, Union
 
 import pytest
 import websocket
@@ -36,8 +36,9 @@ def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[int, int]]
         kill_processes_under(project)
 
 
-def request(port: int, method: str, path: str, body: object = None,
-            headers: object = None, chunked: bool = False) -> Tuple[http.client.HTTPResponse, bytes]:
+def request(port: int, method: str, path: str, body: Union[bytes, Iterable[bytes], None] = None,
+            headers: Optional[Mapping[str, str]] = None,
+            chunked: bool = False) -> Tuple[http.client.HTTPResponse, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request(method, path, body=body, headers=dict(headers or {}), encode_chunked=chunked)

@@ -38,12 +38,14 @@ def logged_events() -> Set[str]:
                              if kw.arg == "event" and isinstance(kw.value, ast.Constant)
                              and isinstance(kw.value.value, str))
                 if (isinstance(node.func, ast.Attribute) and node.func.attr == "_format_record"
-                        and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)):
+                        and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+                        and isinstance(node.args[1].value, str)):
                     found.add(node.args[1].value)
             elif isinstance(node, ast.FunctionDef):
                 params = node.args.args[len(node.args.args) - len(node.args.defaults):]
                 found.update(default.value for param, default in zip(params, node.args.defaults)
-                             if param.arg == "event" and isinstance(default, ast.Constant) and default.value)
+                             if param.arg == "event" and isinstance(default, ast.Constant)
+                             and isinstance(default.value, str) and default.value)
     return found
 
 

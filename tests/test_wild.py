@@ -222,7 +222,7 @@ def test_chatty_service_keeps_answering_while_hotgo_output_is_not_read(wild: Pat
         assert hung == [], hung[:5]
         assert len(answered) > 3000, len(answered)  # > 6 MB of log lines: more than hotgo may hold
         # Now read: hotgo says how many lines it dropped.
-        lines: List[str] = []
+        lines: List[bytes] = []
         reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
         reader.start()
         wait_for(lambda: any(b"dropped" in line for line in list(lines)), 30, "the dropped-lines notice")
