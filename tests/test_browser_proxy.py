@@ -21,10 +21,8 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the test servic
 
 
 @pytest.fixture(scope="module")
-def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[int, int]]:
+def ports(tmp_path_factory: pytest.TempPathFactory, go_toolchain: str) -> Iterator[Tuple[int, int]]:
     """(shared port, browser port) of one hotgo running tests/proxyapp for the whole module."""
-    if shutil.which("go") is None:
-        pytest.fail("the Go toolchain is required for these tests")
     project = tmp_path_factory.mktemp("proxy") / "proxyapp"
     shutil.copytree(REPO / "tests" / "proxyapp", project)
     shared, browser = free_port(), free_port()

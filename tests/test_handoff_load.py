@@ -32,6 +32,7 @@ def test_sixteen_clients_twenty_reloads_zero_failures(api_project: Path, mode: s
         assert hotgo.count(r"READY=1") == RELOADS + 1, hotgo.output  # exact readiness, no heuristic
 
 
+@pytest.mark.go
 def test_plain_service_runs_in_mode_none_and_says_how_to_fix_it(tmp_path: Path) -> None:
     project = copy_sample(tmp_path, "plain")
     port = free_port()

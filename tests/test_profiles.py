@@ -112,6 +112,7 @@ def test_debug_binary_has_dwarf_and_a_halted_old_generation_does_not_block_the_h
         assert f"dlv attach {second_pid}`" in hotgo.output, hotgo.output
 
 
+@pytest.mark.go
 def test_dev_flags_keep_full_panic_stack_traces(tmp_path: Path) -> None:
     (tmp_path / "go.mod").write_text("module crash\n\ngo 1.21\n")
     (tmp_path / "main.go").write_text(

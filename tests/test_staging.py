@@ -133,6 +133,7 @@ def test_artifact_mode_follows_a_current_symlink_to_a_new_release(api_project: P
         hotgo.wait_line(r"deploying .*releases/v2/api as generation 2")
 
 
+@pytest.mark.go
 def test_control_socket_is_private_and_another_user_is_refused() -> None:
     # Outside pytest's 0700 tmp dir, so that only the socket's own mode stands in the way.
     if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)

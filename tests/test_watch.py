@@ -229,9 +229,8 @@ func main() {
 '''
 
 
+@pytest.mark.go
 def test_edit_in_local_replace_target_rebuilds_and_hands_off(tmp_path: Path) -> None:
-    if shutil.which("go") is None:
-        pytest.fail("the Go toolchain is required for these tests")
     app, lib = tmp_path / "app", tmp_path / "lib"
     app.mkdir()
     lib.mkdir()

@@ -54,7 +54,7 @@ def _go_build_windows(directory: Path, output: Path, package: str = ".", version
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Path]]:
+def builds(tmp_path_factory: pytest.TempPathFactory, go_toolchain: str) -> Iterator[Dict[str, Path]]:
     """The Windows binaries, built once; Wine's server kept up meanwhile (it starts in ~1 s otherwise)."""
     out = tmp_path_factory.mktemp("windows-builds")
     sample = copy_sample(out, "api")
