@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import psutil
 import pytest
-from harness import gone
+from harness import REPO, gone
 from harness import wait_for as harness_wait_for
 from watchdog.events import FileDeletedEvent, FileModifiedEvent
 
@@ -524,7 +524,7 @@ def _run_fake_hotgo_and_kill_it(tmp_path: Path, system: str, shell: str, drain: 
     if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
         pytest.skip("POSIX process groups and signals")
     marker = tmp_path / "sleep.pid"
-    code = FAKE_HOTGO.format(root=str(Path(__file__).resolve().parents[1]), system=system, shell=shell,
+    code = FAKE_HOTGO.format(root=str(REPO), system=system, shell=shell,
                              marker=str(marker), drain=drain)
     hotgo = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
