@@ -17,16 +17,27 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, AnyStr, Dict, Generic, List, Optional, Protocol, Sequence, TypeVar
 
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 VERSION_LINE = re.compile(r'const version = "[^"]*"')
 
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+EveryT = TypeVar("EveryT", bound="Every")
+HotgoT = TypeVar("HotgoT", bound="Hotgo")
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str, step: float = 0.02) -> object:
-    """Poll until condition() is truthy; fail with `what` after the deadline."""
+
+class Condition(Protocol[T_co]):
+    """What wait_for polls: a call without arguments (a lambda binding a loop value as a default is one)."""
+
+    def __call__(self) -> T_co: ...
+
+
+def wait_for(condition: Condition[T], timeout: float, what: str, step: float = 0.02) -> T:
+    """Poll until condition() is truthy and return that value; fail with `what` after the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -41,7 +52,7 @@ class Every:
     """Calls `action` every `interval` s on a thread of its own while in its `with` block;
     bounded all the same: at most `max_seconds` and `max_calls`."""
 
-    def __init__(self, interval: float, action: Callable[[], object], max_seconds: float = 600,
+    def __init__(self, interval: float, action: Condition[object], max_seconds: float = 600,
                  max_calls: int = 1_000_000) -> None:
         self.interval = interval
         self.action = action
@@ -51,7 +62,7 @@ class Every:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Every:
+    def __enter__(self: EveryT) -> EveryT:
         self._thread.start()
         return self
 
@@ -167,7 +178,7 @@ def field_of(body: Optional[str], key: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-class OutputLines:
+class OutputLines(Generic[AnyStr]):
     """What a process printed, line by line, as a reader thread of the subclass collects it
     (`lines`, `_lock`, `_reader`, `proc`): count lines and wait for them.
 
@@ -175,7 +186,7 @@ class OutputLines:
     `wait_event`, `wait_output` (the service's own lines). `wait_line` and `count` match the raw
     lines: for text output, in the tests whose point is the wording of a message."""
 
-    proc: subprocess.Popen  # type: ignore[type-arg]
+    proc: subprocess.Popen[AnyStr]
     lines: List[str]
     _lock: threading.Lock
     _reader: threading.Thread
@@ -257,7 +268,7 @@ class OutputLines:
                 raise AssertionError(f"hotgo exited ({self.proc.returncode}) before {pattern!r}:\n{self.output}")
 
 
-class Hotgo(OutputLines):
+class Hotgo(OutputLines[str]):
     """A `hotgo` process whose output is collected line by line.
 
     `hotgo run` logs JSON events (`--log-format json` is added) unless `log_format="text"`: tests
@@ -280,7 +291,7 @@ class Hotgo(OutputLines):
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
-    def __enter__(self) -> Hotgo:
+    def __enter__(self: HotgoT) -> HotgoT:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -355,8 +366,8 @@ def kill_processes_under(directory: Path) -> None:
 class LoadResult:
     ok: int = 0
     failures: List[str] = field(default_factory=list)
-    statuses: Counter = field(default_factory=Counter)  # type: ignore[type-arg]
-    versions: Counter = field(default_factory=Counter)  # type: ignore[type-arg]
+    statuses: Counter[int] = field(default_factory=Counter)
+    versions: Counter[Optional[str]] = field(default_factory=Counter)
 
 
 class Load:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from hotgo.build.go_build import BuildResult
+from hotgo.build.go_build import Build, BuildResult
 from hotgo.build.go_module import GoPackage
 from hotgo.handoff.generation import Generation, State
 from hotgo.handoff.notify import Message
@@ -49,15 +49,14 @@ class JsonLog(Log):
         return [json.loads(line) for line in self.out.getvalue().splitlines()]
 
 
-class FakeBuild:
-    """Stands in for hotgo.build.go_build.Build: records the start; the test posts the result."""
+class FakeBuild(Build):
+    """A Build (the supervisor's `new_build` makes them) that never runs go: start and cancel
+    are recorded; the test posts the result."""
 
     def __init__(self, actions: List[Action], go: str, root: Path, package: str, binary: Path, generation: int,
                  flags: Sequence[str], env: Dict[str, str], log: Log, on_done: Callable[[BuildResult], None]) -> None:
+        super().__init__(go, root, package, binary, generation, flags, env, log, on_done)
         self.actions = actions
-        self.binary = binary
-        self.generation = generation
-        self.started = 0.0
 
     def start(self) -> None:
         self.actions.append(("build", self.generation))
@@ -67,7 +66,8 @@ class FakeBuild:
 
 
 class FakeGeneration(Generation):
-    """A generation whose process is imaginary: start, stop and kill are recorded."""
+    """A Generation (the supervisor's `new_generation` makes them) whose process is imaginary:
+    start, stop and kill are recorded; mypy holds the overrides to Generation's signatures."""
 
     def __init__(self, script: Script, number: int, binary: Path, name: str) -> None:
         super().__init__(number, binary, name)
@@ -90,11 +90,13 @@ class FakeGeneration(Generation):
         self.started_wall = time.time()
         self.script.actions.append(("start", self.number, self.binary.name))
 
-    def request_stop(self, signal_name: str) -> None:
+    def request_stop(self, signal_name: str) -> bool:
+        """Delivered, as Generation.request_stop says of a signal sent (False: not delivered)."""
         if self.state is not State.STOPPED:
             self.state = State.DRAINING
             self.stop_sent = self.script.clock()
         self.script.actions.append(("stop", self.number, signal_name))
+        return True
 
     def kill(self) -> None:
         self.script.actions.append(("kill", self.number))
@@ -119,8 +121,9 @@ class Script:
             new_generation=lambda number, binary, name: FakeGeneration(self, number, binary, name),
         )
 
-    def _build(self, *args: Any) -> FakeBuild:
-        build = FakeBuild(self.actions, *args)
+    def _build(self, go: str, root: Path, package: str, binary: Path, generation: int, flags: Sequence[str],
+               env: Dict[str, str], log: Log, on_done: Callable[[BuildResult], None]) -> FakeBuild:
+        build = FakeBuild(self.actions, go, root, package, binary, generation, flags, env, log, on_done)
         build.binary.parent.mkdir(parents=True, exist_ok=True)
         build.binary.write_bytes(b"binary")  # rollback only returns to builds still on disk
         return build

@@ -12,7 +12,8 @@ from hotgo.errors import UsageError
 from hotgo.handoff.readiness import ReadinessWatch, ReadyKind, ReadyPlan
 from hotgo.loop.crash_policy import CRASH_WINDOW, CrashPolicy
 from hotgo.settings.addresses import parse_listen
-from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, parse_duration, parse_ready, parse_signal
+from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, parse_duration, parse_ready
+from hotgo.settings.signal_names import parse_signal
 from hotgo.watch.filters import PathFilter, glob_to_regex, is_temp_file
 
 

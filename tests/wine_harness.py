@@ -17,6 +17,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import termios
 import threading
 from pathlib import Path
@@ -61,13 +62,15 @@ def hotgo_command(args: List[str]) -> List[str]:
 
 
 def _open_terminal() -> Tuple[int, int]:
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        raise OSError("a pty is POSIX: Wine runs from a POSIX host")
     master, slave = pty.openpty()
     # Wide enough that Wine's console never wraps a line.
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 1000, 0, 0))
     return master, slave
 
 
-class WinePython(OutputLines):
+class WinePython(OutputLines[bytes]):
     """The Windows python.exe under Wine, on its own pty, whose output is collected line by line."""
 
     def __init__(self, args: List[str], cwd: Path, env: Optional[Dict[str, str]] = None,

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import psutil
 import pytest
-from harness import gone
+from harness import REPO, gone
 from harness import wait_for as harness_wait_for
 from watchdog.events import FileDeletedEvent, FileModifiedEvent
 
@@ -31,6 +31,7 @@ from hotgo import platform
 from hotgo.errors import UsageError
 from hotgo.handoff import readiness
 from hotgo.handoff.generation import Generation
+from hotgo.handoff.readiness import ReadyKind
 from hotgo.platform import listeners
 from hotgo.settings.addresses import parse_listen
 from hotgo.settings.schema import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, resolve
@@ -60,7 +61,7 @@ class FakeWinApi:
         self.fail: Dict[str, int] = {}  # function name -> result to return instead of success
         self.limit_flags: Optional[int] = None
 
-    def _result(self, name: str, ok: Any) -> Any:
+    def _result(self, name: str, ok: int) -> int:
         return self.fail.get(name, ok)
 
     def CreateJobObjectW(self, attributes: Optional[int], name: Optional[str]) -> Optional[int]:
@@ -104,11 +105,11 @@ class FakeWinApi:
         return [call[0] for call in self.log]
 
 
-class FakeProc:
-    """Enough of subprocess.Popen for the backends."""
+class FakeProc(subprocess.Popen[bytes]):
+    """Enough of subprocess.Popen for the backends (a Popen by type; its __init__ starts nothing)."""
 
-    def __init__(self, log: List[Call], args: Any, kwargs: Dict[str, Any], pid: int = 4242) -> None:
-        self.args = args
+    def __init__(self, log: List[Call], args: List[str], kwargs: Dict[str, Any], pid: int = 4242) -> None:
+        self.args: List[str] = args
         self.kwargs = kwargs
         self.pid = pid
         self.returncode: Optional[int] = None
@@ -131,7 +132,7 @@ class FakePopen:
         self.log = log
         self.made: List[FakeProc] = []
 
-    def __call__(self, args: Any, **kwargs: Any) -> FakeProc:
+    def __call__(self, args: List[str], **kwargs: Any) -> FakeProc:
         self.log.append(("Popen", args, kwargs.get("creationflags", 0)))
         proc = FakeProc(self.log, args, kwargs)
         self.made.append(proc)
@@ -218,11 +219,11 @@ def test_windows_generation_uses_the_platform(win: Any, monkeypatch: pytest.Monk
     backend, api, _ = win
     monkeypatch.setattr(platform, "_BACKEND", backend)
     generation = Generation(4, Path("api-4.exe"), "api")
-    generation.proc = platform.spawn(["api-4.exe"], {}, ".")  # type: ignore[assignment]
+    generation.proc = platform.spawn(["api-4.exe"], {}, ".")
     api.log.clear()
     generation.request_stop("SIGTERM")
     generation.kill()
-    generation.proc.returncode = 1  # type: ignore[misc]
+    generation.proc.returncode = 1
     generation.finished(1)
     assert api.log == [
         ("GenerateConsoleCtrlEvent", platform.CTRL_BREAK_EVENT, generation.pid),
@@ -237,11 +238,11 @@ def test_windows_undelivered_ctrl_break_is_reported_by_the_generation(
     backend, api, _ = win
     monkeypatch.setattr(platform, "_BACKEND", backend)
     generation = Generation(5, Path("api-5.exe"), "api")
-    generation.proc = platform.spawn(["api-5.exe"], {}, ".")  # type: ignore[assignment]
+    generation.proc = platform.spawn(["api-5.exe"], {}, ".")
     api.fail["GenerateConsoleCtrlEvent"] = 0
     assert generation.request_stop("SIGTERM") is False
     assert platform.stop_failure() == "GenerateConsoleCtrlEvent failed: Windows error 5"
-    generation.proc.returncode = 0  # type: ignore[misc]
+    generation.proc.returncode = 0
     assert generation.request_stop("SIGTERM") is True  # already gone: nothing to report
 
 
@@ -318,7 +319,12 @@ def test_windows_kill_without_job_falls_back_to_the_process_tree(
 
 def test_darwin_spawn_wraps_with_the_parent_watcher_and_no_prctl(monkeypatch: pytest.MonkeyPatch) -> None:
     prctl_calls: List[Call] = []
-    monkeypatch.setattr(platform, "_PRCTL", lambda *args: prctl_calls.append(args) or 0)
+
+    def prctl(*args: int) -> int:
+        prctl_calls.append(args)
+        return 0
+
+    monkeypatch.setattr(platform, "_PRCTL", prctl)
     log: List[Call] = []
     popen = FakePopen(log)
     backend = platform.make_backend("darwin", popen=popen)
@@ -326,6 +332,7 @@ def test_darwin_spawn_wraps_with_the_parent_watcher_and_no_prctl(monkeypatch: py
     assert backend.prctl is None and backend.parent_watch
 
     proc = backend.spawn(["/srv/api-2", "-v"], {"A": "1"}, "/srv")
+    assert isinstance(proc, FakeProc)
     command = proc.args
     assert command[:2] == ["/bin/sh", "-c"] and command[3:] == ["/srv/api-2", "-v"]
     shim = command[2]
@@ -344,11 +351,14 @@ def test_darwin_spawn_wraps_with_the_parent_watcher_and_no_prctl(monkeypatch: py
         os.fstat(write_end)  # ...until the service is reaped
 
     inherited = backend.spawn(["/srv/api-3"], {}, "/srv", inherited=[7])
+    assert isinstance(inherited, FakeProc)
     assert 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"' in inherited.args[2]
     backend.release(inherited)
 
 
 def test_darwin_signals_go_to_the_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        pytest.skip("POSIX process groups and signals")
     sent: List[Call] = []
     monkeypatch.setattr(os, "killpg", lambda pid, sig: sent.append(("killpg", pid, sig)))
     monkeypatch.setattr(os, "kill", lambda pid, sig: sent.append(("kill", pid, sig)))
@@ -382,6 +392,8 @@ def _environ(pid: int) -> Dict[str, str]:
 
 
 def _group(pgid: int) -> List[int]:
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        pytest.skip("POSIX process groups and signals")
     members = []
     for proc in psutil.process_iter():
         try:
@@ -415,6 +427,8 @@ def spawned() -> Iterator[List[subprocess.Popen[bytes]]]:
 @pytest.mark.parametrize("system", ["linux", "darwin"])
 def test_inherited_listener_is_fd3_and_listen_pid_is_the_child(
         system: str, spawned: List[subprocess.Popen[bytes]], tmp_path: Path) -> None:
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        pytest.skip("POSIX process groups and signals")
     backend = platform.make_backend(system)
     sock = _listener()
     sleep = shutil.which("sleep") or "/bin/sleep"
@@ -461,6 +475,8 @@ GRANDCHILD = textwrap.dedent("""\
 
 @needs_linux
 def test_stop_sends_the_signal_to_the_whole_group(spawned: List[subprocess.Popen[bytes]], tmp_path: Path) -> None:
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        pytest.skip("POSIX process groups and signals")
     marker = tmp_path / "grandchild"
     script = GRANDCHILD.format(marker=marker, trap=f'trap "echo TERM > {marker}; exit 0" TERM')
     proc = platform.spawn(["/bin/sh", "-c", script], dict(os.environ), str(tmp_path))
@@ -477,6 +493,8 @@ def test_stop_sends_the_signal_to_the_whole_group(spawned: List[subprocess.Popen
 
 @needs_linux
 def test_kill_tree_kills_grandchildren(spawned: List[subprocess.Popen[bytes]], tmp_path: Path) -> None:
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        pytest.skip("POSIX process groups and signals")
     marker = tmp_path / "grandchild"
     script = GRANDCHILD.format(marker=marker, trap='trap "" TERM')  # the grandchild ignores SIGTERM
     proc = platform.spawn(["/bin/sh", "-c", script], dict(os.environ), str(tmp_path))
@@ -508,8 +526,10 @@ FAKE_HOTGO = textwrap.dedent("""\
 
 
 def _run_fake_hotgo_and_kill_it(tmp_path: Path, system: str, shell: str, drain: bool) -> Tuple[int, int]:
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        pytest.skip("POSIX process groups and signals")
     marker = tmp_path / "sleep.pid"
-    code = FAKE_HOTGO.format(root=str(Path(__file__).resolve().parents[1]), system=system, shell=shell,
+    code = FAKE_HOTGO.format(root=str(REPO), system=system, shell=shell,
                              marker=str(marker), drain=drain)
     hotgo = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
@@ -547,6 +567,8 @@ def test_linux_kills_the_whole_group_when_hotgo_is_killed(tmp_path: Path, drain:
 
 @needs_linux
 def test_macos_watcher_ends_with_release(spawned: List[subprocess.Popen[bytes]], tmp_path: Path) -> None:
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        pytest.skip("POSIX process groups and signals")
     backend = platform.make_backend("darwin")
     proc = backend.spawn(["/bin/sh", "-c", "sleep 60 & wait"], dict(os.environ), str(tmp_path))
     spawned.append(proc)
@@ -690,12 +712,12 @@ def test_listeners_with_psutil_5(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_auto_readiness_is_a_probe_where_there_is_no_notify_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(platform, "CAPABILITIES", platform.capabilities_for("win32"))
-    assert readiness.plan("auto", listening=True) == readiness.ReadyPlan("http", path="/", auto=True)
-    assert readiness.plan("auto", listening=False) == readiness.ReadyPlan("auto")  # nothing to probe
-    assert readiness.plan("http:/healthz", listening=True) == readiness.ReadyPlan("http", path="/healthz")
+    assert readiness.plan("auto", listening=True) == readiness.ReadyPlan(ReadyKind.HTTP, path="/", auto=True)
+    assert readiness.plan("auto", listening=False) == readiness.ReadyPlan(ReadyKind.AUTO)  # nothing to probe
+    assert readiness.plan("http:/healthz", listening=True) == readiness.ReadyPlan(ReadyKind.HTTP, path="/healthz")
     monkeypatch.setattr(platform, "CAPABILITIES", platform.capabilities_for("darwin"))
-    assert readiness.plan("auto", listening=True) == readiness.ReadyPlan("auto")
-    assert readiness.plan("auto") == readiness.ReadyPlan("auto")
+    assert readiness.plan("auto", listening=True) == readiness.ReadyPlan(ReadyKind.AUTO)
+    assert readiness.plan("auto") == readiness.ReadyPlan(ReadyKind.AUTO)
 
 
 class _Answers(http.server.BaseHTTPRequestHandler):

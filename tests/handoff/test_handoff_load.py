@@ -33,6 +33,7 @@ def test_sixteen_clients_twenty_reloads_zero_failures(api_project: Path, mode: s
         assert hotgo.count_events("ready", how="READY=1") == RELOADS + 1, hotgo.transcript()  # exact, no heuristic
 
 
+@pytest.mark.go
 def test_plain_service_runs_in_mode_none_and_says_how_to_fix_it(tmp_path: Path) -> None:
     """Wording is the point of the two warnings (the one test of them; neither has an event name yet)."""
     project = copy_sample(tmp_path, "plain")

@@ -92,6 +92,8 @@ def test_dev_binary_has_no_dwarf_and_keeps_user_ldflags(api_project: Path) -> No
 
 @elf_only
 def test_debug_binary_has_dwarf_and_a_halted_old_generation_does_not_block_the_handoff(api_project: Path) -> None:
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        pytest.skip("SIGSTOP is POSIX")
     port = free_port()
     with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--profile", "debug",
                 "--drain-timeout", "1s"], cwd=api_project) as hotgo:
@@ -112,6 +114,7 @@ def test_debug_binary_has_dwarf_and_a_halted_old_generation_does_not_block_the_h
         assert hotgo.events("debug", pid=second_pid), hotgo.transcript()
 
 
+@pytest.mark.go
 def test_dev_flags_keep_full_panic_stack_traces(tmp_path: Path) -> None:
     (tmp_path / "go.mod").write_text("module crash\n\ngo 1.21\n")
     (tmp_path / "main.go").write_text(

@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Dict, Iterator, List
@@ -37,6 +38,9 @@ from wine_harness import (
     wine_env,
 )
 
+if sys.platform == "win32":  # the host's side of Wine: POSIX (mypy --platform win32 skips the rest)
+    pytest.skip("runs Windows programs under Wine from a POSIX host", allow_module_level=True)
+
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")
 
 FIXTURE = REPO / "tests" / "windows" / "winsvc"
@@ -50,7 +54,7 @@ def _go_build_windows(directory: Path, output: Path, package: str = ".", version
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Path]]:
+def builds(tmp_path_factory: pytest.TempPathFactory, go_toolchain: str) -> Iterator[Dict[str, Path]]:
     """The Windows binaries, built once; Wine's server kept up meanwhile (it starts in ~1 s otherwise)."""
     out = tmp_path_factory.mktemp("windows-builds")
     sample = copy_sample(out, "api")
@@ -86,8 +90,9 @@ def pids_under(directory: Path) -> List[int]:
 def control(project: Path, *args: str) -> Dict[str, object]:
     code, output = run_hotgo([*args, "--json"], project)
     assert code == 0, output
+    reply: Dict[str, object]
     reply, _ = json.JSONDecoder().raw_decode(output[output.index("{"):])
-    return reply  # type: ignore[no-any-return]
+    return reply
 
 
 def test_artifact_mode_serves_and_the_control_endpoint_answers_only_with_the_token(

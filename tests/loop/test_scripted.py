@@ -61,6 +61,14 @@ def test_handoff_drains_the_old_generation_only_once_the_new_is_ready(script: Sc
     assert [g["generation"] for g in script.supervisor.status()["generations"]] == [2]
 
 
+def test_a_normal_handoff_and_its_drain_warn_of_nothing(script: Script) -> None:
+    # The stop reaches the old generation: no warning that it was not delivered, nor any other.
+    script.serve_first()
+    script.hand_off(2)
+    assert ("stop", 1, "SIGTERM") in script.actions and script.serving == 2
+    warnings = [record for record in script.log.records() if record["level"] in ("warn", "error")]
+    assert warnings == []
+
 def test_a_newer_change_cancels_the_build_under_way_and_its_late_result_is_ignored(script: Script) -> None:
     script.serve_first()
     script.changed()

@@ -23,9 +23,7 @@ CONFIG = "config/app.yaml"
 
 
 @pytest.fixture
-def reloader(tmp_path: Path) -> Iterator[Path]:
-    if shutil.which("go") is None:
-        pytest.fail("the Go toolchain is required for these tests")
+def reloader(tmp_path: Path, go_toolchain: str) -> Iterator[Path]:
     project = tmp_path / "reloader"
     shutil.copytree(REPO / "tests" / "fixtures" / "reloader", project, ignore=shutil.ignore_patterns(".hotgo"))
     yield project

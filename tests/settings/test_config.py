@@ -92,7 +92,7 @@ def test_flags_win_over_file_and_env_file_reaches_the_service(api_project: Path)
         hotgo.wait_serving()
         pid = int(field_of(get(port), "pid") or 0)
         env = wait_for(lambda: _environ(pid), 5, "service environment")
-        assert env.get("API_NOTE") == "from file" and env.get("OTHER") == "y"  # type: ignore[union-attr]
+        assert env.get("API_NOTE") == "from file" and env.get("OTHER") == "y"
         assert "from file" not in hotgo.output  # values are never logged
 
 

@@ -62,7 +62,7 @@ class Browser:
             return None  # mid-reload: ask again
 
     def text(self) -> str:
-        return self.run("return document.body ? document.body.innerText : ''") or ""  # type: ignore[no-any-return]
+        return self.run("return document.body ? document.body.innerText : ''") or ""
 
     def version(self) -> Optional[str]:
         return self.run("const v = document.getElementById('version'); return v ? v.textContent : null")  # type: ignore[no-any-return]

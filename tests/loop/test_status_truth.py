@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Dict
 
 from harness import Hotgo, field_of, free_port, get, set_version, wait_for
+from scripted import Script
 from test_run import CRASHES_AFTER_READY
 
 from hotgo.control.channel import request
-from hotgo.loop.build_history import BuildHistory
-from hotgo.loop.supervisor import Supervisor
 
 # Ready, up long enough to be seen serving, then gone: a quick crash all the same (< 10 s).
 CRASHES_AFTER_A_WHILE = CRASHES_AFTER_READY.replace("100 * time.Millisecond", "1500 * time.Millisecond")
@@ -61,14 +59,12 @@ def test_first_build_failing_says_nothing_serves_and_stop_says_nothing_runs(api_
         assert "SIGINT: no generation is running; exiting" in hotgo.output, hotgo.output
 
 
-def test_rollback_refusal_names_only_the_latest_builds() -> None:
-    history = BuildHistory()
-    for number in range(1, 201):
-        history.good.append(Path(f"/p/.hotgo/bin/api-{number}"))
-    fake: Any = SimpleNamespace(serving=SimpleNamespace(binary=history.good[-1]), history=history,
-                                stopping=False, settings=SimpleNamespace(build_keep=3))
-    fake.history.before = lambda binary: None  # every older build was pruned
-    reply = Supervisor.rollback(fake)
+def test_rollback_refusal_names_only_the_latest_builds(tmp_path: Path) -> None:
+    script = Script(tmp_path, build_keep=3)
+    script.serve_first()
+    history = script.supervisor.history
+    history.good[:] = [Path(f"/p/.hotgo/bin/api-{number}") for number in range(1, 201)]  # every older build pruned
+    reply = script.supervisor.control.rollback()
     assert not reply["ok"]
     assert reply["error"].endswith("latest builds that served: api-198, api-199, api-200 (and 197 older))")
     assert "api-1," not in reply["error"]

@@ -353,6 +353,7 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], *needles: str) 
         assert needle in message, message
 
 
+@pytest.mark.go  # hotgo looks for go before it looks for go.mod
 def test_error_no_go_mod(tmp_path: Path) -> None:
     assert_usage_error(run_hotgo(["run"], tmp_path), "no go.mod found", "go mod init")
 

@@ -11,7 +11,7 @@ import shutil
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Tuple, Union
 
 import pytest
 import websocket
@@ -21,10 +21,8 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the test servic
 
 
 @pytest.fixture(scope="module")
-def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[int, int]]:
+def ports(tmp_path_factory: pytest.TempPathFactory, go_toolchain: str) -> Iterator[Tuple[int, int]]:
     """(shared port, browser port) of one hotgo running tests/proxyapp for the whole module."""
-    if shutil.which("go") is None:
-        pytest.fail("the Go toolchain is required for these tests")
     project = tmp_path_factory.mktemp("proxy") / "proxyapp"
     shutil.copytree(REPO / "tests" / "proxyapp", project)
     shared, browser = free_port(), free_port()
@@ -36,8 +34,9 @@ def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[int, int]]
         kill_processes_under(project)
 
 
-def request(port: int, method: str, path: str, body: object = None,
-            headers: object = None, chunked: bool = False) -> Tuple[http.client.HTTPResponse, bytes]:
+def request(port: int, method: str, path: str, body: Union[bytes, Iterable[bytes], None] = None,
+            headers: Optional[Mapping[str, str]] = None,
+            chunked: bool = False) -> Tuple[http.client.HTTPResponse, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request(method, path, body=body, headers=dict(headers or {}), encode_chunked=chunked)

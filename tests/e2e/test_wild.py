@@ -39,7 +39,7 @@ CLIENTS = 8
 
 
 @pytest.fixture
-def wild(tmp_path: Path) -> Iterator[Path]:
+def wild(tmp_path: Path, go_toolchain: str) -> Iterator[Path]:
     project = tmp_path / "wild"
     shutil.copytree(REPO / "tests" / "fixtures" / "wild", project)
     yield project
