@@ -210,8 +210,8 @@ def test_stop_signal_drains_service_and_exits_zero(api_project: Path, sig: int) 
         assert pids
         assert hotgo.interrupt(sig) == 0
         assert hotgo.events("drain", generation=1), hotgo.transcript()
-        # No event says how a generation stopped at hotgo's stop (its line is `log`): read its line for now.
-        assert hotgo.events("log", message=re.compile(r"generation 1 stopped \(exit code 0\)")), hotgo.transcript()
+        assert hotgo.events("stopping", generations=[1]), hotgo.transcript()
+        assert hotgo.events("stopped", generation=1, code=0), hotgo.transcript()
         assert not [p for p in pids if psutil.pid_exists(p)]
 
 

@@ -35,16 +35,17 @@ def test_sixteen_clients_twenty_reloads_zero_failures(api_project: Path, mode: s
 
 @pytest.mark.go
 def test_plain_service_runs_in_mode_none_and_says_how_to_fix_it(tmp_path: Path) -> None:
-    """Wording is the point of the two warnings (the one test of them; neither has an event name yet)."""
+    """Wording is the point of the two warnings (the one test of them)."""
     project = copy_sample(tmp_path, "plain")
     port = free_port()
     with Hotgo(["run", ".", "--", "-addr", f"127.0.0.1:{port}"], cwd=project) as hotgo:
         hotgo.wait_serving()
         # Mode none: ready is seen (the process listens), not guessed.
         assert hotgo.wait_event("ready", generation=1)["how"] == f"listening on 127.0.0.1:{port}"
-        hotgo.wait_event("log", message=re.compile(r"every reload stops the old process before the new one starts "
-                                                   r"\(downtime\)"))
-        hint = hotgo.wait_event("log", message=re.compile(rf"listens on 127\.0\.0\.1:{port}.*refuses connections"))
+        hotgo.wait_event("no_listen", message=re.compile(r"every reload stops the old process before the new one "
+                                                         r"starts \(downtime\)"))
+        hint = hotgo.wait_event("listen_hint", message=re.compile(rf"listens on 127\.0\.0\.1:{port}.*refuses "
+                                                                  r"connections"))
         assert f"--listen 127.0.0.1:{port}" in hint["message"] and "hotgo.ListenAndServe" in hint["message"], hint
         set_version(project, "v2", main="main.go")
         hotgo.wait_serving(2)
