@@ -423,3 +423,25 @@ class Load:
                     self.result.ok += 1
                     self.result.versions[field_of(body, "version")] += 1
         conn.close()
+
+
+# A service that says READY=1 and then exits with code 7 (crash restarts, crash loops).
+CRASHES_AFTER_READY = '''package main
+
+import (
+	"net"
+	"os"
+	"time"
+)
+
+const version = "flaky"
+
+func main() {
+	if c, err := net.Dial("unixgram", os.Getenv("NOTIFY_SOCKET")); err == nil {
+		c.Write([]byte("READY=1"))
+		c.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	os.Exit(7)
+}
+'''

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from harness import Hotgo, Load, field_of, free_port, get, gone, set_version, wait_for
+from harness import CRASHES_AFTER_READY, Hotgo, Load, field_of, free_port, get, gone, set_version, wait_for
 
 # A stdlib-only service: takes fd 3 (LISTEN_FDS), says READY=1, and with IGNORE_TERM set ignores SIGTERM.
 STUBBORN = '''package main
@@ -62,27 +62,6 @@ import "time"
 const version = "silent"
 
 func main() { time.Sleep(time.Hour) }
-'''
-
-
-CRASHES_AFTER_READY = '''package main
-
-import (
-	"net"
-	"os"
-	"time"
-)
-
-const version = "flaky"
-
-func main() {
-	if c, err := net.Dial("unixgram", os.Getenv("NOTIFY_SOCKET")); err == nil {
-		c.Write([]byte("READY=1"))
-		c.Close()
-	}
-	time.Sleep(100 * time.Millisecond)
-	os.Exit(7)
-}
 '''
 
 

@@ -222,7 +222,7 @@ def test_hotgo_tells_its_own_supervisor_ready(api_project: Path, tmp_path: Path)
 
 
 def test_a_deploy_that_crash_loops_is_given_up_and_the_previous_build_serves(api_project: Path) -> None:
-    from test_run import CRASHES_AFTER_READY
+    from harness import CRASHES_AFTER_READY
 
     port = free_port()
     with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], cwd=api_project) as hotgo:

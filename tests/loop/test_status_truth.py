@@ -6,9 +6,8 @@ import signal
 from pathlib import Path
 from typing import Any, Dict
 
-from harness import Hotgo, field_of, free_port, get, set_version, wait_for
+from harness import CRASHES_AFTER_READY, Hotgo, field_of, free_port, get, set_version, wait_for
 from scripted import Script
-from test_run import CRASHES_AFTER_READY
 
 from hotgo.control.channel import request
 
