@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from hotgo.choices import SocketMode
 from hotgo.handoff.drain import DrainReport
 from hotgo.platform.listeners import listen_addresses
 
@@ -66,6 +67,19 @@ def address_in_use_hint(generation: int, line: str, shared: Sequence[str], holde
         f"so no edit could take effect. From now on hotgo stops the old process before starting the new one "
         f"(downtime at every reload). Fix: {_TAKE_THE_SOCKET}"
     )
+
+
+def released_hint(generation: int, what: str, shared: Sequence[str], mode: SocketMode) -> str:
+    """Socket mode auto, a service that binds the shared port itself: what hotgo does now, and the fix."""
+    ours = ", ".join(shared)
+    if mode is SocketMode.NONE:
+        how = ("from now on each reload stops the old process before the new one starts: connections are "
+               "refused for that moment")
+    else:
+        how = ("from now on each new process binds beside the old one, which then stops (socket mode "
+               "reuseport: what waits in the old process's own accept queue is reset)")
+    return (f"generation {generation} {what}: hotgo let go of its socket on {ours}; {how}. For zero downtime "
+            f"{_TAKE_THE_SOCKET}; or set socket = \"{mode}\" under [run] to start this way")
 
 
 def listen_hint(generation: int, pid: int) -> Optional[str]:
