@@ -148,7 +148,10 @@ def ready_row(name: str, case: str, root: Path, reloads: int, source: Optional[P
     service_args = dict(READY_CASES)[case](shared, other)
     run = Run([".", "--listen", f"127.0.0.1:{shared}", "--log-format", "json", "--", *service_args], project, source)
     try:
-        run.wait("done", 1)
+        try:
+            run.wait("done", 1, timeout=60)
+        except (TimeoutError, RuntimeError):
+            return [name, case, 0, "-", "-", "never served"]
         for i in range(2, reloads + 2):
             set_version(project / "main.go", f"w{i}")
             run.wait("done", i)
@@ -156,7 +159,8 @@ def ready_row(name: str, case: str, root: Path, reloads: int, source: Optional[P
         for record in run.records("ready")[1:]:  # the reloads: the first start may still learn the service
             match = READY_LINE.search(str(record["message"]))
             if match:
-                hows.add(re.sub(r"no READY=1 yet, |\d+\.\d+\.\d+\.\d+:\d+", "", match.group(2)).strip())
+                how = re.sub(r"no READY=1 yet, |\s*\S*:\d+", "", match.group(2)).strip()  # addresses differ
+                hows.add("listening on the port" if how == "listening on" else how)
                 seconds.append(float(match.group(3)) * (0.001 if match.group(4) == "ms" else 1))
         return [name, case, len(seconds), ms(median(seconds)), ms(percentile(seconds, 95)), "; ".join(sorted(hows))]
     finally:

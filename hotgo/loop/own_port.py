@@ -100,6 +100,7 @@ class OwnPortWatch:
         if holder is None or self.stop_then_start:
             return False
         self.stop_then_start = True
+        self._readiness.expect_own_port = True
         self._note.set("the service binds its port itself: reloads stop the old process first", lasting=True)
         return True
 
