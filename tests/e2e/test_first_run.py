@@ -42,3 +42,19 @@ def test_a_plain_listen_and_serve_service_is_served_on_the_first_run_and_after_e
                 e["message"] for e in hotgo.records() if e["event"] not in ("socket_released", "output"))), text
     finally:
         kill_processes_under(tmp_path)
+
+
+@pytest.mark.go
+def test_socket_none_with_listen_says_the_truth_and_looks_at_the_address(tmp_path: Path) -> None:
+    project = copy_sample(tmp_path, "plain")
+    port = free_port()
+    try:
+        with Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}", "--socket", "none", "--", "-addr",
+                    f"127.0.0.1:{port}"], cwd=project) as hotgo:
+            hotgo.wait_serving(1)
+            [said] = hotgo.events("no_listen")
+            assert "no --listen" not in said["message"] and f"127.0.0.1:{port}" in said["message"], said
+            assert hotgo.events("ready")[0]["how"] == f"listening on 127.0.0.1:{port}", hotgo.transcript()
+            assert hotgo.events("socket_released") == []
+    finally:
+        kill_processes_under(tmp_path)
