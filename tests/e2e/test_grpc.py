@@ -120,7 +120,7 @@ def drain_times(records: List[Record]) -> List[float]:
     return found
 
 
-@pytest.mark.timeout(900)  # a cold build cache compiles grpc twice over (the client, then the service)
+@pytest.mark.timeout(600)  # a cold build cache: ~2 min here (the client's build compiles the standard library and grpc)
 def test_grpc_calls_and_streams_across_ten_reloads_none_fails(grpc_project: GrpcProject) -> None:
     port = free_port()
     with Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}"], cwd=grpc_project.path) as hotgo:
@@ -153,6 +153,9 @@ def test_grpc_calls_and_streams_across_ten_reloads_none_fails(grpc_project: Grpc
           + "; ".join(f"{name} opened {s['opened']}, ended {s['ended']}, {s['messages']} messages"
                       + (f", max gap {s['max_gap_ms']:.0f}ms" if "max_gap_ms" in s else "")
                       for name, s in streams.items())
+          + "\nstream lives (version of the last message:messages, code): "
+          + "; ".join(name + " " + " ".join(f"{e.get('version', '')}:{e['messages']}:{e['code']}" for e in s["ends"])
+                      for name, s in streams.items())
           + f"\ndrain (SIGTERM to exit) per reload: {[round(s * 1000) for s in drained]} ms, median "
           f"{statistics.median(drained) * 1000:.0f}ms; drain event to done: "
           f"{[round(s * 1000) for s in drain_to_done]} ms"
@@ -168,9 +171,11 @@ def test_grpc_calls_and_streams_across_ten_reloads_none_fails(grpc_project: Grpc
     assert failed == {m: {} for m in UNARY}, summary["failures"]
     assert summary["versions"].keys() == set(versions), summary["versions"]
     # Each held stream ended at each reload, each time with status OK, and was opened again on the new generation.
+    # A stream reopened before the GOAWAY reached the client lands on the old process once more and is ended at
+    # once (one message, OK): seen at up to 3 of 10 reloads. More than a few per reload would be a reopening loop.
     for name in STREAMS:
         assert streams[name]["ended"].keys() == {"OK"}, (name, streams[name])
-        assert streams[name]["ended"]["OK"] >= RELOADS, (name, streams[name])
+        assert RELOADS <= streams[name]["ended"]["OK"] <= 5 * RELOADS, (name, streams[name])
         assert streams[name]["opened"] == streams[name]["ended"]["OK"] + 1, (name, streams[name])
     assert streams["Greetings"]["versions"].keys() == set(versions), streams["Greetings"]
     assert streams["Health/Watch"]["statuses"].keys() == {"SERVING"}, streams["Health/Watch"]

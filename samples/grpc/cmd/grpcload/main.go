@@ -64,7 +64,16 @@ type streamStats struct {
 	Versions map[string]int `json:"versions"` // messages by the version that sent them
 	Statuses map[string]int `json:"statuses,omitempty"`
 	MaxGap   float64        `json:"max_gap_ms,omitempty"` // Greetings: longest time without a message, across reopenings
+	Ends     []streamEnd    `json:"ends"`                 // the first 100 endings, in order
 	last     time.Time
+	current  streamEnd // the stream open now
+}
+
+// streamEnd is one stream's life: how it ended, how many messages it brought, from which version.
+type streamEnd struct {
+	Code     string `json:"code"`
+	Messages int    `json:"messages"`
+	Version  string `json:"version,omitempty"` // of its last message (Greetings)
 }
 
 func (s *stats) call(method string, took time.Duration, reply string, err error) {
@@ -104,7 +113,9 @@ func (s *stats) message(name, version, healthStatus string) {
 	}
 	st.last = now
 	st.Messages++
+	st.current.Messages++
 	if version != "" {
+		st.current.Version = version
 		s.seen(st.Versions, version, name)
 	}
 	if healthStatus != "" {
@@ -118,6 +129,7 @@ func (s *stats) streamEvent(name string, opened bool, err error) {
 	st := s.Streams[name]
 	if opened {
 		st.Opened++
+		st.current = streamEnd{}
 		return
 	}
 	code := codes.OK
@@ -125,6 +137,11 @@ func (s *stats) streamEvent(name string, opened bool, err error) {
 		code = status.Code(err)
 	}
 	st.Ended[code.String()]++
+	st.current.Code = code.String()
+	if len(st.Ends) < 100 {
+		st.Ends = append(st.Ends, st.current)
+	}
+	st.current = streamEnd{}
 	if code != codes.OK && len(st.Errors) < 20 {
 		st.Errors = append(st.Errors, err.Error())
 	}
@@ -149,7 +166,7 @@ func main() {
 		Streams: map[string]*streamStats{},
 	}
 	for _, name := range []string{streamName, watchName} {
-		s.Streams[name] = &streamStats{Ended: map[string]int{}, Errors: []string{}, Versions: map[string]int{},
+		s.Streams[name] = &streamStats{Ended: map[string]int{}, Errors: []string{}, Versions: map[string]int{}, Ends: []streamEnd{},
 			Statuses: map[string]int{}}
 	}
 
