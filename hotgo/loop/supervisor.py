@@ -217,6 +217,8 @@ class Supervisor:
         )
 
     def on_notify(self, number: int, message: Message) -> None:
+        if message.get("STOPPING") == "1":  # also after its exit: read late, it still tells how it drained
+            self.drains.announced(number)
         generation = self.lineup.get(number)
         if generation is None:
             return
@@ -224,8 +226,6 @@ class Supervisor:
             generation.status = message["STATUS"]
             self.log.info(f"generation {number} status: {generation.status}")
         self.pusher.on_notify(number, message)
-        if message.get("STOPPING") == "1":
-            self.drains.announced(number)
         if message.get("READY") == "1":
             self.readiness.heard_ready()
             self.mark_ready(generation, "READY=1")
