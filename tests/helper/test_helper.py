@@ -11,13 +11,16 @@ import pytest
 
 from hotgo import __version__, cli
 from hotgo.helper.header import Origin, header, origin_of, read_origin
-from hotgo.helper.sources import MODULE_PATH, PLACES, HelperSources, installed_helper
+from hotgo.helper.outdated import MAX_DEPTH, outdated_copies, warn_outdated
+from hotgo.helper.sources import MODULE_PATH, PLACES, HelperSources, installed_helper, read_sources
 from hotgo.helper.write import write_helper
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
+
+from scripted import JsonLog
 
 REPO = Path(__file__).resolve().parents[2]
 GO_GENERATED = re.compile(r"^// Code generated .* DO NOT EDIT\.$")  # Go's rule (go/ast.IsGenerated)
@@ -154,3 +157,37 @@ def test_an_older_go_line_gets_a_note(tmp_path: Path, monkeypatch: pytest.Monkey
     (root / "go.mod").write_text("module example.com/old\n\ngo 1.21\n")
     assert helper_command([], root, monkeypatch) == 0
     assert "go mod edit -go=1.22" in capsys.readouterr().out
+
+
+# -- hotgo run: an outdated copy ---------------------------------------------------------------
+
+
+def test_run_warns_once_per_outdated_copy_with_the_command_that_updates_it(tmp_path: Path) -> None:
+    root = module(tmp_path / "svc")
+    write_older(root, "internal/hotgo")
+    write_older(root, "pkg/reload")
+    write_helper(root, "pkg/current")  # up to date: no warning
+    write_older(root, "node_modules/hotgo")  # where go never looks
+    log = JsonLog()
+    warn_outdated(root, root / "cmd", log)
+    events = [r for r in log.records() if r["event"] == "helper_outdated"]
+    assert [(r["dir"], r["command"], r["level"]) for r in events] == [
+        ("../internal/hotgo", "hotgo helper", "warn"),
+        ("../pkg/reload", "hotgo helper ../pkg/reload", "warn"),
+    ], events
+
+
+def test_the_search_is_bounded_in_depth(tmp_path: Path) -> None:
+    root = module(tmp_path / "svc")
+    deep = "/".join(["d"] * MAX_DEPTH)
+    write_older(root, f"{deep}/hotgo")  # one level too deep
+    write_older(root, f"{deep}")
+    found = [c.directory.relative_to(root).as_posix() for c in outdated_copies(root, installed_helper())]
+    assert found == [deep]
+
+
+def test_a_current_copy_says_nothing(tmp_path: Path) -> None:
+    root = module(tmp_path / "svc")
+    write_helper(root)
+    assert outdated_copies(root, installed_helper()) == []
+    assert outdated_copies(root, read_sources(REPO / "go")) == []
