@@ -142,9 +142,9 @@ def free_port() -> int:
 
 
 def copy_sample(tmp: Path, name: str = "api") -> Path:
-    """Copy samples/<name> (and the Go helper it replaces to) into tmp, same layout; no build output."""
+    """Copy samples/<name> into tmp/samples/<name>, no build output. Alone: a sample needs nothing else of
+    the repository (samples/api holds its copy of the Go helper, written by `hotgo helper`)."""
     ignore = shutil.ignore_patterns(".hotgo", "bin")
-    shutil.copytree(REPO / "go", tmp / "go", ignore=ignore)
     target = tmp / "samples" / name
     shutil.copytree(REPO / "samples" / name, target, ignore=ignore)
     return target

@@ -159,6 +159,17 @@ def test_an_older_go_line_gets_a_note(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "go mod edit -go=1.22" in capsys.readouterr().out
 
 
+def test_the_sample_holds_exactly_what_hotgo_helper_writes_today() -> None:
+    """samples/api/internal/hotgo never drifts from go/: after changing go/, run `hotgo helper` in samples/api."""
+    helper = installed_helper()
+    copy = REPO / "samples" / "api" / "internal" / "hotgo"
+    fix = "run `hotgo helper` in samples/api and commit the result"
+    assert sorted(p.name for p in copy.iterdir()) == sorted(helper.names), fix
+    for name, content in helper.files:
+        assert (copy / name).read_bytes() == header(__version__, helper.digest) + content, f"{name}: {fix}"
+    assert "hotgo-dev/hotgo/go" not in (REPO / "samples" / "api" / "go.mod").read_text()
+
+
 # -- hotgo run: an outdated copy ---------------------------------------------------------------
 
 
