@@ -35,6 +35,7 @@ from hotgo.control.channel import ControlServer, RunDir
 from hotgo.errors import RuntimeFailure, UsageError
 from hotgo.handoff.shared_port import SharedPort
 from hotgo.handoff.sockets import bind_shared, bound_address
+from hotgo.helper.outdated import warn_outdated
 from hotgo.log import Log, colour_wanted
 from hotgo.loop.events import ArtifactChanged, ControlRequest, FilesChanged, ReopenLog, ReplySlot, StopRequested
 from hotgo.loop.inbox import Inbox
@@ -209,6 +210,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         stack.callback(_kill_generations, supervisor)
         _handle_signals(inbox)
         _banner(settings, service, log)
+        if artifact is None:  # a copy of the Go helper older than this hotgo's: say how to update it
+            warn_outdated(package.root, cwd, log)
 
         stack.callback(ControlServer(run_dir, lambda request: _ask_loop(inbox, request)).close)
         if pages is not None:

@@ -10,8 +10,8 @@ from hotgo.platform.listeners import listen_addresses
 
 _TAKE_THE_SOCKET = (
     "let the service take the socket hotgo passes as fd 3 (LISTEN_FDS, LISTEN_PID: systemd socket "
-    "activation, e.g. go-systemd's activation.Listeners(), or hotgo's Go helper: "
-    "hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler))"
+    "activation, e.g. go-systemd's activation.Listeners(), or hotgo's Go helper, which `hotgo helper` writes "
+    "into the module: hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler))"
 )
 
 
@@ -91,7 +91,8 @@ def listen_hint(generation: int, pid: int) -> Optional[str]:
         f"generation {generation} listens on {', '.join(ports)}; with socket mode none every reload "
         "refuses connections while the service restarts. For seamless reloads: run with "
         f"--listen {ports[0]} (or `listen = [{listen}]` under [run] in hotgo.toml) and let the "
-        "service take the shared socket — with the hotgo Go helper that is: "
-        '`go get github.com/hotgo-dev/hotgo/go`, import hotgo "github.com/hotgo-dev/hotgo/go", '
+        "service take the shared socket — with the hotgo Go helper that is: run `hotgo helper` in the module "
+        "(it writes the helper package into internal/hotgo, offline, and prints the import line), "
+        'import "<your module path>/internal/hotgo", '
         "and call hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler)."
     )
