@@ -102,7 +102,7 @@ def wait_for_sample(timeout: float = 1200, step: float = 30) -> None:
 
 
 def copy_sample(root: Path) -> Path:
-    """go/ and samples/api/ under root, same layout (for the `replace ../../go`)."""
+    """samples/api/ under root (it holds its copy of the Go helper: nothing else is needed)."""
     return harness.copy_sample(root, SAMPLE)
 
 

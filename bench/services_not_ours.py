@@ -2,8 +2,9 @@
 
 Three tables, one run (everything on 127.0.0.1, bounded in time):
 
-1. start→ready of a service that takes fd 3 but never sends READY=1 (tests/fixtures/wild),
-   over N reloads: how hotgo decided, median and p95.
+1. start→ready of a service that never sends READY=1 (tests/fixtures/wild), over N reloads:
+   when it takes fd 3, when it binds another port itself, and when it binds the shared port
+   itself (socket mode auto lets go of hotgo's socket); how hotgo decided, median and p95.
 2. Drains as clients see them: for hotgo's Go helper (samples/api), http.Server.Shutdown(ctx)
    and os.Exit on SIGTERM (the wild fixture), each under wrk (GET, no retries) and Go's
    http.Client via `hey` (GET and POST), 16 keep-alive connections, RELOADS reloads each:
@@ -14,7 +15,7 @@ Three tables, one run (everything on 127.0.0.1, bounded in time):
 With `--before DIR` (a checkout of an older hotgo, e.g. `git worktree add /tmp/before REV`),
 tables 1 and 3 get a row for that hotgo too, run the same way in the same run.
 
-    python bench/services_not_ours.py [--reloads 3] [--before DIR]
+    python bench/services_not_ours.py [--reloads 3] [--before DIR] [--tables 1,2,3]
 """
 
 from __future__ import annotations
@@ -133,21 +134,35 @@ def wild_copy(root: Path) -> Path:
 # -- 1. start→ready -------------------------------------------------------------------------------
 
 
-def ready_row(name: str, root: Path, reloads: int, source: Optional[Path]) -> List[object]:
+# How the service gets its port, and the service's flags for it (hotgo always has --listen 127.0.0.1:SHARED).
+READY_CASES = (
+    ("takes fd 3", lambda shared, other: []),
+    ("binds another port itself", lambda shared, other: ["-own", "-addr", f"127.0.0.1:{other}"]),
+    ("binds the shared port itself", lambda shared, other: ["-own", "-addr", f"127.0.0.1:{shared}"]),
+)
+
+
+def ready_row(name: str, case: str, root: Path, reloads: int, source: Optional[Path]) -> List[object]:
     project = wild_copy(root)
-    run = Run([".", "--listen", f"127.0.0.1:{free_port()}", "--log-format", "json"], project, source)
+    shared, other = free_port(), free_port()
+    service_args = dict(READY_CASES)[case](shared, other)
+    run = Run([".", "--listen", f"127.0.0.1:{shared}", "--log-format", "json", "--", *service_args], project, source)
     try:
-        run.wait("done", 1)
+        try:
+            run.wait("done", 1, timeout=60)
+        except (TimeoutError, RuntimeError):
+            return [name, case, 0, "-", "-", "never served"]
         for i in range(2, reloads + 2):
             set_version(project / "main.go", f"w{i}")
             run.wait("done", i)
         seconds, hows = [], set()
-        for record in run.records("ready"):
+        for record in run.records("ready")[1:]:  # the reloads: the first start may still learn the service
             match = READY_LINE.search(str(record["message"]))
             if match:
-                hows.add(re.sub(r"no READY=1 yet, ", "", match.group(2)))
+                how = re.sub(r"no READY=1 yet, |\s*\S*:\d+", "", match.group(2)).strip()  # addresses differ
+                hows.add("listening on the port" if how == "listening on" else how)
                 seconds.append(float(match.group(3)) * (0.001 if match.group(4) == "ms" else 1))
-        return [name, len(seconds), ms(median(seconds)), ms(percentile(seconds, 95)), "; ".join(sorted(hows))]
+        return [name, case, len(seconds), ms(median(seconds)), ms(percentile(seconds, 95)), "; ".join(sorted(hows))]
     finally:
         run.close()
 
@@ -249,34 +264,39 @@ def main() -> None:
     parser.add_argument("--reloads", type=int, default=3)
     parser.add_argument("--ready-reloads", type=int, default=10)
     parser.add_argument("--before", type=Path, help="an older hotgo checkout to compare with")
+    parser.add_argument("--tables", default="1,2,3", help="which tables to make, e.g. 1 or 1,3")
     options = parser.parse_args()
+    tables = set(options.tables.split(","))
     versions = [("hotgo (this checkout)", None)]
     if options.before is not None:
         versions.append((f"hotgo ({options.before.name})", options.before.resolve()))
     with tempfile.TemporaryDirectory(prefix="hotgo-bench-") as tmp:
         root = Path(tmp)
-        log("1. start→ready of a service that never sends READY=1")
-        ready = [ready_row(name, root / f"ready{i}", options.ready_reloads, source)
-                 for i, (name, source) in enumerate(versions)]
-        log("3. relay cost")
-        relay = [relay_row(name, root, source) for name, source in versions]
-        log("2. drains as clients see them")
-        clients = ["wrk GET", "Go client GET", "Go client POST"]
-        if shutil.which("wrk") is None:
-            clients.remove("wrk GET")
-            log("wrk is not installed: its rows are left out")
-        if hey_binary() is None:
-            clients = [c for c in clients if not c.startswith("Go client")]
-            log("hey is not installed (go install github.com/rakyll/hey@latest): its rows are left out")
-        drains = [drain_row(service, client, root, options.reloads)
-                  for service in ("Go helper", "Shutdown(ctx)", "os.Exit") for client in clients]
-    print("\n1. start→ready, a service that takes fd 3 and never sends READY=1\n")
-    print(table(["hotgo", "reloads", "median", "p95", "how readiness was decided"], ready))
-    print(f"\n2. drains under {CLIENTS} keep-alive connections, per reload ({options.reloads} reloads each)\n")
-    print(table(["service stops with", "client", "failed requests", "requests in all", "open at SIGTERM",
-                 "cut (hotgo's report)"], drains))
-    print(f"\n3. relaying {LINES_PER_SECOND:,} lines/s of service output for {RELAY_SECONDS}s\n")
-    print(table(["hotgo", "lines/s relayed", "hotgo CPU (one core)", "lines dropped"], relay))
+        if "1" in tables:
+            log("1. start→ready of a service that never sends READY=1")
+            ready = [ready_row(name, case, root / f"ready{i}-{j}", options.ready_reloads, source)
+                     for j, (case, _) in enumerate(READY_CASES) for i, (name, source) in enumerate(versions)]
+            print("\n1. start→ready over the reloads, a service that never sends READY=1\n")
+            print(table(["hotgo", "the service", "reloads", "median", "p95", "how readiness was decided"], ready))
+        if "3" in tables:
+            log("3. relay cost")
+            relay = [relay_row(name, root, source) for name, source in versions]
+            print(f"\n3. relaying {LINES_PER_SECOND:,} lines/s of service output for {RELAY_SECONDS}s\n")
+            print(table(["hotgo", "lines/s relayed", "hotgo CPU (one core)", "lines dropped"], relay))
+        if "2" in tables:
+            log("2. drains as clients see them")
+            clients = ["wrk GET", "Go client GET", "Go client POST"]
+            if shutil.which("wrk") is None:
+                clients.remove("wrk GET")
+                log("wrk is not installed: its rows are left out")
+            if hey_binary() is None:
+                clients = [c for c in clients if not c.startswith("Go client")]
+                log("hey is not installed (go install github.com/rakyll/hey@latest): its rows are left out")
+            drains = [drain_row(service, client, root, options.reloads)
+                      for service in ("Go helper", "Shutdown(ctx)", "os.Exit") for client in clients]
+            print(f"\n2. drains under {CLIENTS} keep-alive connections, per reload ({options.reloads} reloads each)\n")
+            print(table(["service stops with", "client", "failed requests", "requests in all", "open at SIGTERM",
+                         "cut (hotgo's report)"], drains))
 
 
 if __name__ == "__main__":

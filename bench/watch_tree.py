@@ -41,7 +41,6 @@ WATCHING = re.compile(r"watching (\d+) files in (\d+) directories \((\d+) inotif
 
 
 def project(tmp: Path, dirs: int, files_per_dir: int) -> Path:
-    shutil.copytree(REPO / "go", tmp / "go", ignore=shutil.ignore_patterns(".hotgo"))
     target = tmp / "samples" / "api"
     shutil.copytree(REPO / "samples" / "api", target, ignore=shutil.ignore_patterns(".hotgo"))
     began = time.monotonic()

@@ -7,6 +7,17 @@
 // of the environment variables below exist and the same binary simply binds
 // its address and serves; SIGTERM/SIGINT then still give a graceful drain.
 //
+// # Getting it into a module
+//
+// The module path github.com/hotgo-dev/hotgo/go is kept for the day this
+// module is published; then `go get` it and import it under that path. Until
+// then, `hotgo helper` (run inside your module) writes this package, from the
+// installed hotgo and without any network, into internal/hotgo (or the
+// directory you name); each file starts with a header naming the hotgo version
+// it came from. Import it as "<your module path>/internal/hotgo" and run
+// `hotgo helper` again to update it: `hotgo run` says when the copy differs from
+// the installed hotgo's. The API is the same either way.
+//
 // # Protocol
 //
 // hotgo follows the systemd socket-activation and notify conventions, so

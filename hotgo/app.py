@@ -33,7 +33,9 @@ from hotgo.build.go_module import (
 from hotgo.choices import SocketMode
 from hotgo.control.channel import ControlServer, RunDir
 from hotgo.errors import RuntimeFailure, UsageError
+from hotgo.handoff.shared_port import SharedPort
 from hotgo.handoff.sockets import bind_shared, bound_address
+from hotgo.helper.outdated import warn_outdated
 from hotgo.log import Log, colour_wanted
 from hotgo.loop.events import ArtifactChanged, ControlRequest, FilesChanged, ReopenLog, ReplySlot, StopRequested
 from hotgo.loop.inbox import Inbox
@@ -191,7 +193,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
             stack.callback(sock.close)
         addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
         config_filter = PathFilter(package.root, settings.config_files, []) if settings.config_files else None
-        service = Service(settings, package, go, tuple(addresses), tuple(listeners), cwd, state_dir, notify_dir,
+        shared = SharedPort(settings.socket_mode, settings.run_socket != SocketMode.AUTO, addresses, listeners)
+        service = Service(settings, package, go, shared, cwd, state_dir, notify_dir,
                           config_filter, artifact)
 
         inbox = Inbox(time.monotonic)
@@ -207,6 +210,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         stack.callback(_kill_generations, supervisor)
         _handle_signals(inbox)
         _banner(settings, service, log)
+        if artifact is None:  # a copy of the Go helper older than this hotgo's: say how to update it
+            warn_outdated(package.root, cwd, log)
 
         stack.callback(ControlServer(run_dir, lambda request: _ask_loop(inbox, request)).close)
         if pages is not None:
@@ -253,9 +258,14 @@ def _banner(settings: Settings, service: Service, log: Log) -> None:
     what = f"artifact {service.artifact}" if service.artifact else service.package.package
     built = "" if service.artifact else f" · {profile_line(settings.build_profile)}"
     log.info(f"hotgo {__version__} · {what} in {service.package.root} · {where}{built}", event="start_hotgo")
-    if settings.socket_mode == "none":
-        log.warn("no --listen: every reload stops the old process before the new one starts (downtime)",
-                 event="no_listen")
+    if settings.socket_mode is SocketMode.NONE:
+        if service.addresses:  # --socket none with --listen: the address is looked at, not shared
+            log.warn(f"socket mode none: hotgo does not share {', '.join(service.shown_addresses)}; every reload "
+                     "stops the old process before the new one starts (downtime). The address tells when a new "
+                     "process is ready (and where --browser goes)", event="no_listen")
+        else:
+            log.warn("no --listen: every reload stops the old process before the new one starts (downtime)",
+                     event="no_listen")
     caveat = platform.reuseport_handoff_caveat() if settings.socket_mode is SocketMode.REUSEPORT else None
     if caveat:
         log.warn(caveat)

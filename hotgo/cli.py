@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import List, Optional, Sequence
 
 from hotgo import __version__, app
@@ -15,6 +16,7 @@ from hotgo.build.go_module import find_module_root
 from hotgo.control.channel import request
 from hotgo.control.status_text import describe_status
 from hotgo.errors import RuntimeFailure, UsageError
+from hotgo.helper.write import DEFAULT_DIR, Written, write_helper
 from hotgo.init import template as initfile
 from hotgo.log import LOG_FORMATS
 from hotgo.settings.schema import SETTINGS
@@ -54,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="append to FILE instead of stdout; reopened on SIGUSR1, rotated at 10 MiB")
     init = commands.add_parser("init", help=f"write a commented {CONFIG_NAME} at the module root")
     init.add_argument("--force", action="store_true", help=f"overwrite an existing {CONFIG_NAME}")
+    helper = commands.add_parser(
+        "helper", help=f"write the Go helper package into the current module (default DIR {DEFAULT_DIR}; "
+                       "package name hotgo), offline",
+        description="Write the Go helper package (hotgo.ListenAndServe, hotgo.Listen, hotgo.Server, sd_notify) "
+                    "from this installed hotgo into your module, without network; run it again to update the copy.")
+    helper.add_argument("dir", nargs="?", default=None, metavar="DIR",
+                        help=f"where to write it, relative to the current directory (default: {DEFAULT_DIR} "
+                             "at the module root)")
     status = commands.add_parser("status", help="what the running hotgo of this project serves")
     status.add_argument("--json", action="store_true", help="one JSON object")
     for name, text in (("reload", "rebuild (or redeploy the binary) and hand off now"),
@@ -90,6 +100,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 0
         if namespace.command == "init":
             return init_command(namespace.force)
+        if namespace.command == "helper":
+            return helper_command(namespace.dir)
         if namespace.command in ("status", "reload", "rollback", "stop"):
             return control_command(namespace.command, namespace.json)
         if namespace.command != "run":
@@ -113,6 +125,36 @@ def init_command(force: bool) -> int:
     for line in detected:
         print(f"  {line}")
     return 0
+
+
+def helper_command(directory: Optional[str]) -> int:
+    cwd = app.current_directory()
+    for line in describe_written(write_helper(cwd, directory), cwd):
+        print(line)
+    return 0
+
+
+def describe_written(written: Written, cwd: Path) -> List[str]:
+    where = os.path.relpath(written.directory, cwd)
+    helper = written.helper
+    earlier = ", ".join(sorted(f"hotgo {o.version} (helper {o.digest})" for o in written.previous
+                               if o.digest != helper.digest))
+    lines = [f"wrote the Go helper of hotgo {__version__} (helper {helper.digest}) to {where}: "
+             f"{len(helper.files)} files" + (f", replacing the copy from {earlier}" if earlier else "")
+             + (f", removed {', '.join(written.removed)}" if written.removed else ""),
+             f'  import:  import hotgo "{written.import_path}"',
+             "  call:    hotgo.ListenAndServe(addr, handler)   // instead of http.ListenAndServe(addr, handler)",
+             "  run:     hotgo run ./cmd/yours --listen :8080  // the package with main, the address it serves"]
+    if _older_go(written.go_version, helper.go_version):
+        lines.append(f"  note:    the helper needs go {helper.go_version} or later, and {written.root / 'go.mod'} says "
+                     f"go {written.go_version}: run `go mod edit -go={helper.go_version}`")
+    return lines
+
+
+def _older_go(module: str, needed: str) -> bool:
+    def numbers(version: str) -> List[int]:
+        return [int(part) for part in version.split(".") if part.isdigit()]
+    return bool(module and needed) and numbers(module) < numbers(needed)
 
 
 def control_command(command: str, as_json: bool) -> int:

@@ -141,12 +141,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def copy_sample(tmp: Path, name: str = "api") -> Path:
-    """Copy samples/<name> (and the Go helper it replaces to) into tmp, same layout; no build output."""
+def copy_sample(tmp: Path, name: str = "api", settings: bool = False) -> Path:
+    """Copy samples/<name> into tmp/samples/<name>, no build output. Alone: a sample needs nothing else of
+    the repository (samples/api holds its copy of the Go helper, written by `hotgo helper`). Without the
+    sample's hotgo.toml unless `settings`: a test starts from the defaults and writes the settings it is
+    about."""
     ignore = shutil.ignore_patterns(".hotgo", "bin")
-    shutil.copytree(REPO / "go", tmp / "go", ignore=ignore)
     target = tmp / "samples" / name
-    shutil.copytree(REPO / "samples" / name, target, ignore=ignore)
+    sample_ignore = ignore if settings else shutil.ignore_patterns(".hotgo", "bin", "hotgo.toml")
+    shutil.copytree(REPO / "samples" / name, target, ignore=sample_ignore)
     return target
 
 

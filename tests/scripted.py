@@ -19,6 +19,7 @@ from hotgo.build.go_build import Build, BuildResult
 from hotgo.build.go_module import GoPackage
 from hotgo.handoff.generation import Generation, State
 from hotgo.handoff.notify import Message
+from hotgo.handoff.shared_port import SharedPort
 from hotgo.log import Log
 from hotgo.loop.events import BuildDone, Event, Exited, FilesChanged, Notified, StopRequested
 from hotgo.loop.service import Service
@@ -115,7 +116,10 @@ class Script:
         self.spawn_fails = False
         self.log = JsonLog()
         package = GoPackage(root=tmp_path, package=".", name="svc")
-        service = Service(self.settings, package, "go", (), (), tmp_path, tmp_path / ".hotgo", tmp_path / "notify")
+        # Listen addresses are only looked at (no socket is bound): hotgo's own sockets are not faked.
+        shared = SharedPort(self.settings.socket_mode, self.settings.run_socket != "auto", self.settings.run_listen,
+                            ())
+        service = Service(self.settings, package, "go", shared, tmp_path, tmp_path / ".hotgo", tmp_path / "notify")
         self.supervisor = Supervisor(
             service, self.log, clock=self.clock, new_build=self._build,
             new_generation=lambda number, binary, name: FakeGeneration(self, number, binary, name),

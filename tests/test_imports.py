@@ -23,8 +23,8 @@ LAYERS: List[Set[str]] = [
     {"__main__", "cli", "app"},
     # the one deciding loop and what it reacts to
     {"loop"},
-    # stages that serve the loop: config pushes, the browser proxy, the control socket, `hotgo init`
-    {"push", "browser", "control", "init"},
+    # stages that serve the loop: config pushes, the browser proxy, the control socket, `hotgo init`, `hotgo helper`
+    {"push", "browser", "control", "init", "helper"},
     # one generation's life at the shared port, and building one
     {"handoff", "build"},
     # what the user set: declarations, hotgo.toml, and the parsers they need

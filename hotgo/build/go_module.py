@@ -79,12 +79,16 @@ def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, st
     return GoPackage(root=root, package=build_path, name=binary_name)
 
 
+def module_path(root: Path) -> str:
+    """The module path of root/go.mod (its `module` line), or "" when it has none."""
+    for body in _directives((root / "go.mod").read_text(encoding="utf-8", errors="replace"), "module"):
+        return _unquote(body.split()[0])
+    return ""
+
+
 def _module_basename(root: Path) -> str:
-    for line in (root / "go.mod").read_text(encoding="utf-8", errors="replace").splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[0] == "module":
-            return words[1].strip('"').rstrip("/").rsplit("/", 1)[-1]
-    return root.name
+    path = module_path(root)
+    return path.rstrip("/").rsplit("/", 1)[-1] if path else root.name
 
 
 _EMBED = re.compile(r"^//go:embed\s+(.+)$", re.MULTILINE)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from hotgo.choices import SocketMode
 from hotgo.handoff.drain import DrainReport
 from hotgo.platform.listeners import listen_addresses
 
 _TAKE_THE_SOCKET = (
     "let the service take the socket hotgo passes as fd 3 (LISTEN_FDS, LISTEN_PID: systemd socket "
-    "activation, e.g. go-systemd's activation.Listeners(), or hotgo's Go helper: "
-    "hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler))"
+    "activation, e.g. go-systemd's activation.Listeners(), or hotgo's Go helper, which `hotgo helper` writes "
+    "into the module: hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler))"
 )
 
 
@@ -68,6 +69,19 @@ def address_in_use_hint(generation: int, line: str, shared: Sequence[str], holde
     )
 
 
+def released_hint(generation: int, what: str, shared: Sequence[str], mode: SocketMode) -> str:
+    """Socket mode auto, a service that binds the shared port itself: what hotgo does now, and the fix."""
+    ours = ", ".join(shared)
+    if mode is SocketMode.NONE:
+        how = ("from now on each reload stops the old process before the new one starts: connections are "
+               "refused for that moment")
+    else:
+        how = ("from now on each new process binds beside the old one, which then stops (socket mode "
+               "reuseport: what waits in the old process's own accept queue is reset)")
+    return (f"generation {generation} {what}: hotgo let go of its socket on {ours}; {how}. For zero downtime "
+            f"{_TAKE_THE_SOCKET}; or set socket = \"{mode}\" under [run] to start this way")
+
+
 def listen_hint(generation: int, pid: int) -> Optional[str]:
     ports = listen_addresses(pid)
     if not ports:
@@ -77,7 +91,8 @@ def listen_hint(generation: int, pid: int) -> Optional[str]:
         f"generation {generation} listens on {', '.join(ports)}; with socket mode none every reload "
         "refuses connections while the service restarts. For seamless reloads: run with "
         f"--listen {ports[0]} (or `listen = [{listen}]` under [run] in hotgo.toml) and let the "
-        "service take the shared socket — with the hotgo Go helper that is: "
-        '`go get github.com/hotgo-dev/hotgo/go`, import hotgo "github.com/hotgo-dev/hotgo/go", '
+        "service take the shared socket — with the hotgo Go helper that is: run `hotgo helper` in the module "
+        "(it writes the helper package into internal/hotgo, offline, and prints the import line), "
+        'import "<your module path>/internal/hotgo", '
         "and call hotgo.ListenAndServe(addr, handler) instead of http.ListenAndServe(addr, handler)."
     )

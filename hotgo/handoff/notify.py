@@ -63,8 +63,18 @@ class NotifyChannel:
                 self._on_message(parse_message(data))
 
     def close(self) -> None:
+        """The process has exited: deliver what it sent and nobody read yet (a STOPPING=1 just before
+        its exit decides how its drain is judged), then close."""
         self._closed.set()
         if self._sock is not None:
+            self._sock.setblocking(False)
+            while True:
+                try:
+                    data = self._sock.recv(65536)
+                except OSError:  # nothing left (or the reader thread closed it)
+                    break
+                if data:
+                    self._on_message(parse_message(data))
             self._sock.close()
         try:
             os.unlink(self.path)

@@ -44,6 +44,10 @@ LISTEN_GRACE = 0.3  # a listening new process the probe cannot reach: this long 
 PROBE_INTERVAL = 0.05
 OBSERVE_INTERVAL = 0.005  # /proc reads cost ~0.1 ms: a new process is seen accepting within ~5 ms
 OWN_PORT_GRACE = 1.0  # listening elsewhere this long without taking the shared socket: it never will
+# Listening on a port of its own and not (yet) accepting on the shared socket this long: ready. A
+# service that opens a metrics port first takes the shared socket within this; the own-port
+# warning waits for OWN_PORT_GRACE all the same.
+OWN_READY_WAIT = 0.1
 GENERATION_HEADER = "X-Hotgo-Generation"
 
 
@@ -183,15 +187,18 @@ class SocketWatch:
     """Watches a starting process from outside (Linux /proc) until it accepts connections.
 
     With shared listeners (mode inherit): ready once it accepts on one of them; if it
-    listens on a port of its own instead (the same port with SO_REUSEPORT, or another
-    one for OWN_PORT_GRACE), that is reported instead. Without (reuseport/none): ready
-    once it listens on one of the ports, or on any port when hotgo has none.
+    listens on a port of its own instead (the same port with SO_REUSEPORT at once, another
+    one when it has not taken the shared socket within `own_wait`), that is reported
+    instead. Without (reuseport/none): ready once it listens on one of the ports, or on
+    any port when hotgo has none.
     """
 
-    def __init__(self, pid: int, sockets: Sockets, on_seen: Callable[[Observed], None]) -> None:
+    def __init__(self, pid: int, sockets: Sockets, on_seen: Callable[[Observed], None],
+                 own_wait: float = OWN_READY_WAIT) -> None:
         self.pid = pid
         self.sockets = sockets
         self.on_seen = on_seen
+        self.own_wait = own_wait  # 0 once the service is known to listen on a port of its own
         self._stop = threading.Event()
         threading.Thread(target=self._run, name=f"hotgo-observe-{pid}", daemon=True).start()
 
@@ -209,7 +216,7 @@ class SocketWatch:
                     return  # gone: its exit is reported elsewhere
                 if how:
                     seen = Observed(how)
-                elif polls % 10 == 0:  # its own listeners: a slower read, every ~50 ms is enough
+                elif polls % 4 == 0:  # its own listeners: a slower read, every ~20 ms
                     seen, own_since = self._own_listeners(own_since)
             else:
                 seen = self._listening()
@@ -225,8 +232,8 @@ class SocketWatch:
             return None, None
         now = time.monotonic()
         since = now if since is None else since
-        if any(port_of(a) in self.sockets.ports for a in own) or now - since >= OWN_PORT_GRACE:
-            return Observed("", own=own), since
+        if any(port_of(a) in self.sockets.ports for a in own) or now - since >= self.own_wait:
+            return Observed(f"listening on its own port {', '.join(own)}", own=own), since
         return None, since
 
     def _listening(self) -> Optional[Observed]:
@@ -256,6 +263,7 @@ class ReadinessWatch:
         # What the socket watch looks for; None where nothing can be observed (not Linux).
         self.sockets = sockets if platform.CAPABILITIES.proc_net else None
         self.speaks_notify = False  # a generation has sent READY=1: wait for it, no more guesses
+        self.expect_own_port = False  # the service listens on a port of its own: no wait for the shared one
         self._timers: Dict[int, List[Timer]] = {}
         self._probes: Dict[int, HttpProbe] = {}
         self._watches: Dict[int, SocketWatch] = {}
@@ -271,7 +279,8 @@ class ReadinessWatch:
         kind = self.plan.kind
         if self.sockets is not None and kind in (ReadyKind.AUTO, ReadyKind.NOTIFY):
             # Also under `notify`: a service listening on a port of its own is worth a word.
-            self._watches[number] = SocketWatch(pid, self.sockets, observed)
+            own_wait = 0.0 if self.expect_own_port else OWN_READY_WAIT
+            self._watches[number] = SocketWatch(pid, self.sockets, observed, own_wait)
         if kind is ReadyKind.HTTP and self.probe_url:
             self._probes[number] = HttpProbe(self.probe_url, number, probe_answered, auto=self.plan.auto, pid=pid)
         elif kind is ReadyKind.DELAY:
@@ -291,6 +300,11 @@ class ReadinessWatch:
         if not platform.CAPABILITIES.proc_net:
             return "this system does not show whether a process accepts connections"
         return "no port to watch"
+
+    def use_sockets(self, sockets: Sockets) -> None:
+        """hotgo let go of its shared socket: from the next generation on, watch the port."""
+        if self.sockets is not None:
+            self.sockets = sockets
 
     def heard_ready(self) -> None:
         self.speaks_notify = True

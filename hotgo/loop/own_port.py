@@ -1,8 +1,13 @@
-"""A service that listens on a port of its own instead of taking the shared socket.
+"""A service that listens on a port itself instead of taking the shared socket.
 
-Two generations cannot both bind that port, so from then on handoffs go stop-then-start (as in
-socket mode none), and the user is told once, with the fix. Seen by the socket watch while a
-generation starts, by a look after a READY=1, or by an "address already in use" at start.
+- It binds the very address hotgo holds (a plain `http.ListenAndServe`: "address already in
+  use"), or binds that port beside hotgo's socket with SO_REUSEPORT: in socket mode `auto`
+  hotgo lets go of its socket and hands off the way the service allows (stop-then-start, or
+  start-then-stop beside it), saying so once with the fix. A mode the user chose is kept: the
+  failure is explained instead.
+- It listens on another port: counted ready at once (the summary names that port); if it has
+  still not taken the shared socket after OWN_PORT_GRACE, the user is told once, and handoffs
+  go stop-then-start, since two generations cannot both bind that port.
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ from typing import Callable, Optional, Sequence
 
 from hotgo.choices import SocketMode
 from hotgo.deadlines import Timer
-from hotgo.handoff.advice import address_in_use_hint, listen_hint, own_port_hint
+from hotgo.handoff.advice import address_in_use_hint, listen_hint, own_port_hint, released_hint
 from hotgo.handoff.generation import Generation, State
-from hotgo.handoff.readiness import OWN_PORT_GRACE, Sockets, own_listeners, port_of
+from hotgo.handoff.readiness import OWN_PORT_GRACE, ReadinessWatch, Sockets, own_listeners, port_of
 from hotgo.log import Log
 from hotgo.loop.service import Service
 from hotgo.loop.status_note import StatusNote
@@ -22,10 +27,10 @@ from hotgo.platform import linux_proc
 
 
 class OwnPortWatch:
-    def __init__(self, service: Service, sockets: Optional[Sockets], note: StatusNote, log: Log,
+    def __init__(self, service: Service, readiness: ReadinessWatch, note: StatusNote, log: Log,
                  after: Callable[[float, Callable[[], None]], Timer]) -> None:
         self._service = service
-        self._sockets = sockets  # None where /proc cannot tell
+        self._readiness = readiness
         self._note = note
         self._log = log
         self._after = after
@@ -34,12 +39,41 @@ class OwnPortWatch:
         self._hinted_listen = False
 
     def seen(self, generation: Generation, own: Sequence[str]) -> None:
-        """It listens itself instead of (or besides) taking the shared socket: say so, once."""
-        ports = self._service.ports
-        same_port = any(port_of(a) in ports for a in own)
-        if not same_port:
-            generation.own_listen = tuple(own)  # the summary must not say it serves on the shared port
-            self.stop_then_start = True
+        """The socket watch saw it listen itself instead of (or besides) taking the shared socket."""
+        if any(port_of(a) in self._service.ports for a in own):
+            if not self._release(SocketMode.REUSEPORT, generation, f"binds {', '.join(own)} with SO_REUSEPORT"):
+                self._warn(generation, own, same_port=True)
+            return
+        generation.own_listen = tuple(own)  # the summary must not say it serves on the shared port
+        # A service that opens a metrics port first takes the shared socket a moment later: judge then.
+        self._after(OWN_PORT_GRACE, lambda: self._look(generation))
+
+    def after_ready_signal(self, generation: Generation) -> None:
+        """READY=1 stops the socket watch: look now and once a moment later (each look reads the
+        kernel's TCP table, milliseconds, so it runs off the handoff's path)."""
+        if self.warned:
+            return
+        self._look(generation)
+        self._after(OWN_PORT_GRACE, lambda: self._look(generation))
+
+    def _look(self, generation: Generation) -> None:
+        sockets = self._readiness.sockets
+        if generation.state is State.STOPPED or self._service.mode is not SocketMode.INHERIT or sockets is None:
+            return
+        own = own_listeners(generation.pid, sockets)
+        if not own:
+            return
+        if any(port_of(a) in self._service.ports for a in own):
+            self.seen(generation, own)
+        elif not linux_proc.accepting(generation.pid, sockets.inodes):
+            generation.own_listen = own
+            self.stop_then_start = True  # two generations cannot both bind that port
+            self._readiness.expect_own_port = True
+            self._warn(generation, own, same_port=False)
+        else:
+            generation.own_listen = ()  # it took the shared socket after all (a metrics port came first)
+
+    def _warn(self, generation: Generation, own: Sequence[str], same_port: bool) -> None:
         if self.warned:
             return
         self.warned = True
@@ -51,33 +85,38 @@ class OwnPortWatch:
             own_port_hint(generation.number, tuple(own), self._service.shown_addresses, waiting, same_port),
             event="own_port", generation=generation.number, listen=list(own), queued=waiting)
 
-    def after_ready_signal(self, generation: Generation) -> None:
-        """READY=1 stops the socket watch: look now and once a moment later (each look reads the
-        kernel's TCP table, milliseconds, so it runs off the handoff's path)."""
-        if self.warned:
-            return
-        self._look(generation)
-        self._after(OWN_PORT_GRACE, lambda: self._look(generation))
-
-    def _look(self, generation: Generation) -> None:
-        sockets = self._sockets
-        if generation.state is State.STOPPED or self._service.mode is not SocketMode.INHERIT or sockets is None:
-            return
-        own = own_listeners(generation.pid, sockets)
-        beside_ours = any(port_of(a) in self._service.ports for a in own)
-        if own and (beside_ours or not linux_proc.accepting(generation.pid, sockets.inodes)):
-            self.seen(generation, own)
-
     def address_in_use(self, failed: Generation, line: str, old: Optional[Generation]) -> bool:
-        """`failed` died on "address already in use": say who holds the port. True when it is the
-        previous generation's own bind, which only stop-then-start can get past (retry so)."""
-        holder = old.number if old is not None and not self._names_shared_port(line) else None
-        self._log.error(address_in_use_hint(failed.number, line.strip(), self._service.shown_addresses, holder),
+        """`failed` died on "address already in use". True when starting the same build again can
+        work, stop-then-start: hotgo let go of its socket, or the old generation holds the port."""
+        line = line.strip()
+        if self._names_shared_port(line):
+            if self._release(SocketMode.NONE, failed, f"binds its port itself (“{line}”)"):
+                return True
+            holder = None
+        else:
+            holder = old.number if old is not None else None
+        self._log.error(address_in_use_hint(failed.number, line, self._service.shown_addresses, holder),
                         event="address_in_use", generation=failed.number)
         if holder is None or self.stop_then_start:
             return False
         self.stop_then_start = True
+        self._readiness.expect_own_port = True
         self._note.set("the service binds its port itself: reloads stop the old process first", lasting=True)
+        return True
+
+    def _release(self, mode: SocketMode, generation: Generation, what: str) -> bool:
+        """Socket mode auto: let go of hotgo's socket and hand off in `mode` from now on."""
+        shared = self._service.shared
+        if not shared.can_release():
+            return False
+        shared.release(mode)
+        self._readiness.use_sockets(Sockets(frozenset(), shared.ports))
+        addresses = self._service.shown_addresses
+        self._note.set(f"the service binds {', '.join(addresses)} itself: socket mode {mode} "
+                       f"({'reloads stop the old process first' if mode is SocketMode.NONE else 'it binds beside'})",
+                       lasting=True)
+        self._log.warn(released_hint(generation.number, what, addresses, mode), event="socket_released",
+                       generation=generation.number, listen=addresses, socket=mode.value)
         return True
 
     def _names_shared_port(self, line: str) -> bool:
@@ -86,8 +125,8 @@ class OwnPortWatch:
             re.search(rf":{port}\b", line) for port in self._service.ports)
 
     def hint_listen_once(self, generation: Generation) -> None:
-        """Socket mode none: a second after the first ready, say if it listens on a port hotgo could share."""
-        if self._hinted_listen:
+        """No --listen: a second after the first ready, say if it listens on a port hotgo could share."""
+        if self._hinted_listen or self._service.addresses:
             return
         self._hinted_listen = True
 

@@ -10,6 +10,7 @@ from typing import List, Optional, Sequence, Tuple
 from hotgo import platform
 from hotgo.build.go_module import GoPackage
 from hotgo.choices import SocketMode
+from hotgo.handoff.shared_port import SharedPort
 from hotgo.settings.addresses import ListenAddress
 from hotgo.settings.schema import Settings
 from hotgo.watch.filters import PathFilter
@@ -20,8 +21,7 @@ class Service:
     settings: Settings
     package: GoPackage
     go: str  # the go command ("" in artifact mode)
-    addresses: Tuple[ListenAddress, ...]  # as bound (a port 0 resolved)
-    listeners: Tuple[socket.socket, ...]  # hotgo's shared sockets (mode inherit), in --listen order
+    shared: SharedPort  # the listen addresses, hotgo's sockets, the socket mode in effect
     workdir: Path  # where the service runs
     state_dir: Path  # .hotgo/ at the module root
     notify_dir: Path  # where each generation's NOTIFY_SOCKET lives
@@ -30,7 +30,15 @@ class Service:
 
     @property
     def mode(self) -> SocketMode:
-        return self.settings.socket_mode
+        return self.shared.mode
+
+    @property
+    def addresses(self) -> Tuple[ListenAddress, ...]:
+        return self.shared.addresses
+
+    @property
+    def listeners(self) -> Tuple[socket.socket, ...]:
+        return self.shared.listeners
 
     @property
     def bin_dir(self) -> Path:
@@ -38,7 +46,7 @@ class Service:
 
     @property
     def ports(self) -> Tuple[int, ...]:
-        return tuple(a.port for a in self.addresses)
+        return self.shared.ports
 
     @property
     def shown_addresses(self) -> List[str]:
@@ -46,8 +54,7 @@ class Service:
 
     @property
     def inherited(self) -> Sequence[socket.socket]:
-        """The sockets every generation inherits as fds 3, 4, … (only in mode inherit)."""
-        return self.listeners if self.mode is SocketMode.INHERIT else ()
+        return self.shared.inherited
 
     def binary(self, number: int) -> Path:
         """A new file per generation: a running binary is never overwritten (Windows cannot)."""

@@ -82,7 +82,7 @@ class Supervisor:
             ready_plan, settings.run_ready_timeout,
             service.addresses[0].url(ready_plan.path) if service.addresses else None, self.after, sockets,
         )
-        self.own_port = OwnPortWatch(service, self.readiness.sockets, self.note, log, self.after)
+        self.own_port = OwnPortWatch(service, self.readiness, self.note, log, self.after)
         self.restarts = CrashRestarts(self.history, self.note, log, clock, self.after, self._restart)
         self.reports = ReloadReports(log, settings.run_stop_signal, service.shown_addresses)
         self.drains = Drains(service, self.lineup, self.reports, log, clock, self.after, self.post)
@@ -217,6 +217,8 @@ class Supervisor:
         )
 
     def on_notify(self, number: int, message: Message) -> None:
+        if message.get("STOPPING") == "1":  # also after its exit: read late, it still tells how it drained
+            self.drains.announced(number)
         generation = self.lineup.get(number)
         if generation is None:
             return
@@ -224,8 +226,6 @@ class Supervisor:
             generation.status = message["STATUS"]
             self.log.info(f"generation {number} status: {generation.status}")
         self.pusher.on_notify(number, message)
-        if message.get("STOPPING") == "1":
-            self.drains.announced(number)
         if message.get("READY") == "1":
             self.readiness.heard_ready()
             self.mark_ready(generation, "READY=1")
@@ -236,8 +236,6 @@ class Supervisor:
             return
         if seen.own:
             self.own_port.seen(generation, seen.own)
-            self.mark_ready(generation, f"listening on its own port {', '.join(seen.own)}", guess=True)
-            return
         self.mark_ready(generation, seen.how, guess=True)
 
     def mark_ready(self, generation: Generation, how: str, guess: bool = False) -> None:
@@ -325,15 +323,19 @@ class Supervisor:
                 self._start(number_next, binary)
 
     def _failed_start(self, generation: Generation, code: int) -> None:
-        self.log.error(f"generation {generation.number} exited before it was ready ({describe_exit(code)}); "
-                       f"{self.lineup.still_serving()}", event="failed_start", generation=generation.number,
-                       code=code)
+        number = generation.number
         in_use = next((line for line in generation.recent if "address already in use" in line), "")
-        if in_use and not self.stopping and self.own_port.address_in_use(generation, in_use,
-                                                                           self.lineup.live_serving()):
-            # It binds the port the old generation holds: only stop-then-start brings the edit in.
-            self.launch(self.lineup.new_number(), generation.binary)
-            return
+        if in_use and not self.stopping:
+            self.log.warn(f"generation {number} exited before it was ready ({describe_exit(code)}): address "
+                          "already in use", event="failed_start", generation=number, code=code)
+            if self.own_port.address_in_use(generation, in_use, self.lineup.live_serving()):
+                # It binds the port itself: the same build again, stop-then-start (or beside the old one).
+                self.launch(self.lineup.new_number(), generation.binary)
+                return
+            self.log.error(f"generation {number}: {self.lineup.still_serving()}")
+        else:
+            self.log.error(f"generation {number} exited before it was ready ({describe_exit(code)}); "
+                           f"{self.lineup.still_serving()}", event="failed_start", generation=number, code=code)
         self.pusher.try_push()
 
     def _restart(self, binary: Path) -> None:

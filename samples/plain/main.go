@@ -2,10 +2,10 @@
 // hotgo: hotgo can still rebuild and restart it, but not hand its socket over
 // without dropping requests.
 //
-// Adopting hotgo is a three-line change:
+// Adopting hotgo: `hotgo helper` in this module writes the Go helper package
+// into internal/hotgo (offline, from the installed hotgo), then two lines change:
 //
-//	go.mod:   require github.com/hotgo-dev/hotgo/go v0.0.0   (plus a replace => <hotgo>/go until published)
-//	import:   hotgo "github.com/hotgo-dev/hotgo/go"
+//	import:   "example.com/plain/internal/hotgo"
 //	main:     if err := hotgo.ListenAndServe(*addr, mux); err != nil {   // was http.ListenAndServe
 //
 // hotgo.ListenAndServe takes the socket hotgo passes (or binds addr itself),

@@ -153,15 +153,17 @@ def test_service_on_a_port_of_its_own_is_named_with_the_fix_and_edits_still_land
         assert f"127.0.0.1:{own}" in json.loads(status.stdout)["note"], status.stdout
 
 
-def test_service_binding_the_shared_port_itself_is_told_why_it_fails(wild: Path) -> None:
-    """Wording is the point of the message check (the one test of the "address already in use" advice)."""
+def test_service_binding_the_shared_port_itself_under_socket_inherit_is_told_why_it_fails(wild: Path) -> None:
+    """Wording is the point of the message check (the one test of the "address already in use" advice).
+    The user chose inherit: hotgo keeps its socket and explains (under auto it lets go: test_first_run)."""
     port = free_port()
-    with start(wild, port, "-own", f"-addr=127.0.0.1:{port}") as hotgo:
+    with Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}", "--socket", "inherit", "--", "-own",
+                f"-addr=127.0.0.1:{port}"], cwd=wild) as hotgo:
         started = hotgo.wait_event("start", 90)
         said = hotgo.wait_event("address_in_use", 90)
         assert event_time(said) - event_time(started) <= 2.0
         assert "fd 3" in said["message"] and "--socket none" in said["message"], said
-        assert hotgo.events("done") == []
+        assert hotgo.events("done") == [] and hotgo.events("socket_released") == []
 
 
 def test_chatty_service_keeps_answering_while_hotgo_output_is_not_read(wild: Path) -> None:
@@ -216,12 +218,22 @@ def test_chatty_service_keeps_answering_while_hotgo_output_is_not_read(wild: Pat
         proc.wait(10)
 
 
-def test_service_binding_the_shared_port_with_reuseport_and_ready_is_named(wild: Path) -> None:
-    """Like Caddy with `bind 127.0.0.1`: its own SO_REUSEPORT socket beside hotgo's, and READY=1 first."""
+@pytest.mark.parametrize("socket", ["auto", "inherit"])
+def test_service_binding_the_shared_port_with_reuseport_and_ready_is_named(wild: Path, socket: str) -> None:
+    """Like Caddy with `bind 127.0.0.1`: its own SO_REUSEPORT socket beside hotgo's, and READY=1 first.
+    Under auto hotgo lets go of its socket (the service's own gets every connection) and hands off
+    beside it; under a chosen inherit it says what happens."""
     port = free_port()
-    with start(wild, port, "-own", "-reuseport", "-notify", f"-addr=127.0.0.1:{port}") as hotgo:
+    with Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}", "--socket", socket, "--", "-own", "-reuseport",
+                "-notify", f"-addr=127.0.0.1:{port}"], cwd=wild) as hotgo:
         started = hotgo.wait_event("start", 90)
-        said = hotgo.wait_event("own_port", 90)
+        said = hotgo.wait_event("socket_released" if socket == "auto" else "own_port", 90)
         assert event_time(said) - event_time(started) <= 2.0, (started, said)
         assert said["listen"] == [f"127.0.0.1:{port}"], said  # beside the shared socket, on its port
         assert hotgo.wait_event("ready", 90)["how"] == "READY=1"
+        if socket == "auto":
+            assert said["socket"] == "reuseport", said
+            set_version(wild, "w2", main="main.go")
+            hotgo.wait_event("done", 90, 2)
+            wait_for(lambda: field_of(get(port), "version") == "w2", 30, "w2 served beside the old one")
+            assert hotgo.events("own_port") == [], hotgo.transcript()

@@ -14,14 +14,18 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 from scripted import FakeClock, FakeGeneration, JsonLog, Script
 
+from hotgo import platform
 from hotgo.control.status_text import describe_status
 from hotgo.deadlines import Timers
 from hotgo.handoff.generation import Generation, State
-from hotgo.handoff.readiness import Observed
+from hotgo.handoff.readiness import OWN_PORT_GRACE, Observed
+from hotgo.loop import own_port
 from hotgo.loop.crash_policy import BACKOFF_FIRST, CRASH_GIVE_UP
 from hotgo.loop.events import ControlRequest, ReplySlot, SocketSeen
+from hotgo.platform import linux_proc
 from hotgo.push.pusher import ConfigChecked, ConfigPusher
 from hotgo.push.validate import Verdict
+from hotgo.settings.addresses import parse_listen
 from hotgo.settings.push_method import parse_push
 
 
@@ -302,18 +306,36 @@ def test_ready_and_ready_timeout_due_in_the_same_turn_the_event_wins(tmp_path: P
     assert not any(action[0] == "stop" for action in late.actions)
 
 
-def test_a_service_seen_on_a_port_of_its_own_is_told_and_later_reloads_stop_first(script: Script) -> None:
-    # A service that never says READY=1: readiness is what the socket watch observes.
+@pytest.fixture
+def looks(monkeypatch: pytest.MonkeyPatch) -> Dict[str, Any]:
+    """What the own-port look finds in /proc for the fake processes: set `own` and `accepting`."""
+    found: Dict[str, Any] = {"own": (), "accepting": ""}
+    monkeypatch.setattr(own_port, "own_listeners", lambda pid, sockets: found["own"])
+    monkeypatch.setattr(linux_proc, "accepting", lambda pid, inodes: found["accepting"])
+    return found
+
+
+def listening_script(tmp_path: Path, socket: str = "auto") -> Script:
+    """A service that never says READY=1 (readiness is observed) on --listen 127.0.0.1:8080."""
+    return Script(tmp_path, run_listen=(parse_listen("127.0.0.1:8080"),), run_socket=socket, run_ready="auto")
+
+
+@pytest.mark.skipif(not platform.CAPABILITIES.proc_net, reason="the own-port look reads Linux /proc")
+def test_a_service_on_a_port_of_its_own_is_ready_at_once_told_later_and_reloads_stop_first(
+        tmp_path: Path, looks: Dict[str, Any]) -> None:
+    script = listening_script(tmp_path, "inherit")
     script.first_build()
     script.built(1)
     script.post(SocketSeen(1, Observed("accepting on the shared socket")))
-    assert script.serving == 1
     script.changed()
     script.built(2)
-    script.post(SocketSeen(2, Observed("listening on 127.0.0.1:9999", own=("127.0.0.1:9999",))))
+    script.post(SocketSeen(2, Observed("listening on its own port 127.0.0.1:9999", own=("127.0.0.1:9999",))))
+    assert script.serving == 2, "ready as soon as it listens: no grace before it counts"
+    assert script.events("own_port") == [], "not told yet: a metrics port may come before the shared socket"
+    looks["own"] = ("127.0.0.1:9999",)
+    script.advance(OWN_PORT_GRACE)
     [own] = script.events("own_port")
     assert own["generation"] == 2 and own["listen"] == ["127.0.0.1:9999"]
-    assert script.serving == 2
     mark = len(script.actions)
     script.post(script.exited(1, 0))
     script.changed()
@@ -321,6 +343,86 @@ def test_a_service_seen_on_a_port_of_its_own_is_told_and_later_reloads_stop_firs
     assert script.since(mark) == [("build", 3), ("stop", 2, "SIGTERM")]
     script.post(script.exited(2, 0))
     assert script.actions[-1] == ("start", 3, "svc-3")
+    assert script.supervisor.readiness.expect_own_port, "the next generation is ready at its first listen"
+
+
+@pytest.mark.skipif(not platform.CAPABILITIES.proc_net, reason="the own-port look reads Linux /proc")
+def test_a_metrics_port_before_the_shared_socket_is_not_called_an_own_port(
+        tmp_path: Path, looks: Dict[str, Any]) -> None:
+    script = listening_script(tmp_path, "inherit")
+    script.first_build()
+    script.built(1)
+    script.post(SocketSeen(1, Observed("listening on its own port 127.0.0.1:9100", own=("127.0.0.1:9100",))))
+    assert script.serving == 1
+    looks["own"], looks["accepting"] = ("127.0.0.1:9100",), "accepting on the shared socket"
+    script.advance(OWN_PORT_GRACE)
+    assert script.events("own_port") == []
+    assert script.supervisor.lineup.generations[1].own_listen == ()
+    mark = len(script.actions)
+    script.changed()
+    script.built(2)
+    assert script.since(mark) == [("build", 2), ("start", 2, "svc-2")], "start-then-stop, as before"
+
+
+def _binds_the_shared_port_itself(script: Script, number: int) -> None:
+    script.supervisor.lineup.generations[number].recent.append(
+        "listen tcp 127.0.0.1:8080: bind: address already in use")
+    script.post(script.exited(number, 1))
+
+
+def test_socket_auto_lets_go_of_the_port_for_a_service_that_binds_it_itself(tmp_path: Path) -> None:
+    """A plain http.ListenAndServe(":8080"): the first run serves, and every later edit too."""
+    script = listening_script(tmp_path)
+    script.first_build()
+    script.built(1)
+    mark = len(script.actions)
+    _binds_the_shared_port_itself(script, 1)
+    [released] = script.events("socket_released")
+    assert released["socket"] == "none" and released["listen"] == ["127.0.0.1:8080"]
+    assert script.since(mark) == [("start", 2, "svc-1")], "the same build again, at once"
+    assert script.events("address_in_use") == [] and not [e for e in script.log.records() if e["level"] == "error"]
+    script.post(SocketSeen(2, Observed("listening on 127.0.0.1:8080")))
+    assert script.serving == 2
+    status = script.supervisor.status()
+    assert status["socket"] == "none" and "itself" in status["note"]
+    second = script.supervisor.lineup.generations[2]
+    assert isinstance(second, FakeGeneration)
+    assert second.env["HOTGO_SOCKET"] == "none" and "LISTEN_FDS" not in second.env
+    mark = len(script.actions)
+    script.changed()
+    script.built(3)
+    assert script.since(mark) == [("build", 3), ("stop", 2, "SIGTERM")], "stop-then-start from now on"
+    script.post(script.exited(2, 0))
+    assert script.actions[-1] == ("start", 3, "svc-3")
+    assert len(script.events("socket_released")) == 1, "said once"
+
+
+def test_socket_inherit_chosen_by_the_user_is_kept_and_the_failure_explained(tmp_path: Path) -> None:
+    script = listening_script(tmp_path, "inherit")
+    script.first_build()
+    script.built(1)
+    mark = len(script.actions)
+    _binds_the_shared_port_itself(script, 1)
+    assert script.events("socket_released") == []
+    [in_use] = script.events("address_in_use")
+    assert in_use["generation"] == 1
+    assert script.since(mark) == [], "no retry: the user asked for inherit"
+    assert script.supervisor.status()["socket"] == "inherit"
+
+
+@pytest.mark.skipif(not platform.CAPABILITIES.proc_net, reason="the socket watch reads Linux /proc")
+def test_socket_auto_lets_go_of_the_port_for_a_service_binding_it_with_reuseport(tmp_path: Path) -> None:
+    script = listening_script(tmp_path)
+    script.first_build()
+    script.built(1)
+    script.post(SocketSeen(1, Observed("listening on its own port 127.0.0.1:8080", own=("127.0.0.1:8080",))))
+    [released] = script.events("socket_released")
+    assert released["socket"] == "reuseport"
+    assert script.serving == 1 and script.events("own_port") == []
+    mark = len(script.actions)
+    script.changed()
+    script.built(2)
+    assert script.since(mark) == [("build", 2), ("start", 2, "svc-2")], "beside the old one: start-then-stop"
 
 
 def test_address_in_use_at_start_retries_stop_then_start(script: Script) -> None:

@@ -169,9 +169,14 @@ def test_deleted_and_recreated_directory_keeps_being_watched(api_project: Path, 
         if inotify_watch_count() is not None:  # the nested node_modules costs no watch
             assert_watches_are_directories(hotgo, api_project)
         serving = 1
+        helper = api_project / "internal" / "hotgo"  # the Go helper, written by `hotgo helper`
+        helper_copy = api_project.parent / "helper-copy"
+        shutil.copytree(helper, helper_copy)
         for deleted in (config_dir, api_project / "internal"):  # a subdirectory, then a top-level one
             shutil.rmtree(deleted)
             config_dir.mkdir(parents=True)
+            if not helper.exists():  # internal/ went with it: back in the same burst
+                shutil.copytree(helper_copy, helper)
             config_go.write_text(original + f"\n// recreated after deleting {deleted.name}\n")
             serving += 1
             hotgo.wait_serving(serving)

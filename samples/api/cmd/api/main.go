@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"example.com/api/internal/config"
-	hotgo "github.com/hotgo-dev/hotgo/go"
+	"example.com/api/internal/hotgo"
 )
 
 const version = "v1"

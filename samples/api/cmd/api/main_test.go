@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"example.com/api/internal/config"
-	hotgo "github.com/hotgo-dev/hotgo/go"
+	"example.com/api/internal/hotgo"
 )
 
 func testServer(t *testing.T, cfgJSON string) (*app, http.Handler, string) {

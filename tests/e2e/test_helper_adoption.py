@@ -1,0 +1,190 @@
+"""Issue 20: the Go helper, offline, in any module. A brand-new module adopts it the way the README
+says (`hotgo helper`, three changed lines, `hotgo run`), with no network, and loses no request across
+10 reloads under keep-alive load (GET and POST, nothing retried); an outdated copy is named at start."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+from harness import REPO, Hotgo, free_port, kill_processes_under, kill_tree, set_version, wait_for
+
+RELOADS = 10
+CLIENTS = 8
+
+SERVICE = '''package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"sync/atomic"
+)
+
+const version = "v1"
+
+func main() {
+	var posted atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "version=%s\\n", version)
+	})
+	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "version=%s posted=%d bytes=%d\\n", version, posted.Add(1), len(body))
+	})
+	if err := http.ListenAndServe("ADDRESS", mux); err != nil {
+		log.Fatal(err)
+	}
+}
+'''
+
+
+def offline_env() -> Dict[str, str]:
+    """No network for Go: no module proxy, no toolchain download, go.mod updated as needed."""
+    flags = f"{os.environ.get('GOFLAGS', '')} -mod=mod".strip()
+    return {"GOFLAGS": flags, "GOPROXY": "off", "GOTOOLCHAIN": "local", "GOWORK": "off"}
+
+
+def run(args: List[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                          env={**os.environ, **offline_env(), "NO_COLOR": "1"})
+
+
+def adopt(main: Path, import_path: str) -> None:
+    """The README's three changed lines: the import, and the call to hotgo.ListenAndServe."""
+    before = main.read_text()
+    after = before.replace('import (\n', f'import (\n\t"{import_path}"\n', 1)
+    after = after.replace("http.ListenAndServe(", "hotgo.ListenAndServe(", 1)
+    changed = [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert len(changed) == 3, changed
+    main.write_text(after)
+
+
+@pytest.fixture
+def fresh_module(tmp_path: Path, go_toolchain: str) -> Iterator[Path]:
+    """A brand-new module with a plain net/http service (GET, and POST that counts), nothing else."""
+    root = tmp_path / "fresh"
+    root.mkdir()
+    made = run([go_toolchain, "mod", "init", "example.com/fresh"], root)
+    assert made.returncode == 0, made.stderr
+    yield root
+    kill_processes_under(tmp_path)
+
+
+@pytest.fixture
+def load_client(tmp_path: Path, go_toolchain: str) -> Path:
+    binary = tmp_path / "loadclient"
+    built = run([go_toolchain, "build", "-o", str(binary), "."], REPO / "tests" / "fixtures" / "loadclient")
+    assert built.returncode == 0, built.stderr
+    return binary
+
+
+class LoadClient:
+    """tests/fixtures/loadclient running: the versions it has been answered by, its summary at the end."""
+
+    def __init__(self, binary: Path, port: int) -> None:
+        self.proc = subprocess.Popen([str(binary), "-url", f"http://127.0.0.1:{port}/", "-c", str(CLIENTS),
+                                      "-max-seconds", "240"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.records: List[Dict[str, object]] = []
+        self.other: List[str] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._lock:
+                if line.startswith("{"):
+                    self.records.append(json.loads(line))
+                else:
+                    self.other.append(line)
+
+    def versions(self) -> List[object]:
+        with self._lock:
+            return [r["version"] for r in self.records if "version" in r]
+
+    def wait_seen(self, version: str, timeout: float = 30) -> None:
+        wait_for(lambda: version in self.versions() or self.proc.poll() is not None, timeout,
+                 f"the load client to be answered by {version}")
+        assert version in self.versions(), (self.records, self.other)
+
+    def finish(self) -> Dict[str, object]:
+        """Close its stdin (it stops), wait for its summary line."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(30)
+        self._reader.join(timeout=5)
+        with self._lock:
+            summaries = [r for r in self.records if "requests" in r]
+        assert self.proc.returncode == 0 and len(summaries) == 1, (self.proc.returncode, self.other)
+        return summaries[0]
+
+    def close(self) -> None:
+        kill_tree(self.proc.pid)
+        self.proc.wait(10)
+
+
+def test_a_new_module_adopts_the_helper_offline_and_loses_nothing_across_ten_reloads(
+        fresh_module: Path, load_client: Path, go_toolchain: str) -> None:
+    port = free_port()
+    main = fresh_module / "main.go"
+    main.write_text(SERVICE.replace("ADDRESS", f"127.0.0.1:{port}"))
+
+    written = run([sys.executable, "-m", "hotgo", "helper"], fresh_module)
+    assert written.returncode == 0, written.stderr
+    import_line = re.search(r'import hotgo "([^"]+)"', written.stdout)
+    assert import_line and import_line.group(1) == "example.com/fresh/internal/hotgo", written.stdout
+    adopt(main, import_line.group(1))
+    unformatted = run(["gofmt", "-l", "."], fresh_module)
+    assert unformatted.returncode == 0 and unformatted.stdout == "", unformatted.stdout + unformatted.stderr
+    assert (fresh_module / "go.mod").read_text().count("require") == 0  # nothing to download, nothing required
+
+    with Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}"], cwd=fresh_module, env=offline_env()) as hotgo:
+        hotgo.wait_serving(timeout=180)
+        assert hotgo.count_events("helper_outdated") == 0, hotgo.transcript()
+        client = LoadClient(load_client, port)
+        try:
+            client.wait_seen("v1")
+            for i in range(2, RELOADS + 2):
+                set_version(fresh_module, f"v{i}", main="main.go")
+                hotgo.wait_serving(i, timeout=120)
+                client.wait_seen(f"v{i}")
+            summary = client.finish()
+        finally:
+            client.close()
+        print(f"\nload across {RELOADS} reloads: {summary}")
+        assert summary["failures"] == 0 and summary["retried"] == 0, summary
+        assert isinstance(summary["posts"], int) and summary["posts"] > 0, summary
+        assert isinstance(summary["gets"], int) and summary["gets"] > 0, summary
+        assert client.versions() == [f"v{i}" for i in range(1, RELOADS + 2)], client.versions()
+        assert hotgo.count_events("done") == RELOADS + 1, hotgo.transcript()
+        assert hotgo.count_events("ready", how="READY=1") == RELOADS + 1, hotgo.transcript()  # the helper spoke
+
+
+def test_run_names_an_outdated_copy_and_how_to_update_it(api_project: Path) -> None:
+    copy = api_project / "internal" / "hotgo"
+    for path in copy.glob("*.go"):  # as if an older hotgo had written it: another helper hash in the header
+        path.write_text(re.sub(r"\(helper [0-9a-f]+\)", "(helper 000000000000)", path.read_text(), count=1))
+    port = free_port()
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], cwd=api_project) as hotgo:
+        outdated = hotgo.wait_event("helper_outdated")
+        assert (outdated["dir"], outdated["command"], outdated["level"]) == ("internal/hotgo", "hotgo helper", "warn")
+        hotgo.wait_serving()  # a warning, not a refusal
+        assert hotgo.count_events("helper_outdated") == 1, hotgo.transcript()
