@@ -31,7 +31,7 @@ from hotgo.build.go_module import (
     resolve_package,
 )
 from hotgo.choices import SocketMode
-from hotgo.control.channel import ControlServer, RunDir
+from hotgo.control.channel import REPLY_WAIT, ControlServer, RunDir
 from hotgo.errors import RuntimeFailure, UsageError
 from hotgo.handoff.shared_port import SharedPort
 from hotgo.handoff.sockets import bind_shared, bound_address
@@ -50,8 +50,6 @@ from hotgo.settings.toml_file import CONFIG_NAME
 from hotgo.watch.artifact import ArtifactWatcher
 from hotgo.watch.filters import PathFilter
 from hotgo.watch.watcher import Watcher
-
-CONTROL_REPLY_WAIT = 20.0  # a control request the loop has not answered by then: "busy"
 
 
 # -- settings ------------------------------------------------------------------------
@@ -235,7 +233,7 @@ def _ask_loop(inbox: Inbox, request: Dict[str, object]) -> Dict[str, object]:
     """On the control socket's thread: post the request, wait for the loop's answer."""
     slot = ReplySlot()
     inbox.post(ControlRequest(str(request.get("command", "")), slot))
-    if not slot.done.wait(CONTROL_REPLY_WAIT):
+    if not slot.done.wait(REPLY_WAIT):  # before the client gives up: "busy", not silence
         return {"ok": False, "error": "hotgo is busy; try again"}
     return slot.reply
 
