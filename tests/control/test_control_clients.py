@@ -21,6 +21,7 @@ from typing import Iterator, List, Optional
 
 import pytest
 
+from hotgo import platform
 from hotgo.cli import main
 from hotgo.control.channel import CLIENT_TIMEOUT
 
@@ -38,8 +39,7 @@ class Endpoint:
         self.path = os.path.join(self.directory, "control.sock")
         self.answer = answer
         self.close_at_once = close_at_once
-        assert sys.platform != "win32"  # skipped there (and mypy --platform win32 knows)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = platform.unix_socket(socket.SOCK_STREAM)
         self.sock.bind(self.path)
         self.sock.listen(8)
         self.sock.settimeout(0.1)  # accept wakes to see close()
