@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from hotgo import __version__, platform
+from hotgo import __version__, platform, stop_signals
 from hotgo.browser.attach import open_proxy, page_state
 from hotgo.build.go_module import (
     GoPackage,
@@ -31,7 +31,7 @@ from hotgo.build.go_module import (
     resolve_package,
 )
 from hotgo.choices import SocketMode
-from hotgo.control.channel import ControlServer, RunDir
+from hotgo.control.channel import REPLY_WAIT, ControlServer, RunDir
 from hotgo.errors import RuntimeFailure, UsageError
 from hotgo.handoff.shared_port import SharedPort
 from hotgo.handoff.sockets import bind_shared, bound_address
@@ -50,8 +50,6 @@ from hotgo.settings.toml_file import CONFIG_NAME
 from hotgo.watch.artifact import ArtifactWatcher
 from hotgo.watch.filters import PathFilter
 from hotgo.watch.watcher import Watcher
-
-CONTROL_REPLY_WAIT = 20.0  # a control request the loop has not answered by then: "busy"
 
 
 # -- settings ------------------------------------------------------------------------
@@ -169,6 +167,10 @@ def _state_dir(root: Path) -> Path:
 
 # -- wiring ------------------------------------------------------------------------------
 def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
+    """A stop request (SIGINT, SIGTERM) before the loop runs cuts the slow steps short (the go list,
+    the tree walk: `stop_signals.interruptible`); after any other step, the check before the loop
+    ends the run. Either way what was set up is released and the exit code is 0."""
+    stop_signals.install()  # hotgo/__main__.py did already; again for a run started in-process
     cwd = current_directory()
     set_at: Dict[str, str] = {}
     settings = load_settings(namespace, app_args, cwd, set_at)
@@ -176,6 +178,11 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     stack = ExitStack()
     try:
         stack.callback(log.flush, timeout=2)  # last out: the writer thread dies with the process
+        # Before the first child (go list, whose `go` may be a wrapper script with children of its
+        # own): its orphans are hotgo's to reap (PID 1, subreaper), also when a stop kills it.
+        reaper = OrphanReaper()
+        reaper.start()
+        stack.callback(_kill_left_behind, reaper, log)
         package, go, artifact = _project(settings, cwd)
         preflight.check_watch_paths(settings.watch_paths, package.root, set_at.get("watch_paths", "[watch] paths"))
         state_dir = _state_dir(package.root)
@@ -185,9 +192,6 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         stack.callback(run_dir.unlock)
         notify_dir = Path(tempfile.mkdtemp(prefix="hotgo-"))
         stack.callback(shutil.rmtree, notify_dir, ignore_errors=True)
-        reaper = OrphanReaper()  # before the first child: its orphans are hotgo's to reap (PID 1, subreaper)
-        reaper.start()
-        stack.callback(_kill_left_behind, reaper, log)
         listeners = bind_shared(settings.run_listen) if settings.socket_mode is SocketMode.INHERIT else []
         for sock in listeners:
             stack.callback(sock.close)
@@ -198,7 +202,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
                           config_filter, artifact)
 
         inbox = Inbox(time.monotonic)
-        filters = _watch_filters(settings, package, artifact)
+        with stop_signals.interruptible():  # the walk for embed patterns: a big tree takes a while
+            filters = _watch_filters(settings, package, artifact)
         # Only sources build at once on a closed write; config pushes keep their own coalescing.
         watcher = Watcher(filters, settings.watch_settle, settings.watch_max_wait, settings.watch_poll,
                           lambda change: inbox.post(FilesChanged(change)), log,
@@ -208,7 +213,7 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
                                 quiet_at=watcher.quiet_at if watcher is not None else lambda: 0.0,
                                 supervisor_socket=os.environ.get("NOTIFY_SOCKET", ""))
         stack.callback(_kill_generations, supervisor)
-        _handle_signals(inbox)
+        _handle_reopen(inbox)
         _banner(settings, service, log)
         if artifact is None:  # a copy of the Go helper older than this hotgo's: say how to update it
             warn_outdated(package.root, cwd, log)
@@ -226,7 +231,14 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         settings_watch = SettingsFileWatch(settings_file(namespace, cwd), log)
         settings_watch.start()
         stack.callback(settings_watch.stop)
+        stop_signals.check()  # a request that came during a step that cannot be cut short
+        # From here on the handlers only post; the loop decides (a second request kills).
+        stop_signals.deliver_to(lambda name: inbox.post(StopRequested(name)))
         return supervisor.run()
+    except stop_signals.Stopped as stop:
+        log.info(f"{stop.name} before the first build: exiting", event="stopping", reason=stop.name,
+                 generations=[])
+        return 0
     finally:
         stack.close()
 
@@ -235,20 +247,14 @@ def _ask_loop(inbox: Inbox, request: Dict[str, object]) -> Dict[str, object]:
     """On the control socket's thread: post the request, wait for the loop's answer."""
     slot = ReplySlot()
     inbox.post(ControlRequest(str(request.get("command", "")), slot))
-    if not slot.done.wait(CONTROL_REPLY_WAIT):
+    if not slot.done.wait(REPLY_WAIT):  # before the client gives up: "busy", not silence
         return {"ok": False, "error": "hotgo is busy; try again"}
     return slot.reply
 
 
-def _handle_signals(inbox: Inbox) -> None:
-    """Handlers only post: the loop decides (a second stop request kills)."""
-    def request_stop(signum: int, _frame: object) -> None:
-        inbox.post(StopRequested(signal.Signals(signum).name))
-
-    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), request_stop)
-    if hasattr(signal, "SIGUSR1"):  # logrotate: reopen --log-file
+def _handle_reopen(inbox: Inbox) -> None:
+    """SIGUSR1 (logrotate): reopen --log-file; the handler only posts. (The stop signals: stop_signals.py.)"""
+    if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, lambda _s, _f: inbox.post(ReopenLog()))
 
 

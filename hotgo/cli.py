@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from hotgo import __version__, app
+from hotgo import __version__, app, stop_signals
 from hotgo.build.go_module import find_module_root
 from hotgo.control.channel import request
 from hotgo.control.status_text import describe_status
@@ -90,24 +90,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if "--" in args:
         split = args.index("--")
         args, app_args = args[:split], args[split + 1 :]
+    command = ""
     try:
         namespace, unknown = build_parser().parse_known_args(args)
+        command = namespace.command or ""
         if unknown:
-            command = f"hotgo {namespace.command}" if namespace.command else "hotgo"
-            raise UsageError(f"unrecognized arguments: {' '.join(unknown)} (see `{command} --help`)")
-        if namespace.command == "version":
-            print(f"hotgo {__version__}")
-            return 0
-        if namespace.command == "init":
-            return init_command(namespace.force)
-        if namespace.command == "helper":
-            return helper_command(namespace.dir)
-        if namespace.command in ("status", "reload", "rollback", "stop"):
-            return control_command(namespace.command, namespace.json)
-        if namespace.command != "run":
-            build_parser().print_help()
-            return 2
-        return app.run(namespace, app_args)
+            shown = f"hotgo {namespace.command}" if namespace.command else "hotgo"
+            raise UsageError(f"unrecognized arguments: {' '.join(unknown)} (see `{shown} --help`)")
+        if command == "run":  # its steps say which of them a stop may cut short (app.run)
+            return app.run(namespace, app_args)
+        if command in ("init", "helper"):  # files written in a few ms: never left half-written
+            return _command(namespace)
+        with stop_signals.interruptible():  # a client waiting for hotgo: nothing to unwind
+            return _command(namespace)
+    except stop_signals.Stopped as stop:
+        return stop.exit_code(command)
     except (UsageError, RuntimeFailure) as err:
         print(f"hotgo: error: {err}", file=sys.stderr)
         return err.exit_code
@@ -116,6 +113,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             traceback.print_exc()
         print(f"hotgo: internal error: {err!r} (set HOTGO_DEBUG=1 for details)", file=sys.stderr)
         return 1
+
+
+def _command(namespace: argparse.Namespace) -> int:
+    if namespace.command == "version":
+        print(f"hotgo {__version__}")
+        return 0
+    if namespace.command == "init":
+        return init_command(namespace.force)
+    if namespace.command == "helper":
+        return helper_command(namespace.dir)
+    if namespace.command in ("status", "reload", "rollback", "stop"):
+        return control_command(namespace.command, namespace.json)
+    build_parser().print_help()
+    return 2
 
 
 def init_command(force: bool) -> int:

@@ -428,6 +428,63 @@ class Load:
         conn.close()
 
 
+def build_load_client(go: str, directory: Path) -> Path:
+    """tests/fixtures/loadclient, built into `directory`."""
+    binary = directory / "loadclient"
+    built = subprocess.run([go, "build", "-o", str(binary), "."], cwd=REPO / "tests" / "fixtures" / "loadclient",
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    return binary
+
+
+class LoadClient:
+    """tests/fixtures/loadclient running (keep-alive GET and POST, nothing retried): the versions it has
+    been answered by, its summary at the end. Bounded: 240 s at most; `close` kills it whatever happened."""
+
+    def __init__(self, binary: Path, port: int, clients: int = 8) -> None:
+        self.proc = subprocess.Popen([str(binary), "-url", f"http://127.0.0.1:{port}/", "-c", str(clients),
+                                      "-max-seconds", "240"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.records: List[Dict[str, object]] = []
+        self.other: List[str] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._lock:
+                if line.startswith("{"):
+                    self.records.append(json.loads(line))
+                else:
+                    self.other.append(line)
+
+    def versions(self) -> List[object]:
+        with self._lock:
+            return [r["version"] for r in self.records if "version" in r]
+
+    def wait_seen(self, version: str, timeout: float = 30) -> None:
+        wait_for(lambda: version in self.versions() or self.proc.poll() is not None, timeout,
+                 f"the load client to be answered by {version}")
+        assert version in self.versions(), (self.records, self.other)
+
+    def finish(self) -> Dict[str, object]:
+        """Close its stdin (it stops), wait for its summary line."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(30)
+        self._reader.join(timeout=5)
+        with self._lock:
+            summaries = [r for r in self.records if "requests" in r]
+        assert self.proc.returncode == 0 and len(summaries) == 1, (self.proc.returncode, self.other)
+        return summaries[0]
+
+    def close(self) -> None:
+        kill_tree(self.proc.pid)
+        self.proc.wait(10)
+
+
 # A service that says READY=1 and then exits with code 7 (crash restarts, crash loops).
 CRASHES_AFTER_READY = '''package main
 

@@ -32,7 +32,7 @@ LAYERS: List[Set[str]] = [
     # seeing file changes (it needs nothing of the settings: they are handed to it)
     {"watch"},
     # foundations that know nothing of the rest; platform/ is the only place that asks which OS
-    {"__init__", "errors", "log", "choices", "deadlines", "platform"},
+    {"__init__", "errors", "log", "choices", "deadlines", "stop_signals", "platform"},
 ]
 
 

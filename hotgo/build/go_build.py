@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from hotgo import platform
 from hotgo.build.progress import BuildProgress
 from hotgo.log import BRIGHT, DIM, RED, Log
 
+READ_AFTER_EXIT = 2.0  # once go has exited, how long its output may take to end
 _DIAGNOSTIC = re.compile(r"^(?P<where>[^\s:][^:]*\.go:\d+(?::\d+)?): (?P<what>.*)$")
 
 
@@ -74,6 +76,7 @@ class Build:
             platform.kill_tree(proc)  # type: ignore[arg-type]
 
     def _run(self) -> None:
+        """Whatever happens, ends with `on_done`: the loop waits for that result before hotgo exits."""
         output: List[str] = []
         ok = False
         try:
@@ -83,24 +86,37 @@ class Build:
                     raise _Cancelled
                 proc = platform.spawn_tool(self.argv, self.env, str(self.root))
                 self._proc = proc
-            assert proc.stdout is not None
+            reader = threading.Thread(target=self._read, args=(proc, output), name=f"hotgo-build-out-{self.generation}",
+                                      daemon=True)
+            reader.start()
+            code = proc.wait()
+            # The pipe ends when everything that holds it has exited; something go left running
+            # (in a session of its own, out of reach of the kill) is not waited for.
+            reader.join(timeout=READ_AFTER_EXIT)
+            ok = code == 0 and self.binary.exists()
+            platform.release(proc)
+        except _Cancelled:
+            pass
+        except (OSError, ValueError) as err:  # not runnable; a NUL byte in an argument or the environment
+            output.append(f"hotgo: could not run go build: {err}")
+        except Exception as err:  # a bug: said as the build's failure rather than a build that never ends
+            output.append(f"hotgo: go build failed inside hotgo: {err!r}")
+        finally:
+            self.progress.finish()
+            self.log.status("")
+            seconds = time.monotonic() - self.started
+            cancelled = self._cancelled.is_set()
+            self.on_done(BuildResult(self.generation, self.binary, ok and not cancelled, seconds,
+                                     list(output), cancelled))
+
+    def _read(self, proc: subprocess.Popen[bytes], output: List[str]) -> None:
+        assert proc.stdout is not None
+        with proc.stdout:
             for raw in proc.stdout:
                 line = raw.decode(errors="replace").rstrip()
                 if not self.progress.saw(line):
                     output.append(line)
-            ok = proc.wait() == 0 and self.binary.exists()
-            platform.release(proc)
-        except _Cancelled:
-            pass
-        except OSError as err:
-            output.append(f"hotgo: could not run go build: {err}")
-        finally:
-            self.progress.finish()
-            self.log.status("")
-        seconds = time.monotonic() - self.started
-        cancelled = self._cancelled.is_set()
-        self.on_done(BuildResult(self.generation, self.binary, ok and not cancelled, seconds,
-                                 output, cancelled))
+
 
 class _Cancelled(Exception):
     pass

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, List, Optional, Tuple
 
+from hotgo import platform, stop_signals
 from hotgo.errors import UsageError
 
 
@@ -57,18 +58,13 @@ def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, st
     else:
         root = find_module_root(cwd)
         build_path = package
-    try:
-        result = subprocess.run(
-            [go, "list", "-f", "{{.Name}}\t{{.Dir}}", build_path],
-            cwd=root, capture_output=True, text=True, timeout=120,
-            env={**os.environ, **(env or {})},
-        )
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"`go list {build_path}` did not answer within 120s") from None
-    if result.returncode != 0:
-        message = " ".join(result.stderr.split()) or "go list failed"
+    code, found, messages = _go_list(go, build_path, root, env)
+    if code is None:
+        raise UsageError(f"`go list {build_path}` did not answer within {GO_LIST_TIMEOUT:g}s")
+    if code != 0 or found is None:
+        message = " ".join(" ".join(messages).split()) or "go list failed"
         raise UsageError(f"package {package}: {message}")
-    name, _, directory_text = result.stdout.strip().partition("\t")
+    name, directory_text = found
     if name != "main":
         raise UsageError(
             f"package {package} is `package {name}`, not a command: "
@@ -77,6 +73,52 @@ def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, st
     directory = Path(directory_text)
     binary_name = directory.name if directory != root else _module_basename(root)
     return GoPackage(root=root, package=build_path, name=binary_name)
+
+
+GO_LIST_TIMEOUT = 120.0
+_RESULT = "hotgo-package\t"  # marks go list's answer among its messages (one pipe carries both)
+
+
+def _go_list(go: str, build_path: str, root: Path, env: Optional[dict[str, str]]
+             ) -> Tuple[Optional[int], Optional[Tuple[str, str]], List[str]]:
+    """`go list` of the package: its exit code (None: timed out), (name, dir), its other lines.
+
+    Started through the platform seam in a group of its own (a `go` wrapper script may start
+    children); a stop request may cut the wait short (stop_signals: hotgo is starting), and then,
+    as on a timeout, the whole tree is killed and reaped before the request goes on unwinding."""
+    argv = [go, "list", "-f", _RESULT + "{{.Name}}\t{{.Dir}}", build_path]
+    try:
+        proc = platform.spawn_tool(argv, {**os.environ, **(env or {})}, str(root))
+    except (OSError, ValueError) as err:  # not runnable; a NUL byte in the environment
+        raise UsageError(f"could not run `go list {build_path}`: {err}") from None
+    try:
+        with stop_signals.interruptible():
+            output, _ = proc.communicate(timeout=GO_LIST_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _end(proc)
+        return None, None, []
+    except BaseException:  # stop_signals.Stopped, or anything else: no go left behind
+        _end(proc)
+        raise
+    finally:
+        platform.release(proc)
+    found: Optional[Tuple[str, str]] = None
+    messages: List[str] = []
+    for line in output.decode(errors="replace").splitlines():
+        if line.startswith(_RESULT):
+            name, _, directory = line[len(_RESULT):].partition("\t")
+            found = (name, directory)
+        elif line.strip():
+            messages.append(line)
+    return proc.returncode, found, messages
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the tree and reap it; its pipe is closed unread (a leftover could hold it open)."""
+    platform.kill_tree(proc)
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def module_path(root: Path) -> str:

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Dict, List, Optional
 
+from hotgo import platform
 from hotgo.log import Log
 
 PROGRESS_AFTER = 2.0
@@ -41,7 +42,8 @@ class BuildProgress:
         self.total: Optional[int] = None
         self._done = threading.Event()
         self._counter: Optional[threading.Thread] = None
-        self._lister: Optional[subprocess.Popen[str]] = None
+        self._lister: Optional[subprocess.Popen[bytes]] = None  # `go list -deps`, in a group of its own
+        self._lister_lock = threading.Lock()
 
     def saw(self, line: str) -> bool:
         """Count a line of go's output; True if it is progress only (not worth showing on failure)."""
@@ -56,10 +58,11 @@ class BuildProgress:
         threading.Thread(target=self._run, name=f"hotgo-progress-{self.generation}", daemon=True).start()
 
     def finish(self) -> None:
-        self._done.set()
-        lister = self._lister
+        with self._lister_lock:
+            self._done.set()
+            lister = self._lister
         if lister is not None and lister.poll() is None:
-            lister.kill()  # the count is moot now
+            platform.kill_tree(lister)  # the count is moot now (a `go` wrapper may have children)
 
     def describe(self) -> str:
         elapsed = time.monotonic() - self.started
@@ -90,14 +93,17 @@ class BuildProgress:
                               downloads=self.downloads, seconds=round(elapsed, 1))
 
     def _count(self) -> None:
+        with self._lister_lock:  # finish() either sees the lister, or it is never started
+            if self._done.is_set():
+                return
+            try:
+                proc = platform.spawn_tool(self.count_argv, self.env, self.cwd)
+            except (OSError, ValueError):
+                return
+            self._lister = proc
         try:
-            proc = subprocess.Popen(self.count_argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        except OSError:
-            return
-        self._lister = proc
-        if self._done.is_set():  # finished meanwhile: finish() may have missed it
-            proc.kill()
-        out, _ = proc.communicate()
-        if proc.returncode == 0:
-            self.total = sum(1 for line in out.splitlines() if line.strip())
+            out, _ = proc.communicate()
+        finally:
+            platform.release(proc)
+        if proc.returncode == 0:  # go's messages share the pipe: only import paths count
+            self.total = sum(1 for line in out.decode(errors="replace").splitlines() if is_package_line(line))

@@ -15,14 +15,21 @@ import secrets
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Optional
 
 from hotgo import platform
+from hotgo.control.status_text import status_problem
 from hotgo.errors import RuntimeFailure, UsageError
 
 Reply = Dict[str, Any]
 _MAX_UNIX_PATH = 100  # sun_path is 104-108 bytes depending on the OS
+# `hotgo status/reload/rollback/stop` give up on an endpoint that accepts and says nothing after this
+# long; the running hotgo answers "busy" before it (REPLY_WAIT), so a slow loop is told apart from a hang.
+CLIENT_TIMEOUT = 5.0
+REPLY_WAIT = CLIENT_TIMEOUT - 1.5
+_SHOWN_ANSWER = 80  # how much of a foreign answer a message quotes
 
 
 class RunDir:
@@ -44,7 +51,12 @@ class RunDir:
 
     def lock(self) -> None:
         """Refuse a second hotgo on the same project, naming the first."""
-        handle = self.lock_path.open("a+", encoding="utf-8")
+        try:
+            handle = self.lock_path.open("a+", encoding="utf-8", errors="replace")
+        except IsADirectoryError:
+            raise UsageError(f"{self.lock_path} is a directory; remove it (hotgo keeps its lock file there)") from None
+        except OSError as err:
+            raise RuntimeFailure(f"cannot open {self.lock_path}: {(err.strerror or str(err)).lower()}") from None
         try:
             platform.lock_file(handle)
         except OSError:
@@ -103,6 +115,8 @@ class ControlServer:
                 path.unlink()
             except FileNotFoundError:
                 pass
+            except IsADirectoryError:  # EISDIR (Linux); macOS says EPERM: bind below says so then
+                raise UsageError(f"{path} is a directory; remove it (hotgo puts its control socket there)") from None
             sock = platform.unix_socket(socket.SOCK_STREAM)
             old_umask = os.umask(0o177)  # the socket is born 0600: no window for another user
             try:
@@ -165,9 +179,12 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _read_line(conn: socket.socket) -> str:
+def _read_line(conn: socket.socket, deadline: Optional[float] = None) -> str:
+    """One line (at most 1 MiB); by `deadline` (time.monotonic) at the latest: socket.timeout after it."""
     data = b""
     while not data.endswith(b"\n") and len(data) < 1 << 20:
+        if deadline is not None:
+            conn.settimeout(max(0.001, deadline - time.monotonic()))
         chunk = conn.recv(65536)
         if not chunk:
             break
@@ -179,8 +196,9 @@ def _send(conn: socket.socket, reply: Reply) -> None:
     conn.sendall(json.dumps(reply).encode() + b"\n")
 
 
-def request(state_dir: Path, command: str, timeout: float = 30) -> Reply:
-    """Ask the running hotgo of this project; UsageError-free: failures are RuntimeFailure."""
+def request(state_dir: Path, command: str, timeout: float = CLIENT_TIMEOUT) -> Reply:
+    """Ask the running hotgo of this project, within `timeout` seconds in all; failures are RuntimeFailure,
+    one line each: nothing running, unreachable, no answer in time, or an answer that is not hotgo's."""
     run = RunDir(state_dir)
     try:
         endpoint = run.endpoint_file.read_text(encoding="utf-8").strip()
@@ -195,6 +213,7 @@ def request(state_dir: Path, command: str, timeout: float = 30) -> Reply:
         raise RuntimeFailure(f"no hotgo is running for this project ({run.endpoint_file} holds no control "
                              "endpoint; remove it)")
     message: Dict[str, Any] = {"command": command}
+    deadline = time.monotonic() + timeout
     try:
         if endpoint.startswith("tcp:"):
             host, _, port = endpoint[4:].rpartition(":")
@@ -210,7 +229,10 @@ def request(state_dir: Path, command: str, timeout: float = 30) -> Reply:
             raise RuntimeFailure(f"{run.endpoint_file}: unknown endpoint {endpoint!r}")
         with conn:
             _send(conn, message)
-            line = _read_line(conn)
+            line = _read_line(conn, deadline)
+    except socket.timeout:  # TimeoutError from 3.10 on; an OSError either way, so caught first
+        raise RuntimeFailure(f"no answer within {timeout:g}s from the control endpoint in {run.endpoint_file}: "
+                             f"the hotgo there{_holder(run)} does not answer, or it is not hotgo's") from None
     except (ConnectionRefusedError, FileNotFoundError):
         raise RuntimeFailure("no hotgo is running for this project (its control socket is gone)") from None
     except PermissionError:
@@ -223,6 +245,38 @@ def request(state_dir: Path, command: str, timeout: float = 30) -> Reply:
         reply = json.loads(line)
     except ValueError:
         reply = None
-    if not isinstance(reply, dict):
-        raise RuntimeFailure(f"the control endpoint in {run.endpoint_file} answered something that is not hotgo's")
+    problem = reply_problem(command, reply)
+    if problem:
+        shown = " ".join(line.split())
+        shown = shown if len(shown) <= _SHOWN_ANSWER else shown[: _SHOWN_ANSWER - 1] + "…"
+        raise RuntimeFailure(f"the control endpoint in {run.endpoint_file} answered something that is not "
+                             f"hotgo's ({problem}: {shown!r})")
+    assert isinstance(reply, dict)
     return reply
+
+
+def _holder(run: RunDir) -> str:
+    """ " (pid N)" from the lock file, when it names one."""
+    try:
+        pid = run.lock_path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+    return f" (pid {pid})" if pid.isdigit() else ""
+
+
+def reply_problem(command: str, reply: object) -> str:
+    """What makes `reply` not an answer of hotgo's to `command` ("" when it is one)."""
+    if not isinstance(reply, dict):
+        return "not a JSON object"
+    if not isinstance(reply.get("ok"), bool):
+        return "no ok field"
+    if not reply["ok"]:
+        return "" if isinstance(reply.get("error"), str) else "a refusal without an error"
+    if command == "status":
+        return status_problem(reply.get("status"))
+    if not isinstance(reply.get("message"), str):
+        return "no message"
+    if command == "stop" and (not isinstance(reply.get("pid"), int) or isinstance(reply.get("pid"), bool)
+                              or reply["pid"] <= 0):
+        return "no pid"
+    return ""

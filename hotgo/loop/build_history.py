@@ -24,3 +24,15 @@ class BuildHistory:
             if candidate.exists():
                 return candidate
         return None
+
+    def gone_before(self, binary: Optional[Path]) -> List[Path]:
+        """The good builds older than `binary` that `before` passes over, their files gone (pruned or
+        deleted), newest first: all of them when no older one is left."""
+        if binary is None or binary not in self.good:
+            return []
+        gone: List[Path] = []
+        for candidate in reversed(self.good[: self.good.index(binary)]):
+            if candidate.exists():
+                break
+            gone.append(candidate)
+        return gone

@@ -50,21 +50,27 @@ class ControlView:
 
     def rollback(self) -> Dict[str, Any]:
         serving = self._lineup.serving
-        target = self._history.before(serving.binary if serving is not None else None)
+        current = serving.binary if serving is not None else None
+        target = self._history.before(current)
         if target is None or self._stopping():
             return self._no_rollback()
+        gone = self._history.gone_before(current)  # builds that served in between, no longer on disk
+        skipped = f"; skipped {', '.join(p.name for p in gone)} (no longer in {gone[0].parent})" if gone else ""
         number = self._lineup.new_number()
-        self._log.info(f"rollback: handing off to {target.name} as generation {number}", event="rollback",
-                       generation=number)
+        self._log.info(f"rollback: handing off to {target.name} as generation {number}{skipped}", event="rollback",
+                       generation=number, skipped=[p.name for p in gone])
         self._hand_off(number, target)
-        return {"ok": True, "message": f"rolling back to {target.name} (generation {number})"}
+        return {"ok": True, "message": f"rolling back to {target.name} (generation {number}){skipped}"}
 
     def _no_rollback(self) -> Dict[str, Any]:
+        serving = self._lineup.serving
+        gone = self._history.gone_before(serving.binary if serving is not None else None)
         served = [p.name for p in self._history.good]
         shown = ", ".join(served[-3:]) or "none"  # the newest few: a daemon may have served thousands
         if len(served) > 3:
             shown = f"{shown} (and {len(served) - 3} older)"
-        return {"ok": False, "error": f"no earlier good build is kept (build.keep = "
+        why = "the files of those before it are gone, pruned or deleted; " if gone else ""
+        return {"ok": False, "error": f"no earlier good build is kept ({why}build.keep = "
                                       f"{self._service.settings.build_keep}; latest builds that served: {shown})"}
 
     def status(self) -> Dict[str, Any]:

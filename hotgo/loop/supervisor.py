@@ -38,6 +38,7 @@ from hotgo.loop.own_port import OwnPortWatch
 from hotgo.loop.reload_report import ReloadReports
 from hotgo.loop.save_gate import QuietAt, SaveGate
 from hotgo.loop.service import Service
+from hotgo.loop.serving_binary import ServingBinary
 from hotgo.loop.status_note import StatusNote
 from hotgo.platform import linux_proc
 from hotgo.push.pusher import ConfigChecked, ConfigPusher, PushAnswered
@@ -84,6 +85,7 @@ class Supervisor:
         )
         self.own_port = OwnPortWatch(service, self.readiness, self.note, log, self.after)
         self.restarts = CrashRestarts(self.history, self.note, log, clock, self.after, self._restart)
+        self.binaries = ServingBinary(log, self.after, self.lineup.live_serving, service.artifact)
         self.reports = ReloadReports(log, settings.run_stop_signal, service.shown_addresses)
         self.drains = Drains(service, self.lineup, self.reports, log, clock, self.after, self.post)
         flags = merge(settings.build_profile, settings.build_flags,
@@ -252,6 +254,7 @@ class Supervisor:
         old = lineup.live_serving()
         lineup.serving = generation
         self.history.mark_good(generation.binary)
+        self.binaries.serving_now(generation)
         self.note.serving(generation.binary)
         took = generation.ready_at - generation.started
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
@@ -339,8 +342,13 @@ class Supervisor:
         self.pusher.try_push()
 
     def _restart(self, binary: Path) -> None:
-        """A crash restart (or a roll back after giving up): unless something else started meanwhile."""
+        """A crash restart (or a roll back after giving up): unless something else started meanwhile.
+        A binary whose file is gone for good is not started: a new build (or deploy) replaces it."""
         if self.stopping or self.lineup.serving is not None or self.lineup.candidate is not None:
+            return
+        if not self.binaries.startable(binary):
+            if self.builds.running is None:  # else the build under way replaces it
+                self.start_build(None)
             return
         self._start(self.lineup.new_number(), binary)
 
@@ -348,6 +356,8 @@ class Supervisor:
         """Config push method `restart`: a zero-downtime handoff to a fresh process of the same build."""
         serving = self.lineup.serving
         if serving is None or self.stopping:
+            return None
+        if not self.binaries.startable(serving.binary, otherwise="the config push fails"):
             return None
         number = self.lineup.new_number()
         self.launch(number, serving.binary)
@@ -377,6 +387,7 @@ class Supervisor:
                 generation.kill()
             return
         self.stopping = True
+        self.binaries.stop()
         self.tell_supervisor("STOPPING=1")
         self.lineup.waiting = None
         self.builds.stop()

@@ -5,17 +5,15 @@ says (`hotgo helper`, three changed lines, `hotgo run`), with no network, and lo
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
-from harness import REPO, Hotgo, free_port, kill_processes_under, kill_tree, set_version, wait_for
+from harness import Hotgo, LoadClient, build_load_client, free_port, kill_processes_under, set_version
 
 RELOADS = 10
 CLIENTS = 8
@@ -88,57 +86,7 @@ def fresh_module(tmp_path: Path, go_toolchain: str) -> Iterator[Path]:
 
 @pytest.fixture
 def load_client(tmp_path: Path, go_toolchain: str) -> Path:
-    binary = tmp_path / "loadclient"
-    built = run([go_toolchain, "build", "-o", str(binary), "."], REPO / "tests" / "fixtures" / "loadclient")
-    assert built.returncode == 0, built.stderr
-    return binary
-
-
-class LoadClient:
-    """tests/fixtures/loadclient running: the versions it has been answered by, its summary at the end."""
-
-    def __init__(self, binary: Path, port: int) -> None:
-        self.proc = subprocess.Popen([str(binary), "-url", f"http://127.0.0.1:{port}/", "-c", str(CLIENTS),
-                                      "-max-seconds", "240"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.records: List[Dict[str, object]] = []
-        self.other: List[str] = []
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._lock:
-                if line.startswith("{"):
-                    self.records.append(json.loads(line))
-                else:
-                    self.other.append(line)
-
-    def versions(self) -> List[object]:
-        with self._lock:
-            return [r["version"] for r in self.records if "version" in r]
-
-    def wait_seen(self, version: str, timeout: float = 30) -> None:
-        wait_for(lambda: version in self.versions() or self.proc.poll() is not None, timeout,
-                 f"the load client to be answered by {version}")
-        assert version in self.versions(), (self.records, self.other)
-
-    def finish(self) -> Dict[str, object]:
-        """Close its stdin (it stops), wait for its summary line."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(30)
-        self._reader.join(timeout=5)
-        with self._lock:
-            summaries = [r for r in self.records if "requests" in r]
-        assert self.proc.returncode == 0 and len(summaries) == 1, (self.proc.returncode, self.other)
-        return summaries[0]
-
-    def close(self) -> None:
-        kill_tree(self.proc.pid)
-        self.proc.wait(10)
+    return build_load_client(go_toolchain, tmp_path)
 
 
 def test_a_new_module_adopts_the_helper_offline_and_loses_nothing_across_ten_reloads(
@@ -159,7 +107,7 @@ def test_a_new_module_adopts_the_helper_offline_and_loses_nothing_across_ten_rel
     with Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}"], cwd=fresh_module, env=offline_env()) as hotgo:
         hotgo.wait_serving(timeout=180)
         assert hotgo.count_events("helper_outdated") == 0, hotgo.transcript()
-        client = LoadClient(load_client, port)
+        client = LoadClient(load_client, port, CLIENTS)
         try:
             client.wait_seen("v1")
             for i in range(2, RELOADS + 2):
