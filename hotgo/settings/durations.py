@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import re
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+from hotgo.errors import shown
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.ASCII)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -21,20 +23,21 @@ def parse_duration(text: str) -> float:
     """'250ms', '2s', '1.5s', '1m' -> seconds (at most a week)."""
     match = _DURATION.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not a duration; write e.g. '250ms', '2s', '1m'")
+        raise ValueError(f"{shown(text)} is not a duration; write e.g. '250ms', '2s', '1m'")
     number, unit = match.groups()
     return check_duration(float(number) * _UNITS[unit or "s"], text)
 
 
-def check_duration(seconds: float, shown: object, positive: bool = False) -> float:
+def check_duration(seconds: float, given: object, positive: bool = False) -> float:
     """A finite number of seconds within 0 (exclusive when `positive`) .. MAX_DURATION."""
+    said = shown(given) if isinstance(given, str) else repr(given)
     if math.isnan(seconds):
-        raise ValueError(f"{shown!r} is not a number of seconds; write e.g. '250ms', '2s', '1m'")
+        raise ValueError(f"{said} is not a number of seconds; write e.g. '250ms', '2s', '1m'")
     if seconds > MAX_DURATION:
-        raise ValueError(f"{shown!r} is longer than a week; write e.g. '30s' or '10m'")
+        raise ValueError(f"{said} is longer than a week; write e.g. '30s' or '10m'")
     if seconds < 0 or (positive and seconds == 0):
         least = "more than 0" if positive else "0 or more"
-        raise ValueError(f"{shown!r} must be {least}; write e.g. '250ms', '2s', '1m'")
+        raise ValueError(f"{said} must be {least}; write e.g. '250ms', '2s', '1m'")
     return seconds
 
 

@@ -115,7 +115,7 @@ def load(path: Path) -> Tuple[Dict[str, Value], Dict[str, str]]:
                 raise UsageError(f"{path}:{line}: [{section}] {key}: unknown key{_suggest(section, key)}")
             locations[setting.dest] = f"{path}:{line}: [{section}] {key}"
             try:
-                values[setting.dest] = setting.convert(raw)
+                values[setting.dest] = setting.parse(raw)
             except ValueError as err:
                 raise UsageError(f"{locations[setting.dest]}: {err}") from None
     return values, locations
