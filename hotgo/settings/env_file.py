@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Dict
 
-from hotgo.errors import UsageError
+from hotgo.errors import UsageError, shown_name
+from hotgo.settings import limits, utf8
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
@@ -18,7 +19,7 @@ def _unescape(text: str) -> str:
 
 def parse(text: str, source: str) -> Dict[str, str]:
     env: Dict[str, str] = {}
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()  # a BOM an editor wrote is no part of the first name
     index = 0
     while index < len(lines):
         number, line = index + 1, lines[index]
@@ -44,14 +45,21 @@ def parse(text: str, source: str) -> Dict[str, str]:
             env[name] = _unescape(body) if quote == '"' else body
         else:
             env[name] = re.sub(r"\s+#.*$", "", value)
+        try:
+            limits.env_entry(name, env[name])
+        except ValueError as err:  # a NUL byte, a value longer than an environment entry
+            raise UsageError(f"{source}:{number}: {name}: {err}") from None
     return env
 
 
 def load(path: Path, named_in: str) -> Dict[str, str]:
+    name = shown_name(str(path))  # a line break in the name does not break the message's line
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"{named_in}: env_file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"{named_in}: env_file {path} cannot be read: {err}") from None
-    return parse(text, str(path))
+        raise UsageError(f"{named_in}: env_file {name} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"{named_in}: env_file {name} is a directory; name a file of KEY=value lines") from None
+    except OSError as err:
+        raise UsageError(f"{named_in}: env_file {name} cannot be read: {err.strerror or err}") from None
+    return parse(utf8.decode(data, name), name)

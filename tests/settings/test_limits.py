@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List
 
 import pytest
 
 from hotgo import platform
 from hotgo.errors import UsageError, described, shown
-from hotgo.settings import limits
+from hotgo.settings import env_file, limits, utf8
 from hotgo.settings.addresses import parse_listen
 from hotgo.settings.push_method import parse_push
 from hotgo.settings.schema import SETTINGS, parse_duration, parse_ready
@@ -137,3 +138,26 @@ def test_parsers_refuse_in_one_short_line(call: object, text: str, words: List[s
                                   "http:PUT http://u:p@localhost/-/reload", "http:http://127.0.0.1:/-/reload"])
 def test_push_urls_still_accepted(text: str) -> None:
     assert str(parse_push(text)).startswith("http:")
+
+
+def test_text_files_skip_a_bom_and_name_other_encodings() -> None:
+    assert utf8.decode(b"\xef\xbb\xbf[run]\n", "f") == "[run]\n"
+    assert "f:1: UTF-16 text" in refusal(utf8.decode, "A=1".encode("utf-16"), "f")
+    message = refusal(utf8.decode, "A=1\nB=café\n".encode("latin-1"), "f")
+    assert message == ("f:2: not UTF-8 text: byte 0xe9 at column 6, which is 'é' in Latin-1 or Windows-1252; "
+                       "save the file as UTF-8"), message
+
+
+def test_env_file_lines() -> None:
+    assert env_file.parse("\ufeffA=1\n", "x.env") == {"A": "1"}
+    message = refusal(env_file.parse, "A=1\n\nTOKEN='xy\x00zzy'\n", "x.env")
+    assert message.startswith("x.env:3: TOKEN: the value holds a NUL byte") and "zzy" not in message, message
+    message = refusal(env_file.parse, "BIG=" + "v" * platform.CAPABILITIES.arg_max + "\n", "x.env")
+    assert message.startswith("x.env:1: BIG: NAME=value is") and "vvv" not in message, message
+
+
+def test_env_file_that_cannot_be_read(tmp_path: Path) -> None:
+    (tmp_path / "dir.env").mkdir()
+    assert "is a directory" in refusal(env_file.load, tmp_path / "dir.env", "--env-file")
+    (tmp_path / "latin.env").write_bytes("A=é\n".encode("latin-1"))
+    assert f"{tmp_path / 'latin.env'}:1: not UTF-8 text" in refusal(env_file.load, tmp_path / "latin.env", "x")
