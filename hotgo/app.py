@@ -187,6 +187,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         stack.callback(log.flush, timeout=2)  # last out: the writer thread dies with the process
         package, go, artifact = _project(settings, cwd)
         preflight.check_watch_paths(settings.watch_paths, package.root, set_at.get("watch_paths", "[watch] paths"))
+        preflight.check_validate_command(settings.config_validate, cwd,
+                                         set_at.get("config_validate", "[config] validate"))
         state_dir = _state_dir(package.root)
         run_dir = RunDir(state_dir)
         run_dir.create()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import sys
 from pathlib import Path
 from typing import List
 
@@ -9,7 +12,7 @@ import pytest
 
 from hotgo import platform
 from hotgo.errors import UsageError, described, shown
-from hotgo.settings import env_file, limits, utf8
+from hotgo.settings import env_file, limits, preflight, utf8
 from hotgo.settings.addresses import parse_listen
 from hotgo.settings.push_method import parse_push
 from hotgo.settings.schema import SETTINGS, parse_duration, parse_ready
@@ -161,3 +164,23 @@ def test_env_file_that_cannot_be_read(tmp_path: Path) -> None:
     assert "is a directory" in refusal(env_file.load, tmp_path / "dir.env", "--env-file")
     (tmp_path / "latin.env").write_bytes("A=é\n".encode("latin-1"))
     assert f"{tmp_path / 'latin.env'}:1: not UTF-8 text" in refusal(env_file.load, tmp_path / "latin.env", "x")
+
+
+def test_validate_command_is_checked_at_start(tmp_path: Path) -> None:
+    check = preflight.check_validate_command
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "plain").write_text("#!/bin/sh\n")
+    where = "hotgo.toml:7: [config] validate"
+    assert refusal(check, ["./dir", "{file}"], tmp_path, where) == (
+        f"{where}: './dir' is a directory, not a program; name the program inside it")
+    assert "does not exist (relative to" in refusal(check, ["./nothing", "{file}"], tmp_path, where)
+    assert "not a program on PATH" in refusal(check, ["no-such-checker-23", "{file}"], tmp_path, where)
+    assert "File name too long" in refusal(check, [f"./{'n' * 300}"], tmp_path, where) or os.name == "nt"
+    if platform.CAPABILITIES.exec_bit:
+        assert "is not executable; make it so with `chmod +x ./plain`" in refusal(check, ["./plain"], tmp_path, where)
+        (tmp_path / "plain").chmod(0o755)
+    check(["./plain", "{file}"], tmp_path, where)
+    check(["{binary}", "-check-config", "{file}"], tmp_path, where)  # built later: checked when it runs
+    check([Path(sys.executable).name, "-c", "pass"], tmp_path, where)
+    check([], tmp_path, where)  # auto
+    assert stat.S_ISREG((tmp_path / "plain").stat().st_mode)
