@@ -42,7 +42,7 @@ def key_lines(text: str) -> Dict[Tuple[str, ...], int]:
     found: Dict[Tuple[str, ...], int] = {}
     table: Tuple[str, ...] = ()
     in_multiline = False
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
         if line.count('"""') % 2 or line.count("'''") % 2:
             in_multiline = not in_multiline
             if not in_multiline:

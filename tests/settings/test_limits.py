@@ -153,6 +153,10 @@ def test_text_files_skip_a_bom_and_name_other_encodings() -> None:
 
 def test_env_file_lines() -> None:
     assert env_file.parse("\ufeffA=1\n", "x.env") == {"A": "1"}
+    # Lines end at \n, \r\n or \r only: U+2028 or \x1d is part of a value, not a line break (str.splitlines)
+    assert env_file.parse("A=a\u2028b # c\r\nB='x\ny'  # c\rC=\"q\\\"\x1d\"\n", "x.env") == {
+        "A": "a\u2028b", "B": "x\ny", "C": 'q"\x1d'}
+    assert "x.env:2: B: the value's ' is never closed" in refusal(env_file.parse, "A=1\nB='" + "\x1dq" * 50, "x.env")
     message = refusal(env_file.parse, "A=1\n\nTOKEN='xy\x00zzy'\n", "x.env")
     assert message.startswith("x.env:3: TOKEN: the value holds a NUL byte") and "zzy" not in message, message
     message = refusal(env_file.parse, "BIG=" + "v" * platform.CAPABILITIES.arg_max + "\n", "x.env")
