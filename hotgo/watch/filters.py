@@ -26,6 +26,9 @@ _TEMP_FILE = re.compile(
 )
 
 
+_STARS = re.compile(r"\*{2,}")
+_REPEATED_ANY_DIRS = re.compile(r"(?:\*\*/){2,}")
+
 KUBELET_INTERNALS = "..*/"
 KUBELET_SWAP = "..data"  # renamed over atomically when a ConfigMap/Secret volume changes
 
@@ -41,7 +44,9 @@ def glob_to_regex(pattern: str) -> Pattern[str]:
     one with '/' is anchored at the watch root.
     """
     anchored = "/" in pattern.rstrip("/")
-    body = pattern.strip("/")
+    # A run of stars is one `**`, and `**/**/` is `**/`: the same paths, without the regex that backtracks
+    # for ever on a name it does not match (40 stars took minutes on one file name).
+    body = _REPEATED_ANY_DIRS.sub("**/", _STARS.sub("**", pattern.strip("/")))
     out = []
     index = 0
     while index < len(body):

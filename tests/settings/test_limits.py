@@ -17,6 +17,7 @@ from hotgo.settings.addresses import parse_listen
 from hotgo.settings.push_method import parse_push
 from hotgo.settings.schema import SETTINGS, parse_duration, parse_ready
 from hotgo.settings.signal_names import parse_signal
+from hotgo.watch.filters import glob_to_regex
 
 BY_KEY = {(s.section, s.key): s for s in SETTINGS}
 
@@ -188,3 +189,13 @@ def test_validate_command_is_checked_at_start(tmp_path: Path) -> None:
     check([Path(sys.executable).name, "-c", "pass"], tmp_path, where)
     check([], tmp_path, where)  # auto
     assert stat.S_ISREG((tmp_path / "plain").stat().st_mode)
+
+
+def test_a_run_of_stars_is_one_wildcard() -> None:
+    """`****…x` took minutes to not match one file name (nested `.*`): a run of stars is `**`, and `**/**/` is
+    `**/`, which match the same paths."""
+    name = "a/b/c/" + "j" * 40 + ".go"
+    assert glob_to_regex("*" * 40 + "x").pattern == glob_to_regex("**x").pattern
+    assert glob_to_regex("**/" * 5000 + "*.go").pattern == glob_to_regex("**/*.go").pattern
+    assert glob_to_regex("a/***/b").pattern == glob_to_regex("a/**/b").pattern
+    assert not glob_to_regex("*" * 40 + "x").match(name) and glob_to_regex("**/**/*.go").match(name)
