@@ -32,7 +32,7 @@ from hotgo.build.go_module import (
 )
 from hotgo.choices import SocketMode
 from hotgo.control.channel import REPLY_WAIT, ControlServer, RunDir
-from hotgo.errors import RuntimeFailure, UsageError
+from hotgo.errors import RuntimeFailure, UsageError, shown, shown_name
 from hotgo.handoff.shared_port import SharedPort
 from hotgo.handoff.sockets import bind_shared, bound_address
 from hotgo.helper.outdated import warn_outdated
@@ -42,7 +42,7 @@ from hotgo.loop.inbox import Inbox
 from hotgo.loop.service import Service
 from hotgo.loop.supervisor import Supervisor
 from hotgo.platform.reaper import OrphanReaper
-from hotgo.settings import env_file, preflight, toml_file
+from hotgo.settings import env_file, limits, preflight, toml_file
 from hotgo.settings.file_watch import SettingsFileWatch
 from hotgo.settings.profiles import profile_line
 from hotgo.settings.schema import SETTINGS, Settings, Value, resolve
@@ -51,22 +51,32 @@ from hotgo.watch.artifact import ArtifactWatcher
 from hotgo.watch.filters import PathFilter
 from hotgo.watch.watcher import Watcher
 
+SETTING_OF = {setting.dest: setting for setting in SETTINGS}
+
 
 # -- settings ------------------------------------------------------------------------
 def values_from_flags(namespace: argparse.Namespace, app_args: List[str]) -> Dict[str, Value]:
     values: Dict[str, Value] = {}
+    for flag, text in (("--config", namespace.config), ("--log-file", namespace.log_file)):
+        try:
+            limits.file_path(text or "")
+        except ValueError as err:
+            raise UsageError(f"{flag}: {err}") from None
     for setting in SETTINGS:
         raw = getattr(namespace, setting.dest, None) if setting.flag else None
         if raw is None:
             continue
         try:
-            values[setting.dest] = setting.convert(raw)
+            values[setting.dest] = setting.parse(raw)
         except ValueError as err:
             raise UsageError(f"{setting.flag}: {err}") from None
-    if namespace.package:
-        values["build_package"] = namespace.package
-    if app_args:
-        values["run_args"] = app_args
+    # PKG and the words after `--` are checked as [build] package and [run] args are.
+    for dest, raw, named in (("build_package", namespace.package, "PKG"), ("run_args", app_args, "--")):
+        if raw:
+            try:
+                values[dest] = SETTING_OF[dest].parse(raw)
+            except ValueError as err:
+                raise UsageError(f"{named}: {err}") from None
     return values
 
 
@@ -75,7 +85,7 @@ def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path,
     """Defaults, then hotgo.toml, then flags: the later wins. `where` gets where each value was set."""
     flag_values = values_from_flags(namespace, app_args)
     if flag_values.get("run_binary") and namespace.package:
-        raise UsageError(f"PKG {namespace.package!r} and --binary exclude each other: --binary runs a prebuilt "
+        raise UsageError(f"PKG {shown(namespace.package)} and --binary exclude each other: --binary runs a prebuilt "
                          "binary and builds nothing; drop one of them")
     candidate = settings_file(namespace, cwd)
     # Also a directory or a broken link: toml_file.load says what is wrong instead of using defaults.
@@ -150,7 +160,7 @@ def make_log(namespace: argparse.Namespace) -> Log:
             return Log(json_format=json_format, path=path)
         except OSError as err:
             reason = "is a directory" if path.is_dir() else (err.strerror or str(err)).lower()
-            raise UsageError(f"--log-file {path}: {reason}; name a file hotgo can append to") from None
+            raise UsageError(f"--log-file {shown_name(str(path))}: {reason}; name a file hotgo can append to") from None
     if sys.stdout is None:  # started with stdout closed (>&-)
         raise UsageError("stdout is closed: redirect it (>/dev/null) or write the log with --log-file FILE")
     return Log(sys.stdout, colour_wanted(sys.stdout, namespace.no_color), json_format=json_format)
@@ -185,6 +195,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         stack.callback(_kill_left_behind, reaper, log)
         package, go, artifact = _project(settings, cwd)
         preflight.check_watch_paths(settings.watch_paths, package.root, set_at.get("watch_paths", "[watch] paths"))
+        preflight.check_validate_command(settings.config_validate, cwd,
+                                         set_at.get("config_validate", "[config] validate"))
         state_dir = _state_dir(package.root)
         run_dir = RunDir(state_dir)
         run_dir.create()

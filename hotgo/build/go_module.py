@@ -43,9 +43,12 @@ def find_module_root(start: Path) -> Path:
 
 
 def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, str]] = None) -> GoPackage:
-    """Ask `go list` where PKG is, so a typo is reported before anything starts."""
-    if package.startswith("."):
-        directory = (cwd / package).resolve()
+    """Ask `go list` where PKG is, so a typo is reported before anything starts. A pattern (`./...`,
+    `./cmd/...`) must name one main package, which is then the one built."""
+    if package.startswith(".") and _is_pattern(package):
+        root, build_path = _relative_pattern(cwd, package)
+    elif package.startswith("."):
+        directory = _existing_directory(cwd, package)
         if directory.is_file():
             parent = os.path.relpath(directory.parent, cwd)
             raise UsageError(f"package {package} is a file: hotgo builds a package and watches its directory; "
@@ -61,16 +64,25 @@ def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, st
     code, found, messages = _go_list(go, build_path, root, env)
     if code is None:
         raise UsageError(f"`go list {build_path}` did not answer within {GO_LIST_TIMEOUT:g}s")
-    if code != 0 or found is None:
+    if code != 0 or not found:
         message = " ".join(" ".join(messages).split()) or "go list failed"
         raise UsageError(f"package {package}: {message}")
-    name, directory_text = found
-    if name != "main":
+    listed = found
+    commands = [Path(directory) for name, directory in listed if name == "main"]
+    if len(commands) > 1:
+        raise UsageError(f"package {package} names {len(commands)} main packages ({_shown_dirs(commands, root)}): "
+                         f"hotgo builds and runs one; name it, e.g. hotgo run {_build_path(commands[0], root)}")
+    if not commands:
+        if len(listed) > 1:
+            raise UsageError(f"package {package} names {len(listed)} packages and none is `package main`: "
+                             "point hotgo at a `package main` directory such as ./cmd/api")
         raise UsageError(
-            f"package {package} is `package {name}`, not a command: "
+            f"package {package} is `package {listed[0][0] if listed else '?'}`, not a command: "
             "point hotgo at a `package main` directory such as ./cmd/api"
         )
-    directory = Path(directory_text)
+    directory = commands[0]
+    if _is_pattern(build_path):  # a pattern naming one command (maybe among libraries): that one is built
+        build_path = _build_path(directory, root)
     binary_name = directory.name if directory != root else _module_basename(root)
     return GoPackage(root=root, package=build_path, name=binary_name)
 
@@ -80,8 +92,9 @@ _RESULT = "hotgo-package\t"  # marks go list's answer among its messages (one pi
 
 
 def _go_list(go: str, build_path: str, root: Path, env: Optional[dict[str, str]]
-             ) -> Tuple[Optional[int], Optional[Tuple[str, str]], List[str]]:
-    """`go list` of the package: its exit code (None: timed out), (name, dir), its other lines.
+             ) -> Tuple[Optional[int], List[Tuple[str, str]], List[str]]:
+    """`go list` of the package: its exit code (None: timed out), (name, dir) of each package it
+    names (a pattern may name several), its other lines.
 
     Started through the platform seam in a group of its own (a `go` wrapper script may start
     children); a stop request may cut the wait short (stop_signals: hotgo is starting), and then,
@@ -96,18 +109,18 @@ def _go_list(go: str, build_path: str, root: Path, env: Optional[dict[str, str]]
             output, _ = proc.communicate(timeout=GO_LIST_TIMEOUT)
     except subprocess.TimeoutExpired:
         _end(proc)
-        return None, None, []
+        return None, [], []
     except BaseException:  # stop_signals.Stopped, or anything else: no go left behind
         _end(proc)
         raise
     finally:
         platform.release(proc)
-    found: Optional[Tuple[str, str]] = None
+    found: List[Tuple[str, str]] = []
     messages: List[str] = []
     for line in output.decode(errors="replace").splitlines():
         if line.startswith(_RESULT):
             name, _, directory = line[len(_RESULT):].partition("\t")
-            found = (name, directory)
+            found.append((name, directory))
         elif line.strip():
             messages.append(line)
     return proc.returncode, found, messages
@@ -119,6 +132,45 @@ def _end(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
     if proc.stdout is not None:
         proc.stdout.close()
+
+
+def _existing_directory(cwd: Path, package: str) -> Path:
+    try:
+        directory = (cwd / package).resolve()
+        directory.is_file()  # stat it now: an OSError here is a path the OS refuses
+    except OSError as err:  # with the current directory, longer than the OS takes
+        raise UsageError(f"package {package}: {err.strerror or err}; give a shorter path") from None
+    return directory
+
+
+def _is_pattern(package: str) -> bool:
+    """`./...`, `./cmd/...`, `example.com/api/...`: a path element holding `...` (go help packages)."""
+    return any("..." in element for element in package.replace("\\", "/").split("/"))
+
+
+def _relative_pattern(cwd: Path, package: str) -> Tuple[Path, str]:
+    """A relative pattern as `go list` takes it from the module root: (root, './cmd/...')."""
+    elements = package.replace("\\", "/").split("/")
+    first = next(index for index, element in enumerate(elements) if "..." in element)
+    base = _existing_directory(cwd, "/".join(elements[:first] or ["."]))
+    if not base.is_dir():
+        raise UsageError(f"package {package}: directory {base} does not exist")
+    root = find_module_root(base)
+    relative = base.relative_to(root).as_posix()
+    head = "." if relative == "." else "./" + relative
+    return root, "/".join([head, *elements[first:]])
+
+
+def _build_path(directory: Path, root: Path) -> str:
+    """A package directory `go list` gave, as `go build` takes it from the module root."""
+    relative = Path(os.path.relpath(directory, root)).as_posix()
+    return "." if relative == "." else "./" + relative
+
+
+def _shown_dirs(directories: List[Path], root: Path, most: int = 8) -> str:
+    names = [_build_path(directory, root) for directory in directories]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 def module_path(root: Path) -> str:

@@ -18,6 +18,7 @@ from hotgo.build.go_module import find_module_root, module_path
 from hotgo.errors import RuntimeFailure, UsageError
 from hotgo.helper.header import Origin, header, read_origin
 from hotgo.helper.sources import HelperSources, go_directive, installed_helper
+from hotgo.settings import limits
 
 DEFAULT_DIR = PurePosixPath("internal", "hotgo")
 
@@ -45,6 +46,10 @@ def target_directory(cwd: Path, argument: Optional[str]) -> Path:
 def write_helper(cwd: Path, argument: Optional[str] = None, helper: Optional[HelperSources] = None,
                  version: str = __version__) -> Written:
     helper = helper or installed_helper()
+    try:
+        limits.file_path(argument or "")  # a NUL byte, a name too long: said, before any file is looked at
+    except ValueError as err:
+        raise UsageError(f"hotgo helper DIR: {err}") from None
     directory = target_directory(cwd, argument)
     shown = argument if argument is not None else str(DEFAULT_DIR)
     if directory.exists() and not directory.is_dir():

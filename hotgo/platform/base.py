@@ -46,6 +46,14 @@ class Capabilities:
     large_output_pipe: bool
     # The suffix of an executable's file name.
     exe_suffix: str
+    # What the OS counts a name in: "bytes" (UTF-8, POSIX) or "UTF-16 units" (Windows).
+    name_unit: str
+    # The longest file name (NAME_MAX) and path (PATH_MAX less its NUL) the OS takes, in name_unit.
+    name_max: int
+    path_max: int
+    # The longest single argument or environment entry (NAME=value) of a new process, in name_unit:
+    # Linux's MAX_ARG_STRLEN less its NUL (kept elsewhere on POSIX too), Windows' command line.
+    arg_max: int
 
 
 def capabilities_for(system: str, proc_net: bool = False) -> Capabilities:
@@ -65,6 +73,10 @@ def capabilities_for(system: str, proc_net: bool = False) -> Capabilities:
         exec_bit=not windows,
         large_output_pipe=linux,
         exe_suffix=".exe" if windows else "",
+        name_unit="UTF-16 units" if windows else "bytes",
+        name_max=255,
+        path_max=32766 if windows else 4095 if linux else 1023,
+        arg_max=32766 if windows else 131071,
     )
 
 

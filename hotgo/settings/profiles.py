@@ -20,6 +20,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from hotgo.errors import shown
+
 PROFILES = ("dev", "debug", "plain")
 
 # Flags whose value is a per-package argument list (`-ldflags='[pattern=]args'`).
@@ -55,7 +57,7 @@ def profile(name: str) -> Profile:
 
 def parse_profile(value: str) -> str:
     if value not in PROFILES:
-        raise ValueError(f"{value!r} is not a build profile; use one of {', '.join(PROFILES)}")
+        raise ValueError(f"{shown(value)} is not a build profile; use one of {', '.join(PROFILES)}")
     return value
 
 

@@ -6,10 +6,14 @@ declarations can check a value without importing the runtime that uses it.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import urllib.parse
 from dataclasses import dataclass
 
 from hotgo.choices import Kind
+from hotgo.errors import shown
+from hotgo.settings.addresses import host_name_problem
 from hotgo.settings.signal_names import parse_signal
 
 HTTP_METHODS = ("POST", "PUT", "GET")
@@ -37,8 +41,14 @@ class PushMethod:
         return str(self.kind)
 
 
+_EXAMPLE = "'http:POST http://127.0.0.1:{port}/-/reload'"
+_REQUEST_LINE = re.compile(r"[!-~]*", re.ASCII)  # what an HTTP request line carries as it is
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
+
 def parse_push(text: str) -> PushMethod:
     value = text.strip()
+    said = shown(text)
     if value in (PushKind.RESTART.value, PushKind.NONE.value):
         return PushMethod(PushKind(value))
     if value.startswith("signal:"):
@@ -48,9 +58,46 @@ def parse_push(text: str) -> PushMethod:
         if not url:
             method, url = "POST", method
         if method.upper() not in HTTP_METHODS:
-            raise ValueError(f"push {text!r}: HTTP method must be one of {', '.join(HTTP_METHODS)}")
+            raise ValueError(f"push {said}: HTTP method must be one of {', '.join(HTTP_METHODS)}")
+        _check_url(url.strip(), said)
+        return PushMethod(PushKind.HTTP, method=method.upper(), url=url.strip())
+    raise ValueError(f"push {said} is not one of 'signal:SIGHUP', 'http:POST URL', 'restart', 'none'")
+
+
+def _check_url(url: str, said: str) -> None:
+    """Everything the push thread's request needs, checked now: it cannot fail there on the URL itself."""
+    try:
         parts = urllib.parse.urlsplit(url.replace("{port}", "1"))
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"push {text!r}: expected e.g. 'http:POST http://127.0.0.1:{{port}}/-/reload'")
-        return PushMethod(PushKind.HTTP, method=method.upper(), url=url)
-    raise ValueError(f"push {text!r} is not one of 'signal:SIGHUP', 'http:POST URL', 'restart', 'none'")
+    except ValueError as err:  # "Invalid IPv6 URL"
+        raise ValueError(f"push {said}: not a URL ({err}); expected e.g. {_EXAMPLE}") from None
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"push {said}: expected e.g. {_EXAMPLE}")
+    try:
+        port = parts.port  # out of 0..65535, or not a number: raises
+    except ValueError:
+        port = 0
+    if not _DIGITS.fullmatch(_written_port(parts.netloc) or "0"):
+        port = 0  # digits other than 0-9, which some Pythons read
+    if port == 0:
+        raise ValueError(f"push {said}: the port must be a number 1..65535, or {{port}} (the first listen port)")
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    if not _REQUEST_LINE.fullmatch(target):
+        raise ValueError(f"push {said}: the path goes into an HTTP request line: printable ASCII without "
+                         "spaces; percent-encode the rest (a space is %20)")
+    problem = "" if _is_ip(parts.hostname) else host_name_problem(parts.hostname)
+    if problem:
+        raise ValueError(f"push {said}: {problem}")
+
+
+def _written_port(netloc: str) -> str:
+    """The port as a URL writes it ("" when none): after the user info and an IPv6 host's brackets."""
+    host_port = netloc.rpartition("@")[2].rpartition("]")[2]
+    return host_port.rpartition(":")[2] if ":" in host_port else ""
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -6,16 +6,21 @@ checked here, so a bad value is reported the same way wherever it came from.
 
 from __future__ import annotations
 
-import math
 import re
 import shlex
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from hotgo import platform
 from hotgo.choices import SocketMode
-from hotgo.errors import UsageError
+from hotgo.errors import UsageError, described, shown
+from hotgo.settings import limits
 from hotgo.settings.addresses import ListenAddress, parse_listen
+from hotgo.settings.durations import MAX_DURATION as MAX_DURATION  # re-exported: the declarations' module
+from hotgo.settings.durations import check_duration
+from hotgo.settings.durations import format_duration as format_duration
+from hotgo.settings.durations import parse_duration as parse_duration
 from hotgo.settings.push_method import parse_push
 from hotgo.settings.signal_names import parse_signal
 
@@ -23,43 +28,9 @@ Value = Union[
     str, int, float, bool, List[str], Dict[str, str], ListenAddress, Tuple[ListenAddress, ...]
 ]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-# Longer than any wait hotgo needs, short enough for every timer and clock API.
-MAX_DURATION = 7 * 24 * 3600.0
-
-
-def parse_duration(text: str) -> float:
-    """'250ms', '2s', '1.5s', '1m' -> seconds (at most a week)."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration; write e.g. '250ms', '2s', '1m'")
-    number, unit = match.groups()
-    return check_duration(float(number) * _UNITS[unit or "s"], text)
-
-
-def check_duration(seconds: float, shown: object, positive: bool = False) -> float:
-    """A finite number of seconds within 0 (exclusive when `positive`) .. MAX_DURATION."""
-    if math.isnan(seconds):
-        raise ValueError(f"{shown!r} is not a number of seconds; write e.g. '250ms', '2s', '1m'")
-    if seconds > MAX_DURATION:
-        raise ValueError(f"{shown!r} is longer than a week; write e.g. '30s' or '10m'")
-    if seconds < 0 or (positive and seconds == 0):
-        least = "more than 0" if positive else "0 or more"
-        raise ValueError(f"{shown!r} must be {least}; write e.g. '250ms', '2s', '1m'")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    return f"{seconds:.2f}s".replace(".00s", "s")
-
-
 SOCKET_MODES = tuple(mode.value for mode in SocketMode)
 _READY_FORMS = "'auto', 'notify', 'http:/healthz', 'delay:300ms'"
+_URL_PATH = re.compile(r"[!-~]*", re.ASCII)  # what an HTTP request line carries as it is
 
 
 def parse_ready(text: str) -> str:
@@ -69,12 +40,15 @@ def parse_ready(text: str) -> str:
     if value.startswith("http:"):
         path = value[5:]
         if not path.startswith("/"):
-            raise ValueError(f"ready {text!r}: the probe path must start with '/', e.g. 'http:/healthz'")
+            raise ValueError(f"ready {shown(text)}: the probe path must start with '/', e.g. 'http:/healthz'")
+        if not _URL_PATH.fullmatch(path):
+            raise ValueError(f"ready {shown(text)}: the probe path goes into an HTTP request line: printable ASCII "
+                             "without spaces; percent-encode the rest (a space is %20)")
         return value
     if value.startswith("delay:"):
         parse_duration(value[6:])
         return value
-    raise ValueError(f"ready {text!r} is not one of {_READY_FORMS}")
+    raise ValueError(f"ready {shown(text)} is not one of {_READY_FORMS}")
 
 
 @dataclass(frozen=True)
@@ -95,6 +69,12 @@ class Setting:
     repeat: bool = False  # flag may be given several times
     metavar: str = "VALUE"
 
+    def parse(self, raw: object) -> Value:
+        """`raw` checked and converted: no string in it reaches the OS unchecked (a NUL byte, a value
+        longer than a process argument), then `convert`. Raises ValueError saying what is allowed."""
+        limits.check_strings(raw)
+        return self.convert(raw)
+
     @property
     def dest(self) -> str:
         return f"{self.section}_{self.key}"
@@ -104,22 +84,40 @@ class Setting:
         return self.convert is _bool
 
 
-def _describe(value: object) -> str:
-    return f"{type(value).__name__} {value!r}"
-
-
 def _text(value: object) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {_describe(value)}")
+        raise ValueError(f"expected a string, got {described(value)}")
     return value
 
 
-def _int(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected a whole number, got {_describe(value)}")
-    return value
+MAX_KEEP = 1000
+
+
+def _keep(value: object) -> int:
+    """How many builds stay: at least 1 (the running one is always kept)."""
+    return limits.whole_number(value, 1, MAX_KEEP, "keep = 3")
+
+
+def _package(value: object) -> str:
+    """A Go package or pattern as `go build` takes it: a path, so every name in it fits a file name."""
+    text = _text(value)
+    if not text.strip():
+        raise ValueError("empty: write the package to build, e.g. '.' or './cmd/api'")
+    if text.startswith("-"):
+        raise ValueError(f"{shown(text)} would be read as a flag of `go build`; write the package, e.g. './cmd/api'")
+    control = next((char for char in text if unicodedata.category(char) in ("Cc", "Zl", "Zp")), "")
+    if control:
+        raise ValueError(f"{shown(text)} holds U+{ord(control):04X}, which no Go package path holds; remove it")
+    return limits.path(text)
+
+
+def _path(value: object) -> str:
+    """A file path ('' = not set)."""
+    return limits.path(_text(value))
+
+
+def _paths(value: object) -> List[str]:
+    return [limits.path(item) for item in _strings(value)]
 
 
 def _bool(value: object) -> bool:
@@ -131,7 +129,7 @@ def _bool(value: object) -> bool:
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-    raise ValueError(f"expected true or false, got {_describe(value)}")
+    raise ValueError(f"expected true or false, got {described(value)}")
 
 
 def _duration(value: object) -> float:
@@ -151,7 +149,7 @@ def _strings(value: object) -> List[str]:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError(f"expected a list of strings, got {_describe(value)}")
+        raise ValueError(f"expected a list of strings, got {described(value)}")
     return list(value)
 
 
@@ -161,7 +159,7 @@ def _words(value: object) -> List[str]:
         try:
             return shlex.split(value)
         except ValueError as err:
-            raise ValueError(f"cannot split {value!r} into words: {err}") from None
+            raise ValueError(f"cannot split {shown(value)} into words: {err}") from None
     return _strings(value)
 
 
@@ -176,15 +174,20 @@ def _globs(value: object) -> List[str]:
 
 def _env(value: object) -> Dict[str, str]:
     if not isinstance(value, dict):
-        raise ValueError(f"expected a table of NAME = \"value\", got {_describe(value)}")
+        raise ValueError(f"expected a table of NAME = \"value\", got {described(value)}")
     env: Dict[str, str] = {}
     for name, item in value.items():
+        limits.env_name(name)
         if isinstance(item, bool):
             env[name] = "true" if item else "false"
         elif isinstance(item, (str, int, float)):
             env[name] = str(item)
         else:
-            raise ValueError(f"{name}: expected a string, got {type(item).__name__}")
+            raise ValueError(f"{shown(name)}: expected a string, got {type(item).__name__}")
+        try:
+            limits.env_entry(name, env[name])
+        except ValueError as err:
+            raise ValueError(f"{shown(name)}: {err}") from None
     return env
 
 
@@ -204,7 +207,7 @@ def listen_list(value: object) -> Tuple[ListenAddress, ...]:
 def _socket_mode(value: object) -> str:
     text = _text(value)
     if text not in SOCKET_MODES:
-        raise ValueError(f"{text!r} is not one of {', '.join(SOCKET_MODES)}")
+        raise ValueError(f"{shown(text)} is not one of {', '.join(SOCKET_MODES)}")
     return text
 
 
@@ -256,20 +259,21 @@ DEFAULT_CONFIG_PUSH = ("signal:SIGHUP" if platform.CAPABILITIES.signals
 
 SETTINGS: Tuple[Setting, ...] = (
     Setting("build", "package", ".", "Go package to build, as `go build` takes it (also the PKG argument).",
-            _text, metavar="PKG"),
+            _package, metavar="PKG"),
     Setting("build", "profile", "dev", "dev (fast rebuilds: no DWARF/symbol table, no VCS stamping; panics still "
             "print full stack traces), debug (DWARF, -gcflags=all=-N -l, for dlv attach), plain (your flags only).",
             _profile, "--profile", metavar="NAME"),
     Setting("build", "flags", [], "Extra `go build` flags, e.g. \"-tags dev -race\" or a list.",
             _words, "--build-flags", metavar="'FLAGS'"),
     Setting("build", "env", {}, "Environment added to `go build`, e.g. { CGO_ENABLED = \"0\" }.", _env),
-    Setting("build", "keep", 3, "Builds kept in .hotgo/bin (the running one is always kept).", _int),
+    Setting("build", "keep", 3, f"Builds kept in .hotgo/bin (the running one is always kept), 1..{MAX_KEEP}.",
+            _keep),
     Setting("run", "binary", "", "Artifact mode: run this prebuilt binary (a path or a `current` symlink) and "
-            "hand off whenever it changes; nothing is built.", _text, "--binary", metavar="PATH"),
+            "hand off whenever it changes; nothing is built.", _path, "--binary", metavar="PATH"),
     Setting("run", "args", [], "Arguments for the service (also after `--` on the command line).", _strings),
     Setting("run", "env", {}, "Environment added to the service (values are never logged).", _env),
     Setting("run", "env_file", "", "A dotenv file (KEY=value lines) added to the service's environment; "
-            "`env` wins over it.", _text, "--env-file", metavar="FILE"),
+            "`env` wins over it.", _path, "--env-file", metavar="FILE"),
     Setting("run", "listen", (), "Addresses hotgo shares across generations: \":8080\", \"127.0.0.1:8080\", "
             "\"[::1]:9000\", \"name=:8080\".", listen_list, "--listen", repeat=True, metavar="ADDR"),
     Setting("run", "socket", "auto", "inherit (hotgo binds, every generation inherits the socket), reuseport "
@@ -283,7 +287,7 @@ SETTINGS: Tuple[Setting, ...] = (
             _timeout, "--drain-timeout", metavar="DUR"),
     Setting("run", "stop_signal", "SIGTERM", "Signal that asks a process to drain and stop.",
             _signal, "--stop-signal", metavar="SIG"),
-    Setting("watch", "paths", [], "Extra directories to watch besides the module root.", _strings),
+    Setting("watch", "paths", [], "Extra directories to watch besides the module root.", _paths),
     Setting("watch", "include", DEFAULT_INCLUDE, "Files whose change rebuilds (globs; ** spans directories).",
             _globs),
     Setting("watch", "exclude", DEFAULT_EXCLUDE, "Files and directories (trailing /) never watched.", _globs),
@@ -385,7 +389,4 @@ def resolve(values: Dict[str, Value], where: Optional[Dict[str, str]] = None) ->
     if settings.browser_listen and not settings.run_listen:
         raise UsageError("--browser ([browser] listen) stands in front of the service's shared port: "
                          "add --listen 127.0.0.1:8080 ([run] listen) too")
-    if settings.build_keep < 1:
-        raise UsageError(f"{at('build_keep', 'build.keep')}: must be at least 1 (the running build is kept); "
-                         "write e.g. keep = 3")
     return settings

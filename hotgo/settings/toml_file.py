@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Dict, Tuple
 
-from hotgo.errors import UsageError
+from hotgo.errors import UsageError, shown_name
+from hotgo.settings import utf8
 from hotgo.settings.schema import SETTINGS, Setting, Value
 
 if sys.version_info >= (3, 11):
@@ -41,7 +42,7 @@ def key_lines(text: str) -> Dict[Tuple[str, ...], int]:
     found: Dict[Tuple[str, ...], int] = {}
     table: Tuple[str, ...] = ()
     in_multiline = False
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
         if line.count('"""') % 2 or line.count("'''") % 2:
             in_multiline = not in_multiline
             if not in_multiline:
@@ -74,21 +75,22 @@ def _suggest(section: str, key: str) -> str:
 def load(path: Path) -> Tuple[Dict[str, Value], Dict[str, str]]:
     """Values from a hotgo.toml, keyed like Settings fields (e.g. run_drain_timeout),
     and where each was set ("file:line: [section] key"), for later messages."""
+    name = shown_name(str(path))  # a line break in the name does not break the message's line
     try:
-        text = path.read_text(encoding="utf-8")
+        content = path.read_bytes()
     except FileNotFoundError:
         if path.is_symlink():
-            raise UsageError(f"{path}: a symlink to nothing ({os.readlink(path)}); fix or remove the link") from None
-        raise UsageError(f"{path}: config file not found") from None
+            target = shown_name(os.readlink(path))
+            raise UsageError(f"{name}: a symlink to nothing ({target}); fix or remove the link") from None
+        raise UsageError(f"{name}: config file not found") from None
     except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a settings file; remove it or name a file with "
+        raise UsageError(f"{name}: is a directory, not a settings file; remove it or name a file with "
                          "--config FILE") from None
-    except UnicodeDecodeError as err:
-        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
     except OSError as err:
         if err.errno == errno.ELOOP:
-            raise UsageError(f"{path}: a symlink loop; fix or remove the link") from None
-        raise UsageError(f"{path}: cannot read config file: {err.strerror or err}; fix its permissions") from None
+            raise UsageError(f"{name}: a symlink loop; fix or remove the link") from None
+        raise UsageError(f"{name}: cannot read config file: {err.strerror or err}; fix its permissions") from None
+    text = utf8.decode(content, name)  # a BOM an editor wrote before the text is skipped
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -96,26 +98,27 @@ def load(path: Path) -> Tuple[Dict[str, Value], Dict[str, str]]:
         at = _DECODE_AT.search(message)
         line = at.group(1) if at else str(text.count("\n") + 1)  # "at end of document"
         reason = _DECODE_AT.sub("", message).strip()
-        raise UsageError(f"{path}:{line}: TOML syntax error: {reason}") from None
+        raise UsageError(f"{name}:{line}: TOML syntax error: {reason}") from None
     lines = key_lines(text)
     values: Dict[str, Value] = {}
     locations: Dict[str, str] = {}
     for section, table in data.items():
-        where = f"{path}:{lines.get((section,), '?')}"
+        where = f"{name}:{lines.get((section,), '?')}"
         if section not in SECTIONS:
             close = difflib.get_close_matches(section, SECTIONS, n=1, cutoff=0.6)
             hint = f"did you mean [{close[0]}]?" if close else f"sections are {', '.join(f'[{s}]' for s in SECTIONS)}"
-            raise UsageError(f"{where}: unknown section or top-level key `{section}`; {hint}")
+            raise UsageError(f"{where}: unknown section or top-level key `{shown_name(section, 60)}`; {hint}")
         if not isinstance(table, dict):
             raise UsageError(f"{where}: `{section}` must be a table: write [{section}] on its own line")
         for key, raw in table.items():
             line = lines.get((section, key), lines.get((section,), "?"))
             setting = _BY_KEY.get((section, key))
             if setting is None:
-                raise UsageError(f"{path}:{line}: [{section}] {key}: unknown key{_suggest(section, key)}")
-            locations[setting.dest] = f"{path}:{line}: [{section}] {key}"
+                raise UsageError(f"{name}:{line}: [{section}] {shown_name(key, 60)}: unknown key"
+                                 f"{_suggest(section, key)}")
+            locations[setting.dest] = f"{name}:{line}: [{section}] {key}"
             try:
-                values[setting.dest] = setting.convert(raw)
+                values[setting.dest] = setting.parse(raw)
             except ValueError as err:
                 raise UsageError(f"{locations[setting.dest]}: {err}") from None
     return values, locations

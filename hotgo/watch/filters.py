@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, List, Optional, Pattern, Sequence
 
+from hotgo.errors import shown
+
 # Files editors and sync tools write next to the real one while saving.
 _TEMP_FILE = re.compile(
     r"""^(?:
@@ -24,6 +26,9 @@ _TEMP_FILE = re.compile(
 )
 
 
+_STARS = re.compile(r"\*{2,}")
+_REPEATED_ANY_DIRS = re.compile(r"(?:\*\*/){2,}")
+
 KUBELET_INTERNALS = "..*/"
 KUBELET_SWAP = "..data"  # renamed over atomically when a ConfigMap/Secret volume changes
 
@@ -39,7 +44,9 @@ def glob_to_regex(pattern: str) -> Pattern[str]:
     one with '/' is anchored at the watch root.
     """
     anchored = "/" in pattern.rstrip("/")
-    body = pattern.strip("/")
+    # A run of stars is one `**`, and `**/**/` is `**/`: the same paths, without the regex that backtracks
+    # for ever on a name it does not match (40 stars took minutes on one file name).
+    body = _REPEATED_ANY_DIRS.sub("**/", _STARS.sub("**", pattern.strip("/")))
     out = []
     index = 0
     while index < len(body):
@@ -59,7 +66,7 @@ def glob_to_regex(pattern: str) -> Pattern[str]:
         elif char == "[":
             end = body.find("]", index + 1)
             if end == -1:
-                raise ValueError(f"glob {pattern!r}: '[' without a closing ']'")
+                raise ValueError(f"glob {shown(pattern)}: '[' without a closing ']'")
             out.append("[" + body[index + 1 : end].replace("!", "^", 1) + "]")
             index = end
         else:
@@ -69,7 +76,7 @@ def glob_to_regex(pattern: str) -> Pattern[str]:
     try:
         return re.compile(f"^{prefix}{''.join(out)}$")
     except re.error as err:  # [z-a], [], [!]: a character class Python's re refuses
-        raise ValueError(f"glob {pattern!r}: invalid character class ({err.msg}); "
+        raise ValueError(f"glob {shown(pattern)}: invalid character class ({err.msg}); "
                          "write e.g. '[a-z]' or '[!_]'") from None
 
 

@@ -7,6 +7,7 @@ build to succeed, because every check happens before the first build.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,105 @@ def test_cross_setting_errors_name_file_and_line(api_project: Path, content: str
     (api_project / "hotgo.toml").write_text(content)
     message = one_line_error(hotgo_cli(["run", "./cmd/api"], api_project))
     assert f"{api_project / 'hotgo.toml'}:{line}: {key}: " in message, message
+
+
+# -- issue 23: no value reaches the OS unchecked ---------------------------------------------------
+LONG = "a" * 5000
+NUL = "\\u0000"  # as a TOML basic string writes it
+ALLOWED_NUL = "holds a NUL byte"
+PKG = '[build]\npackage = "./cmd/api"\n'
+
+# (hotgo.toml, the message's start after the file name, words it must contain); each was an internal
+# error, a hang or a setting accepted and useless, in the hostile-user hunt.
+HOSTILE = [
+    (f'[build]\npackage = "./cmd/{NUL}api"\n', "2: [build] package: ", [ALLOWED_NUL, "remove it"]),
+    (f'{PKG}flags = ["-tags=a{NUL}b"]\n', "3: [build] flags: ", [ALLOWED_NUL]),
+    (f'{PKG}env = {{ CGO_ENABLED = "0{NUL}" }}\n', "3: [build] env: ", ["the value of 'CGO_ENABLED'", ALLOWED_NUL]),
+    (f'{PKG}[run]\nbinary = "bin/a{NUL}pi"\n', "4: [run] binary: ", [ALLOWED_NUL]),
+    (f'{PKG}[run]\nenv_file = "a{NUL}.env"\n', "4: [run] env_file: ", [ALLOWED_NUL]),
+    (f'{PKG}[run]\nargs = ["-v", "a{NUL}b"]\n', "4: [run] args: ", [ALLOWED_NUL]),
+    (f'{PKG}[run]\nenv = {{ TOKEN = "se{NUL}cret" }}\n', "4: [run] env: ", ["the value of 'TOKEN'", ALLOWED_NUL]),
+    (f'{PKG}[run]\nlisten = ["a{NUL}pi=127.0.0.1:0"]\n', "4: [run] listen: ", [ALLOWED_NUL]),
+    (f'[build]\npackage = "./cmd/{LONG}"\n', "2: [build] package: ", ["5,000 bytes long", "at most 255 bytes"]),
+    (f'[build]\npackage = "example.com/api/{LONG}"\n', "2: [build] package: ", ["at most 255 bytes"]),
+    (f'{PKG}[run]\nbinary = "{LONG}"\n', "4: [run] binary: ", ["a file name holds at most 255 bytes"]),
+    (f'{PKG}[run]\nenv_file = "{"d/" * 2100}x.env"\n', "4: [run] env_file: ", ["a path holds at most"]),
+    (f'{PKG}env = {{ "GOOS=linux" = "x" }}\n', "3: [build] env: ", ["'GOOS=linux' holds '='"]),
+    (f'{PKG}[run]\nenv = {{ "A=B" = "c" }}\n', "4: [run] env: ", ["'A=B' holds '='", "without '='"]),
+    (f'{PKG}[run]\nenv = {{ "" = "c" }}\n', "4: [run] env: ", ["needs a name"]),
+    (f'{PKG}keep = "{"9" * 5000}"\n', "3: [build] keep: ", ["5,000 characters", "1..1000"]),
+    (f'{PKG}keep = "³"\n', "3: [build] keep: ", ["digits 0-9", "keep = 3"]),
+    (f'{PKG}keep = 1001\n', "3: [build] keep: ", ["1..1000"]),
+    ('[build]\npackage = "-toolexec=x"\n', "2: [build] package: ", ["read as a flag of `go build`"]),
+    (f'{PKG}[run]\nlisten = ["{"h" * 300}:8080"]\n', "4: [run] listen: ", ["at most 253 characters"]),
+    (f'{PKG}[run]\nlisten = [":８０８０"]\n', "4: [run] listen: ", ["digits 0-9"]),
+    (f'{PKG}[config]\nfiles = ["config/**"]\npush = "http:POST http://127.0.0.1:99999/-/reload"\n',
+     "5: [config] push: ", ["port must be a number 1..65535"]),
+    (f'{PKG}[config]\nfiles = ["config/**"]\npush = "http:POST http://127.0.0.1:abc/-/reload"\n',
+     "5: [config] push: ", ["port must be a number 1..65535"]),
+    (f'{PKG}[config]\npush = "http:POST http://127.0.0.1:{{port}}/re load"\n', "4: [config] push: ", ["%20"]),
+    (f'{PKG}[run]\nready = "http:/héalthz"\n', "4: [run] ready: ", ["printable ASCII"]),
+    (f'{PKG}[config]\nfiles = ["config/**"]\nvalidate = "./config {{file}}"\n', "5: [config] validate: ",
+     ["'./config' is a directory, not a program"]),
+    (f'{PKG}[config]\nfiles = ["config/**"]\nvalidate = "./config/api.json {{file}}"\n',
+     "5: [config] validate: ", ["is not executable", "chmod +x"]),
+    (f'{PKG}[config]\nvalidate = "./bin/check {{file}}"\n', "4: [config] validate: ", ["does not exist"]),
+    (f'{PKG}[config]\nvalidate = "no-such-checker-23 {{file}}"\n', "4: [config] validate: ", ["not a program on PATH"]),
+]
+
+
+@pytest.mark.parametrize(("content", "start", "words"), HOSTILE,
+                         ids=[f"{i}-{c.splitlines()[-1][:30]}" for i, (c, _, _) in enumerate(HOSTILE)])
+def test_hostile_values_in_the_file_are_one_line_at_start(api_project: Path, content: str, start: str,
+                                                         words: List[str]) -> None:
+    if "not executable" in words and not sys.platform.startswith(("linux", "darwin")):
+        pytest.skip("the x permission bit")
+    config = api_project / "hotgo.toml"
+    config.write_text(content, encoding="utf-8")
+    message = one_line_error(hotgo_cli(["run", "--ready-timeout", "5s"], api_project))
+    assert message.startswith(f"hotgo: error: {config}:{start}"), message
+    for word in words:
+        assert word in message, message
+    assert len(message) < 400 + len(str(config)), message  # a 5,000-character value is not repeated whole
+    assert "se\\x00cret" not in message and "0\\x00" not in message  # an environment's values are never shown
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    ([f"./cmd/{LONG}"], ["PKG: ", "at most 255 bytes"]),
+    (["./cmd/api", "--binary", LONG], ["--binary: ", "at most 255 bytes"]),
+    (["./cmd/api", "--env-file", "d/" * 2100], ["--env-file: ", "a path holds at most"]),
+    (["./cmd/api", "--listen", f"{'h' * 300}:8080"], ["--listen: ", "at most 253 characters"]),
+    (["./cmd/api", "--config", LONG], ["--config: ", "at most 255 bytes"]),
+    (["./cmd/api", "--log-file", LONG], ["--log-file: ", "at most 255 bytes"]),
+    (["./cmd/api", "--ready", "delay:٣s"], ["--ready: ", "not a duration"]),
+])
+def test_hostile_flags_are_one_line_at_start(api_project: Path, args: List[str], words: List[str]) -> None:
+    message = one_line_error(hotgo_cli(["run", *args], api_project))
+    assert message.startswith(f"hotgo: error: {words[0]}"), message
+    for word in words[1:]:
+        assert word in message, message
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"A=1\nTOKEN=xy\x00zzy\n", ["secret.env:2: TOKEN: the value holds a NUL byte"]),
+    ("A=café\n".encode("latin-1"), ["secret.env:1: not UTF-8 text: byte 0xe9 at column 6", "'é' in Latin-1",
+                                    "save the file as UTF-8"]),
+    ("A=1\n".encode("utf-16"), ["secret.env:1: UTF-16 text", "save it as UTF-8"]),
+])
+def test_a_bad_env_file_is_named_with_its_line(api_project: Path, content: bytes, words: List[str]) -> None:
+    (api_project / "secret.env").write_bytes(content)
+    (api_project / "hotgo.toml").write_text(f'{PKG}[run]\nenv_file = "secret.env"\n')
+    message = one_line_error(hotgo_cli(["run"], api_project))
+    for word in words:
+        assert word in message, message
+    assert "zzy" not in message, message  # the value is never shown
+
+
+def test_a_pattern_naming_two_commands_is_refused_with_the_list(api_project: Path) -> None:
+    (api_project / "cmd" / "other").mkdir()
+    shutil.copy(api_project / "cmd" / "api" / "main.go", api_project / "cmd" / "other" / "main.go")
+    for pattern in ("./...", "./cmd/...", "example.com/api/cmd/..."):
+        message = one_line_error(hotgo_cli(["run", pattern], api_project))
+        assert (f"package {pattern} names 2 main packages (./cmd/api, ./cmd/other): hotgo builds and runs one; "
+                "name it, e.g. hotgo run ./cmd/api") in message, message
+

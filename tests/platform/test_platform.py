@@ -594,6 +594,11 @@ def test_capabilities_by_os() -> None:
     linux = platform.capabilities_for("linux", proc_net=True)
     assert linux.proc_net and linux.inotify and linux.large_output_pipe and not linux.watch_replays_history
     assert not platform.capabilities_for("linux", proc_net=False).proc_net  # a /proc without fdinfo
+    # What a name, a path and one argument may hold (issue 23): NAME_MAX, PATH_MAX and MAX_ARG_STRLEN less a NUL
+    assert (linux.name_unit, linux.name_max, linux.path_max, linux.arg_max) == ("bytes", 255, 4095, 131071)
+    assert (mac.name_unit, mac.name_max, mac.path_max) == ("bytes", 255, 1023)
+    assert (windows.name_unit, windows.name_max, windows.path_max, windows.arg_max) == ("UTF-16 units", 255,
+                                                                                       32766, 32766)
     assert platform.capabilities_for(sys.platform, proc_net=LINUX) == platform.CAPABILITIES
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from harness import REPO, Hotgo, field_of, free_port, get, wait_for
 
@@ -122,3 +123,19 @@ def test_reference_settings_table_matches_the_declared_settings() -> None:
     reference = (REPO / "docs" / "reference.md").read_text(encoding="utf-8")
     block = reference.split("<!-- settings:start -->\n", 1)[1].split("\n<!-- settings:end -->", 1)[0]
     assert block == reference_table(), "docs/reference.md's settings table: paste reference_table() (CONTRIBUTING.md)"
+
+
+def test_byte_order_marks_are_skipped_and_a_pattern_naming_one_command_builds_it(api_project: Path) -> None:
+    """Editors on Windows write a UTF-8 BOM before the text: hotgo.toml and an env file with one read as
+    without (issue 23). `./cmd/...` names one command: that one is built."""
+    port = free_port()
+    (api_project / "dev.env").write_bytes(b"\xef\xbb\xbfFROM_ENV_FILE=1\n")
+    (api_project / "hotgo.toml").write_bytes(
+        b'\xef\xbb\xbf[build]\npackage = "./cmd/..."\n[run]\nenv_file = "dev.env"\n'
+        + f'listen = ["127.0.0.1:{port}"]\n'.encode())
+    with Hotgo(["run"], cwd=api_project) as hotgo:
+        hotgo.wait_serving()
+        assert field_of(get(port), "version") == "v1"
+        assert "./cmd/api in " in hotgo.events("start_hotgo")[0]["message"], hotgo.transcript()
+        service = psutil.Process(hotgo.service_pids()[0])
+        assert service.environ().get("FROM_ENV_FILE") == "1", hotgo.transcript()
