@@ -74,7 +74,7 @@ class Supervisor:
         self.supervisor_socket = supervisor_socket
         self.lineup = Lineup()
         self.stopping = False
-        self.history = BuildHistory()
+        self.history = BuildHistory(settings.build_keep)
         self.note = StatusNote()
         ready_plan = plan(settings.run_ready, listening=bool(service.addresses))
         sockets = Sockets(frozenset(linux_proc.inode_of(s) for s in service.inherited), service.ports)
