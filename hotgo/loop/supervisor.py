@@ -203,6 +203,8 @@ class Supervisor:
             )
         except OSError as err:
             generation.state = State.STOPPED
+            self.lineup.forget(number)
+            self.reports.drop(number)
             self.log.error(f"could not start generation {number} ({binary}): {err}")
             return
         self.lineup.candidate = generation
@@ -315,6 +317,7 @@ class Supervisor:
             self.log.info(f"generation {number} stopped ({describe_exit(code)})", event="stopped",
                           generation=number, code=code)
         lineup.forget(number)  # a daemon that reloads for months keeps only the living
+        self.reports.drop(number)  # a start that failed, was not ready or was superseded: no summary comes
         self._prune()
         if lineup.waiting is not None and not self.lineup.alive():
             number_next, binary = lineup.waiting
