@@ -303,6 +303,7 @@ class Supervisor:
         was = generation.state
         generation.finished(code)
         self.readiness.disarm(number)
+        self.drains.gone(number)
         self.pusher.generation_gone(number)
         if generation is lineup.candidate:
             lineup.candidate = None
