@@ -84,10 +84,11 @@ class Build:
                 proc = platform.spawn_tool(self.argv, self.env, str(self.root))
                 self._proc = proc
             assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = raw.decode(errors="replace").rstrip()
-                if not self.progress.saw(line):
-                    output.append(line)
+            with proc.stdout:  # closed at its end, not when the Popen object is collected
+                for raw in proc.stdout:
+                    line = raw.decode(errors="replace").rstrip()
+                    if not self.progress.saw(line):
+                        output.append(line)
             ok = proc.wait() == 0 and self.binary.exists()
             platform.release(proc)
         except _Cancelled:
