@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
+from hotgo import platform
 from hotgo.browser.livereload import LiveReload
 from hotgo.build.go_build import Build, prune_builds
 from hotgo.choices import SocketMode
@@ -320,6 +321,7 @@ class Supervisor:
         lineup.forget(number)  # a daemon that reloads for months keeps only the living
         self.reports.drop(number)  # a start that failed, was not ready or was superseded: no summary comes
         self._prune()
+        platform.trim_malloc()  # what this generation's reload allocated is free: RSS back to what is live
         if lineup.waiting is not None and not self.lineup.alive():
             number_next, binary = lineup.waiting
             lineup.waiting = None

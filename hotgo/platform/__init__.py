@@ -30,6 +30,7 @@ from hotgo.platform.posix import (
     enlarge_pipe,
     limit_malloc_arenas,
     peer_is_this_user,
+    trim_malloc,
     unix_socket,
     user_id,
 )
@@ -57,7 +58,7 @@ __all__ = [  # what the rest of hotgo, and tests/test_platform.py, reach as `pla
     "PosixBackend", "WinApi", "WindowsBackend", "capabilities_for", "enlarge_pipe", "kill_tree",
     "limit_malloc_arenas", "lock_file", "make_backend", "peer_is_this_user", "release", "reuseport_handoff_caveat",
     "send_signal", "set_listen_options", "signal_number", "signal_process", "spawn", "spawn_tool",
-    "stop_description", "stop_failure", "unix_socket", "user_id",
+    "stop_description", "stop_failure", "trim_malloc", "unix_socket", "user_id",
 ]
 
 EXE_SUFFIX = CAPABILITIES.exe_suffix

@@ -217,6 +217,22 @@ def limit_malloc_arenas(count: int, mallopt: Optional[MallocOption] = None) -> b
     return bool(mallopt(_M_ARENA_MAX, count))
 
 
+def trim_malloc(malloc_trim: Optional[Callable[[int], int]] = None) -> bool:
+    """glibc: hand the pages malloc holds free back to the system (malloc_trim(0)); whether it gave
+    any back (False where there is no such call).
+
+    Called once a generation is gone: what its reload allocated (the TCP table read by the drain and
+    socket watches, its output, its reports) has been freed, and RSS comes back down to what is live."""
+    if not sys.platform.startswith("linux"):
+        return False
+    if malloc_trim is None:
+        try:
+            malloc_trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            return False
+    return bool(malloc_trim(0))
+
+
 _F_SETPIPE_SZ = 1031  # Linux fcntl: the pipe's capacity
 PIPE_SIZE = 1 << 20  # the unprivileged maximum by default (fs.pipe-max-size)
 
