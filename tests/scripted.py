@@ -12,6 +12,7 @@ import io
 import json
 import queue
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -114,6 +115,7 @@ class Script:
         self.clock = FakeClock()
         self.actions: List[Action] = []
         self.spawn_fails = False
+        self.made: List[weakref.ReferenceType[FakeGeneration]] = []  # every generation, weakly: which are kept
         self.log = JsonLog()
         package = GoPackage(root=tmp_path, package=".", name="svc")
         # Listen addresses are only looked at (no socket is bound): hotgo's own sockets are not faked.
@@ -122,8 +124,13 @@ class Script:
         service = Service(self.settings, package, "go", shared, tmp_path, tmp_path / ".hotgo", tmp_path / "notify")
         self.supervisor = Supervisor(
             service, self.log, clock=self.clock, new_build=self._build,
-            new_generation=lambda number, binary, name: FakeGeneration(self, number, binary, name),
+            new_generation=self._generation,
         )
+
+    def _generation(self, number: int, binary: Path, name: str) -> FakeGeneration:
+        generation = FakeGeneration(self, number, binary, name)
+        self.made.append(weakref.ref(generation))
+        return generation
 
     def _build(self, go: str, root: Path, package: str, binary: Path, generation: int, flags: Sequence[str],
                env: Dict[str, str], log: Log, on_done: Callable[[BuildResult], None]) -> FakeBuild:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import weakref
 from pathlib import Path
 from typing import List, Tuple
 
@@ -110,6 +112,27 @@ def test_timers_run_in_deadline_order_and_skip_cancelled() -> None:
     wait = timers.next_wait()
     assert wait is not None and 59 < wait <= 60
     later.cancel()
+    assert timers.next_wait() is None
+
+
+def test_a_cancelled_timer_lets_go_of_what_its_action_holds_and_the_heap_stays_bounded() -> None:
+    from hotgo.deadlines import COMPACT_AT, Timers
+
+    class Held:
+        pass
+
+    timers = Timers()
+    held = Held()
+    gone = weakref.ref(held)
+    timer = timers.after(15.0, functools.partial(print, held))  # a ready timeout holding its generation
+    del held
+    assert gone() is not None
+    timer.cancel()
+    assert gone() is None, "a cancelled timer must not keep what it would have acted on until its deadline"
+    # A day of reloads: each arms a 15 s timeout and cancels it at once; the heap does not grow with them.
+    for _ in range(10_000):
+        timers.after(15.0, lambda: None).cancel()
+    assert len(timers) <= 2 * COMPACT_AT
     assert timers.next_wait() is None
 
 

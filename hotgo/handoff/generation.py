@@ -116,6 +116,7 @@ class Generation:
             self._relay(data[:end], log, proc.pid)
         if partial:
             self._relay(partial + b"\n", log, proc.pid)
+        proc.stdout.close()  # the pipe has ended: its descriptor goes now, not when the Popen is collected
 
     def _relay(self, lines: bytes, log: Log, pid: int) -> None:
         """`lines`: whole lines, each ending in a newline."""

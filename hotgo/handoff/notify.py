@@ -34,6 +34,7 @@ class NotifyChannel:
         self._on_message = on_message
         self._closed = threading.Event()
         self._sock: Optional[socket.socket] = None
+        self._reader: Optional[threading.Thread] = None
         if platform.CAPABILITIES.notify_socket:
             try:
                 self.path.unlink()
@@ -43,7 +44,8 @@ class NotifyChannel:
             sock.bind(str(self.path))
             sock.settimeout(0.5)
             self._sock = sock
-            threading.Thread(target=self._read, name=f"hotgo-notify-{generation}", daemon=True).start()
+            self._reader = threading.Thread(target=self._read, name=f"hotgo-notify-{generation}", daemon=True)
+            self._reader.start()
 
     @property
     def address(self) -> Optional[str]:
@@ -75,6 +77,12 @@ class NotifyChannel:
                     break
                 if data:
                     self._on_message(parse_message(data))
+            try:  # an empty datagram wakes the reader, which sees the channel closed and ends now
+                self._sock.sendto(b"", str(self.path))
+            except OSError:
+                pass  # its buffer is full: it wakes anyway, within its timeout
+            if self._reader is not None and self._reader is not threading.current_thread():
+                self._reader.join(timeout=1.0)
             self._sock.close()
         try:
             os.unlink(self.path)

@@ -7,14 +7,21 @@ from typing import List, Optional
 
 
 class BuildHistory:
-    """Binaries that became ready, oldest first; rollback walks back through them."""
+    """Binaries that became ready, oldest first; rollback walks back through them.
 
-    def __init__(self) -> None:
+    Only the newest `keep` are remembered (`build.keep`): older builds are deleted from disk
+    anyway, so rollback could never reach them, and a staging hotgo deploys a new file per
+    reload all day.
+    """
+
+    def __init__(self, keep: int = 3) -> None:
+        self.keep = max(1, keep)
         self.good: List[Path] = []
 
     def mark_good(self, binary: Path) -> None:
         if binary not in self.good:
             self.good.append(binary)
+            del self.good[: -self.keep]
 
     def before(self, binary: Optional[Path]) -> Optional[Path]:
         """The newest good build older than `binary` that still exists on disk."""

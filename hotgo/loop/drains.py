@@ -30,6 +30,7 @@ class Drains:
         self._post = post
         self._watches: Dict[int, DrainWatch] = {}  # old generation -> its drain watch
         self._exited: Dict[int, Tuple[Generation, float]] = {}  # exited, its drain report not in yet
+        self._timeouts: Dict[int, Timer] = {}  # draining generation -> its drain timeout
         self._warned_cut = False
 
     def stop(self, old: Generation, replaced_by: Optional[int]) -> None:
@@ -48,9 +49,10 @@ class Drains:
             why = platform.stop_failure() or "no reason given"
             self._log.warn(f"generation {old.number}: {stop} not delivered ({why}); it is killed after the "
                            f"drain timeout ({format_duration(settings.run_drain_timeout)})")
-        self._after(settings.run_drain_timeout, lambda: self._timed_out(old))
+        self._timeouts[old.number] = self._after(settings.run_drain_timeout, lambda: self._timed_out(old))
 
     def _timed_out(self, old: Generation) -> None:
+        self._timeouts.pop(old.number, None)
         if old.state is State.STOPPED:
             return
         settings = self._service.settings
@@ -66,6 +68,12 @@ class Drains:
         watch = self._watches.get(number)
         if watch is not None:
             watch.announced()
+
+    def gone(self, number: int) -> None:
+        """A generation exited: its drain timeout, if it was draining, is over (and lets go of it)."""
+        timeout = self._timeouts.pop(number, None)
+        if timeout is not None:
+            timeout.cancel()
 
     def exited(self, old: Generation) -> None:
         """A replaced generation exited: report now, or once its drain watch has settled."""

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
+from hotgo import platform
 from hotgo.browser.livereload import LiveReload
 from hotgo.build.go_build import Build, prune_builds
 from hotgo.choices import SocketMode
@@ -75,7 +76,7 @@ class Supervisor:
         self.supervisor_socket = supervisor_socket
         self.lineup = Lineup()
         self.stopping = False
-        self.history = BuildHistory()
+        self.history = BuildHistory(settings.build_keep)
         self.note = StatusNote()
         ready_plan = plan(settings.run_ready, listening=bool(service.addresses))
         sockets = Sockets(frozenset(linux_proc.inode_of(s) for s in service.inherited), service.ports)
@@ -205,6 +206,8 @@ class Supervisor:
             )
         except OSError as err:
             generation.state = State.STOPPED
+            self.lineup.forget(number)
+            self.reports.drop(number)
             self.log.error(f"could not start generation {number} ({binary}): {err}")
             return
         self.lineup.candidate = generation
@@ -304,6 +307,7 @@ class Supervisor:
         was = generation.state
         generation.finished(code)
         self.readiness.disarm(number)
+        self.drains.gone(number)
         self.pusher.generation_gone(number)
         if generation is lineup.candidate:
             lineup.candidate = None
@@ -318,7 +322,9 @@ class Supervisor:
             self.log.info(f"generation {number} stopped ({describe_exit(code)})", event="stopped",
                           generation=number, code=code)
         lineup.forget(number)  # a daemon that reloads for months keeps only the living
+        self.reports.drop(number)  # a start that failed, was not ready or was superseded: no summary comes
         self._prune()
+        platform.trim_malloc()  # what this generation's reload allocated is free: RSS back to what is live
         if lineup.waiting is not None and not self.lineup.alive():
             number_next, binary = lineup.waiting
             lineup.waiting = None

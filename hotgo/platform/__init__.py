@@ -28,7 +28,9 @@ from hotgo.platform.linux_proc import reuseport_handoff_caveat
 from hotgo.platform.posix import (
     PosixBackend,
     enlarge_pipe,
+    limit_malloc_arenas,
     peer_is_this_user,
+    trim_malloc,
     unix_socket,
     user_id,
 )
@@ -53,10 +55,10 @@ __all__ = [  # what the rest of hotgo, and tests/test_platform.py, reach as `pla
     "EXE_SUFFIX", "JOBOBJECT_BASIC_LIMIT_INFORMATION", "JOBOBJECT_EXTENDED_LIMIT_INFORMATION",
     "JOB_OBJECT_EXTENDED_LIMIT_INFORMATION_CLASS", "JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE", "KILLED_EXIT_CODE",
     "PROCESS_SET_QUOTA", "PROCESS_SUSPEND_RESUME", "PROCESS_TERMINATE", "Backend", "Capabilities", "PopenFactory",
-    "PosixBackend", "WinApi", "WindowsBackend", "capabilities_for", "enlarge_pipe", "kill_tree", "lock_file",
-    "make_backend", "peer_is_this_user", "release", "reuseport_handoff_caveat", "send_signal", "set_listen_options",
-    "signal_number", "signal_process", "spawn", "spawn_tool", "stop_description", "stop_failure", "unix_socket",
-    "user_id",
+    "PosixBackend", "WinApi", "WindowsBackend", "capabilities_for", "enlarge_pipe", "kill_tree",
+    "limit_malloc_arenas", "lock_file", "make_backend", "peer_is_this_user", "release", "reuseport_handoff_caveat",
+    "send_signal", "set_listen_options", "signal_number", "signal_process", "spawn", "spawn_tool",
+    "stop_description", "stop_failure", "trim_malloc", "unix_socket", "user_id",
 ]
 
 EXE_SUFFIX = CAPABILITIES.exe_suffix

@@ -600,3 +600,88 @@ def test_push_none_tells_nothing_and_records_nothing(tmp_path: Path) -> None:
     push.checked("app.toml")
     assert push.signals == [] and push.results() == []
     assert push.pusher.last.result == "none"
+
+
+# -- a day of reloads: what the loop keeps stays bounded ---------------------------------
+
+def _next_build(script: Script) -> int:
+    script.changed()
+    action = script.actions[-1]
+    assert action[0] == "build", action
+    return int(action[1])
+
+
+def _reload(script: Script, kind: str) -> None:
+    """One reload of a kind a long-running hotgo sees, from the change to the old process gone."""
+    old = script.serving
+    if kind == "rollback":
+        slot = ReplySlot()
+        script.post(ControlRequest("rollback", slot))
+        assert slot.reply["ok"], slot.reply
+        number = int(script.actions[-1][1])
+    elif kind == "crash":  # the serving process exits on its own; restarted after the backoff
+        script.advance(20)
+        script.post(script.exited(old, 2))
+        script.advance(BACKOFF_FIRST)
+        number = int(script.actions[-1][1])
+        old = 0
+    else:
+        number = _next_build(script)
+    if kind == "build_failed":
+        script.built(number, ok=False, output=["main.go:1:1: syntax error"])
+        return
+    if kind == "spawn_fails":
+        script.spawn_fails = True
+        script.built(number)
+        script.spawn_fails = False
+        return
+    if kind == "superseded":
+        script.built(number)
+        newer = _next_build(script)
+        script.built(newer)
+        script.post(script.exited(number, -9))
+        number = newer
+    elif kind not in ("rollback", "crash"):
+        script.built(number)
+    if kind == "failed_start":
+        script.post(script.exited(number, 1))
+        return
+    if kind == "not_ready":
+        script.advance(script.settings.run_ready_timeout + 0.1)
+        script.post(script.exited(number, -9))
+        return
+    script.advance(0.05)
+    script.post(script.ready(number))
+    if old:
+        script.advance(0.2)
+        script.post(script.exited(old, 0))
+
+
+def test_a_day_of_reloads_keeps_only_what_the_serving_generation_needs(tmp_path: Path) -> None:
+    """Every per-reload object (generations, readiness and drain watches, reload timings, timers,
+    the builds kept for rollback) is let go once its reload is over: 300 reloads of every kind,
+    and after each the loop holds what one serving generation needs, nothing that grows."""
+    import gc
+
+    from hotgo.deadlines import COMPACT_AT
+
+    script = Script(tmp_path, run_ready_timeout=5.0, build_keep=3)
+    script.serve_first()
+    kinds = ["good"] * 5 + ["build_failed", "good", "failed_start", "good", "not_ready", "good", "spawn_fails",
+                            "crash", "good", "superseded", "good", "rollback"]
+    supervisor = script.supervisor
+    for index in range(300):
+        _reload(script, kinds[index % len(kinds)])
+        script.advance(1.0)  # a reload a second
+        assert script.serving and not script.candidate, script.events("log")[-3:]
+        lineup, readiness, drains = supervisor.lineup, supervisor.readiness, supervisor.drains
+        assert list(lineup.generations) == [script.serving]
+        assert not (readiness._timers or readiness._probes or readiness._watches)
+        assert not (drains._watches or drains._exited)
+        assert not supervisor.reports._timings
+        assert len(supervisor.history.good) <= script.settings.build_keep
+        assert len(supervisor.inbox.timers) <= 2 * COMPACT_AT
+        if index % 10 == 0:  # no deadline still armed holds a generation that is gone
+            gc.collect()
+            kept = [generation.number for generation in (ref() for ref in script.made) if generation is not None]
+            assert kept == [script.serving], f"after reload {index + 1}: generations kept alive: {kept}"

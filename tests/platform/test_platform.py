@@ -830,3 +830,78 @@ def test_darwin_watcher_drops_replayed_history(tmp_path: Path) -> None:
     watcher._replay_until = 0.0  # after the window (and on every other OS) nothing is dropped
     watcher.record(FileModifiedEvent(str(old)))
     assert old in watcher._files
+
+
+ARENAS = textwrap.dedent('''
+    import ctypes, sys, threading
+    from hotgo import platform
+
+    limited = platform.limit_malloc_arenas(1) if sys.argv[1] == "limit" else None
+    together = threading.Barrier(9)
+
+    def work() -> None:
+        blocks = [bytearray(4096) for _ in range(64)]  # from malloc: more than pymalloc's 512 bytes
+        together.wait()  # eight threads alive and allocating at once, as hotgo's during a handoff
+        together.wait()
+        del blocks
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    together.wait()
+    ctypes.CDLL(None).malloc_stats()  # to stderr: one "Arena N:" block per arena
+    together.wait()
+    for thread in threads:
+        thread.join()
+    print(limited)
+''')
+
+
+@needs_linux
+def test_threads_share_one_malloc_arena_once_limited() -> None:
+    """glibc gives concurrent threads arenas of their own, which keep what they once held: hotgo
+    limits them to one before its first thread (RSS stays flat over a day of reloads)."""
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        pytest.skip("glibc")
+    try:
+        os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        pytest.skip("not glibc: no malloc arenas to limit")
+    counts = {}
+    for mode in ("limit", "default"):
+        done = subprocess.run([sys.executable, "-c", ARENAS, mode], capture_output=True, text=True, timeout=60,
+                              cwd=REPO, check=True)
+        counts[mode] = (done.stdout.strip(), done.stderr.count("Arena "))
+    assert counts["limit"] == ("True", 1)
+    assert counts["default"][1] > 1  # what it would be: the threads' own arenas
+
+
+TRIM = textwrap.dedent("""
+    from hotgo import platform
+
+    def rss() -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * 4096
+
+    blocks = [bytearray(4000) for _ in range(8000)]  # 32 MB from malloc's heap, in small pieces
+    kept = blocks[::64]  # what a reload leaves: a little, spread over the heap
+    del blocks
+    before = rss()
+    trimmed = platform.trim_malloc()
+    print(trimmed, (before - rss()) // 2**20)
+""")
+
+
+@needs_linux
+def test_freed_malloc_memory_is_given_back_once_trimmed() -> None:
+    """A generation gone, what its reload allocated is free: hotgo's RSS comes back down to what is live."""
+    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
+        pytest.skip("glibc")
+    try:
+        os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        pytest.skip("not glibc: no malloc_trim")
+    done = subprocess.run([sys.executable, "-c", TRIM], capture_output=True, text=True, timeout=60, cwd=REPO,
+                          check=True)
+    trimmed, released_mb = done.stdout.split()
+    assert trimmed == "True" and int(released_mb) >= 16, done.stdout
