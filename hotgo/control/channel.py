@@ -27,7 +27,8 @@ Reply = Dict[str, Any]
 _MAX_UNIX_PATH = 100  # sun_path is 104-108 bytes depending on the OS
 # `hotgo status/reload/rollback/stop` give up on an endpoint that accepts and says nothing after this
 # long; the running hotgo answers "busy" before it (REPLY_WAIT), so a slow loop is told apart from a hang.
-CLIENT_TIMEOUT = 5.0
+# A loop that stages a binary on a slow disk (or under Wine) may take seconds to reach a request: 10 s.
+CLIENT_TIMEOUT = 10.0
 REPLY_WAIT = CLIENT_TIMEOUT - 1.5
 _SHOWN_ANSWER = 80  # how much of a foreign answer a message quotes
 
