@@ -195,42 +195,42 @@ class PosixBackend:
 
 
 _M_ARENA_MAX = -8  # glibc mallopt(3)
-MallocOption = Callable[[int, int], int]
 
 
-def limit_malloc_arenas(count: int, mallopt: Optional[MallocOption] = None) -> bool:
+def _libc_function(name: str) -> Optional[Callable[..., int]]:
+    """A function of the C library hotgo runs on (Linux), or None where it has no such function."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function: Callable[..., int] = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+def limit_malloc_arenas(count: int) -> bool:
     """glibc: the threads started from now on share at most `count` malloc arenas. False where that
-    means nothing (not Linux, not glibc: musl's mallopt refuses every option).
+    means nothing (not Linux; musl's mallopt refuses every option).
 
     glibc gives threads that allocate at the same moment arenas of their own, up to 8 per core, and
     an arena keeps what it once held. hotgo starts a few short-lived threads per generation (output,
     exit, notify, readiness and drain watches): over a day of reloads most of them got an arena,
     and RSS crept up by megabytes of memory Python had long freed. Python threads allocate under
     the GIL anyway, so one arena costs them no waiting."""
-    if not sys.platform.startswith("linux"):
-        return False
-    if mallopt is None:
-        try:
-            mallopt = ctypes.CDLL(None).mallopt
-        except (OSError, AttributeError):
-            return False
-    return bool(mallopt(_M_ARENA_MAX, count))
+    mallopt = _libc_function("mallopt")
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, count))
 
 
-def trim_malloc(malloc_trim: Optional[Callable[[int], int]] = None) -> bool:
+_TRIM = _libc_function("malloc_trim")  # once: it runs after every generation's exit
+
+
+def trim_malloc() -> bool:
     """glibc: hand the pages malloc holds free back to the system (malloc_trim(0)); whether it gave
     any back (False where there is no such call).
 
     Called once a generation is gone: what its reload allocated (the TCP table read by the drain and
     socket watches, its output, its reports) has been freed, and RSS comes back down to what is live."""
-    if not sys.platform.startswith("linux"):
-        return False
-    if malloc_trim is None:
-        try:
-            malloc_trim = ctypes.CDLL(None).malloc_trim
-        except (OSError, AttributeError):
-            return False
-    return bool(malloc_trim(0))
+    return _TRIM is not None and bool(_TRIM(0))
 
 
 _F_SETPIPE_SZ = 1031  # Linux fcntl: the pipe's capacity
