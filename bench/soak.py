@@ -16,13 +16,15 @@ requests; RSS grows by at most 2 MB after the first 50 reloads; descriptors and 
 same values after every reload.
 
     python bench/soak.py [--reloads 1000] [--fault-every 25] [--every 100] [--load auto|wrk|python]
-                         [--ready-timeout 15s] [--settle-timeout 3]
+                         [--ready-timeout 15s] [--settle-timeout 3] [--samples FILE.csv]
                          [--hotgo-path DIR]   # run another checkout's hotgo (PYTHONPATH=DIR)
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import dataclasses
 import os
 import shutil
 import sys
@@ -67,6 +69,7 @@ def main() -> int:
     parser.add_argument("--hotgo-path", type=Path, help="PYTHONPATH for hotgo: another checkout's hotgo")
     parser.add_argument("--settle-timeout", type=float, default=3.0,
                         help="how long a reload may take to bring descriptors and threads back (s)")
+    parser.add_argument("--samples", type=Path, help="write every reload's reading to this CSV file")
     parser.add_argument("--max-minutes", type=float, default=150, help="stop early after this long, saying so")
     args = parser.parse_args()
 
@@ -114,6 +117,11 @@ def main() -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
+    if args.samples:
+        with args.samples.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow([f.name for f in dataclasses.fields(Sample)])
+            writer.writerows(dataclasses.astuple(s) for s in samples)
     at = {s.reload: s for s in samples}
     base = at.get(RSS_FROM, samples[0])
     last = samples[-1]
