@@ -123,7 +123,10 @@ def test_a_new_module_adopts_the_helper_offline_and_loses_nothing_across_ten_rel
         assert isinstance(summary["gets"], int) and summary["gets"] > 0, summary
         assert client.versions() == [f"v{i}" for i in range(1, RELOADS + 2)], client.versions()
         assert hotgo.count_events("done") == RELOADS + 1, hotgo.transcript()
-        assert hotgo.count_events("ready", how="READY=1") == RELOADS + 1, hotgo.transcript()  # the helper spoke
+        # The helper spoke sd_notify: every reload waited for its READY=1 (generation 1 may be
+        # seen accepting first, before hotgo knows the service speaks it).
+        notified = {r["generation"] for r in hotgo.events("ready", how="READY=1")}
+        assert notified >= set(range(2, RELOADS + 2)), hotgo.transcript()
 
 
 def test_run_names_an_outdated_copy_and_how_to_update_it(api_project: Path) -> None:
