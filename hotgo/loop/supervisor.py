@@ -256,21 +256,21 @@ class Supervisor:
         lineup.candidate = None
         old = lineup.live_serving()
         lineup.serving = generation
-        self.history.mark_good(generation.binary)
-        self.binaries.serving_now(generation)
-        self.note.serving(generation.binary)
         took = generation.ready_at - generation.started
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
                     event="ready", generation=generation.number, pid=generation.pid, how=how,
                     seconds=round(took, 4))
+        if old is not None:  # first: until its stop signal the old one takes new connections too
+            self.drains.stop(old, replaced_by=generation.number)
+        self.history.mark_good(generation.binary)
+        self.binaries.serving_now(generation)
+        self.note.serving(generation.binary)
         hint = attach_hint(self.settings.build_profile, generation.pid) if self.service.artifact is None else None
         if hint:
             self.log.info(hint, event="debug", generation=generation.number, pid=generation.pid)
         if self.browser is not None:  # before the summary line: a page may ask right after it
             self.browser.ready(generation.number, old.pid if old is not None else None)
-        if old is not None:
-            self.drains.stop(old, replaced_by=generation.number)
-        else:
+        if old is None:
             self.reports.done(generation)
         self.tell_supervisor(f"READY=1\nSTATUS=serving generation {generation.number} (pid {generation.pid})"
                              f"\nMAINPID={os.getpid()}")

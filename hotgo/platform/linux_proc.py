@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
+from hotgo.platform import sock_diag
+
 AVAILABLE = sys.platform.startswith("linux") and os.path.isdir("/proc/self/fdinfo")
 
 # accept/accept4 syscall numbers, by machine (the numbers differ per architecture). Not
@@ -27,11 +29,13 @@ else:
     _MACHINE = ""
 _ACCEPT_SYSCALLS = {"x86_64": {43, 288}, "aarch64": {202, 242}}.get(_MACHINE, set())
 
-# /proc/net/tcp states (include/net/tcp_states.h)
-ESTABLISHED, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, LISTEN, CLOSING = (
-    1, 2, 3, 6, 7, 8, 9, 10, 11)
+# TCP states, as /proc/net/tcp and sock_diag number them (include/net/tcp_states.h)
+ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, LISTEN, CLOSING = (
+    range(1, 12))
 SERVER_CLOSED_FIRST = frozenset({FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSING})  # we sent FIN first
 CLIENT_CLOSED_FIRST = frozenset({CLOSE_WAIT, LAST_ACK})
+# What a process can hold on a connection (TIME_WAIT sockets belong to no process any more).
+_CONNECTED = (ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING)
 
 
 def inode_of(sock: socket.socket) -> int:
@@ -125,6 +129,7 @@ class TcpSocket:
     remote: Tuple[str, int]
     state: int
     inode: int
+    unread: Optional[int] = None  # bytes in the receive queue (sock_diag only)
 
 
 def _address(text: str) -> Tuple[str, int]:
@@ -144,11 +149,22 @@ def _address(text: str) -> Tuple[str, int]:
 _ROW = r"^ *\d+: ([0-9A-F]+):(%s) ([0-9A-F]+):([0-9A-F]{4}) ([0-9A-F]{2}) +(?:\S+ +){5}(\d+)"
 
 
-def tcp_sockets(ports: Optional[Iterable[int]] = None) -> List[TcpSocket]:
-    """Every TCP socket of this network namespace (optionally: with one of these local ports).
+def tcp_sockets(ports: Optional[Iterable[int]] = None, states: Optional[Iterable[int]] = None) -> List[TcpSocket]:
+    """Every TCP socket of this network namespace (optionally: with one of these local ports, in these states).
 
-    The rows are picked by a regular expression over the whole table (C speed): under load the
-    table holds thousands of TIME_WAIT rows, and this runs on the handoff path."""
+    Through sock_diag where netlink answers (binary records; the kernel skips unwanted states),
+    else /proc/net/tcp{,6}: this runs on the handoff path, and under load the table holds
+    thousands of TIME_WAIT rows."""
+    wanted_ports = None if ports is None else frozenset(ports)
+    mask = sock_diag.ALL_STATES if states is None else sock_diag.state_mask(states)
+    rows = sock_diag.tcp_rows(wanted_ports, mask)
+    if rows is not None:
+        return [TcpSocket(local, remote, state, inode, unread) for local, remote, state, inode, unread in rows]
+    return [s for s in _proc_net_tcp(wanted_ports) if mask & (1 << s.state)]
+
+
+def _proc_net_tcp(ports: Optional[FrozenSet[int]]) -> List[TcpSocket]:
+    """The text table, rows picked by a regular expression over all of it (C speed)."""
     wanted = "[0-9A-F]{4}" if ports is None else "|".join(f"{p:04X}" for p in ports)
     row = re.compile(_ROW % wanted, re.M)
     found = []
@@ -174,7 +190,7 @@ def listening(pid: int) -> Optional[List[TcpSocket]]:
     if table is None:
         return None
     mine = set(table.sockets.values())
-    return [s for s in tcp_sockets() if s.state == LISTEN and s.inode in mine]
+    return [s for s in tcp_sockets(states=(LISTEN,)) if s.inode in mine]
 
 
 def connections(pid: int, ports: Iterable[int]) -> Optional[List[TcpSocket]]:
@@ -183,7 +199,7 @@ def connections(pid: int, ports: Iterable[int]) -> Optional[List[TcpSocket]]:
     if table is None:
         return None
     mine = set(table.sockets.values())
-    return [s for s in tcp_sockets(ports) if s.inode in mine and s.state != LISTEN]
+    return [s for s in tcp_sockets(ports, _CONNECTED) if s.inode in mine]
 
 
 def tcp_resets_sent() -> Optional[int]:
