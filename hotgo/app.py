@@ -1,9 +1,10 @@
-"""`hotgo run`: settings in, parts wired, the loop run, everything torn down in reverse.
+"""`hotgo run`: settings in, the project found, its first build started; then hotgo/serve.py wires
+the rest and runs the loop, and everything is torn down in reverse.
 
-Data flows one way: settings → the project (package, module root) → sockets → the loop's inbox
-→ the threads that post to it (watcher, artifact poller, control socket, signal handlers) → the
-loop. Every resource is entered on one ExitStack, so a failure at any step releases exactly
-what was set up before it.
+Data flows one way: settings → the project (package, module root, .hotgo/ locked) → the first
+build → hotgo/serve.py. Every resource is entered on one ExitStack, so a failure at any step
+releases exactly what was set up before it. This module imports only what these steps need:
+the rest of hotgo is imported while go builds.
 """
 
 from __future__ import annotations
@@ -11,45 +12,28 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import shutil
-import signal
 import sys
-import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from hotgo import __version__, platform, stop_signals
-from hotgo.browser.attach import open_proxy, page_state
+from hotgo import platform, stop_signals
+from hotgo.build.go_build import Build, BuildFiles, go_flags
 from hotgo.build.go_module import (
     GoPackage,
-    embed_patterns,
     find_go,
     find_module_root,
-    local_module_dirs,
+    locate_package,
     resolve_package,
 )
-from hotgo.choices import SocketMode
-from hotgo.control.channel import REPLY_WAIT, ControlServer, RunDir
+from hotgo.build.head_start import HeadStart
+from hotgo.control.channel import RunDir
 from hotgo.errors import RuntimeFailure, UsageError, shown, shown_name
-from hotgo.handoff.shared_port import SharedPort
-from hotgo.handoff.sockets import bind_shared, bound_address
-from hotgo.helper.outdated import warn_outdated
 from hotgo.log import Log, colour_wanted
-from hotgo.loop.events import ArtifactChanged, ControlRequest, FilesChanged, ReopenLog, ReplySlot, StopRequested
-from hotgo.loop.inbox import Inbox
-from hotgo.loop.service import Service
-from hotgo.loop.supervisor import Supervisor
 from hotgo.platform.reaper import OrphanReaper
 from hotgo.settings import env_file, limits, preflight, toml_file
-from hotgo.settings.file_watch import SettingsFileWatch
-from hotgo.settings.profiles import profile_line
 from hotgo.settings.schema import SETTINGS, Settings, Value, resolve
 from hotgo.settings.toml_file import CONFIG_NAME
-from hotgo.watch.artifact import ArtifactWatcher
-from hotgo.watch.filters import PathFilter
-from hotgo.watch.watcher import Watcher
 
 SETTING_OF = {setting.dest: setting for setting in SETTINGS}
 
@@ -127,29 +111,13 @@ def current_directory() -> Path:
 
 
 # -- the project -----------------------------------------------------------------------
-def _project(settings: Settings, cwd: Path) -> Tuple[GoPackage, str, Optional[Path]]:
-    """The package to build (and the go binary), or in artifact mode the prebuilt binary."""
-    if settings.run_binary:
-        binary = (cwd / settings.run_binary).absolute()
-        name = binary.name[: -len(".exe")] if binary.name.endswith(".exe") else binary.name
-        return GoPackage(root=project_root(cwd), package=settings.run_binary, name=name), "", binary
-    go = find_go()
-    return resolve_package(go, cwd, settings.build_package, settings.build_env), go, None
-
-
-def _watch_filters(settings: Settings, package: GoPackage, artifact: Optional[Path]) -> List[PathFilter]:
-    if artifact is not None:  # the binary is polled (watch/artifact.py); only config files are watched
-        if not settings.config_files:
-            return []
-        return [PathFilter(package.root, settings.config_files, settings.watch_exclude)]
-    include = list(settings.watch_include) + settings.config_files
-    include += embed_patterns(package.root, PathFilter(package.root, include, settings.watch_exclude).walk())
-    filters = [PathFilter(package.root, include, settings.watch_exclude)]
-    filters += [PathFilter((package.root / p).resolve(), settings.watch_include, settings.watch_exclude)
-                for p in settings.watch_paths]
-    # Local `replace` targets and go.work `use` dirs: an edit in a sibling library rebuilds too.
-    filters += [PathFilter(d, settings.watch_include, settings.watch_exclude) for d in local_module_dirs(package.root)]
-    return filters
+def _artifact(settings: Settings, cwd: Path) -> Optional[Tuple[GoPackage, Path]]:
+    """Artifact mode (--binary): the prebuilt binary deployed instead of a build."""
+    if not settings.run_binary:
+        return None
+    binary = (cwd / settings.run_binary).absolute()
+    name = binary.name[: -len(".exe")] if binary.name.endswith(".exe") else binary.name
+    return GoPackage(root=project_root(cwd), package=settings.run_binary, name=name), binary
 
 
 def make_log(namespace: argparse.Namespace) -> Log:
@@ -175,7 +143,7 @@ def _state_dir(root: Path) -> Path:
     return state_dir
 
 
-# -- wiring ------------------------------------------------------------------------------
+# -- the run ------------------------------------------------------------------------------
 def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     """A stop request (SIGINT, SIGTERM) before the loop runs cuts the slow steps short (the go list,
     the tree walk: `stop_signals.interruptible`); after any other step, the check before the loop
@@ -194,7 +162,16 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         reaper = OrphanReaper()
         reaper.start()
         stack.callback(_kill_left_behind, reaper, log)
-        package, go, artifact = _project(settings, cwd)
+        deployed = _artifact(settings, cwd)
+        go = find_go() if deployed is None else ""
+        # A directory package is known from the file system alone: its first build starts while
+        # `go list` checks it. A pattern or an import path waits for go list's answer.
+        guess = locate_package(cwd, settings.build_package) if deployed is None else None
+        if deployed is not None:
+            package, artifact = deployed
+        else:
+            package = guess or resolve_package(go, cwd, settings.build_package, settings.build_env)
+            artifact = None
         preflight.check_watch_paths(settings.watch_paths, package.root, set_at.get("watch_paths", "[watch] paths"))
         preflight.check_validate_command(settings.config_validate, cwd,
                                          set_at.get("config_validate", "[config] validate"))
@@ -203,51 +180,22 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         run_dir.create()
         run_dir.lock()
         stack.callback(run_dir.unlock)
-        notify_dir = Path(tempfile.mkdtemp(prefix="hotgo-"))
-        stack.callback(shutil.rmtree, notify_dir, ignore_errors=True)
-        listeners = bind_shared(settings.run_listen) if settings.socket_mode is SocketMode.INHERIT else []
-        for sock in listeners:
-            stack.callback(sock.close)
-        addresses = [bound_address(s, a) for s, a in zip(listeners, settings.run_listen)] or list(settings.run_listen)
-        config_filter = PathFilter(package.root, settings.config_files, []) if settings.config_files else None
-        shared = SharedPort(settings.socket_mode, settings.run_socket != SocketMode.AUTO, addresses, listeners)
-        service = Service(settings, package, go, shared, cwd, state_dir, notify_dir,
-                          config_filter, artifact)
+        head_start = None
+        if artifact is None:
+            head_start = _first_build(settings, package, go, state_dir, log)
+            stack.callback(head_start.abandon)
+        if guess is not None:  # a typo, or not `package main`: hotgo ends here, the build cancelled
+            package = resolve_package(go, cwd, settings.build_package, settings.build_env)
+            if package != guess and head_start is not None:
+                head_start.abandon()  # go list knows better: the loop builds generation 1 itself
+                head_start = None
+        # What matters once a binary exists: imported and set up while go builds (the import alone
+        # takes 100 to 200 ms of a cold start).
+        from hotgo.serve import Project, serve
 
-        inbox = Inbox(time.monotonic)
-        with stop_signals.interruptible():  # the walk for embed patterns: a big tree takes a while
-            filters = _watch_filters(settings, package, artifact)
-        # Only sources build at once on a closed write; config pushes keep their own coalescing.
-        watcher = Watcher(filters, settings.watch_settle, settings.watch_max_wait, settings.watch_poll,
-                          lambda change: inbox.post(FilesChanged(change)), log,
-                          lambda path: config_filter is None or not config_filter.relevant(path)) if filters else None
-        pages = page_state(settings, addresses, log)
-        supervisor = Supervisor(service, log, inbox=inbox, browser=pages,
-                                quiet_at=watcher.quiet_at if watcher is not None else lambda: 0.0,
-                                supervisor_socket=os.environ.get("NOTIFY_SOCKET", ""))
-        stack.callback(_kill_generations, supervisor)
-        _handle_reopen(inbox)
-        _banner(settings, service, log)
-        if artifact is None:  # a copy of the Go helper older than this hotgo's: say how to update it
-            warn_outdated(package.root, cwd, log)
-
-        stack.callback(ControlServer(run_dir, lambda request: _ask_loop(inbox, request)).close)
-        if pages is not None:
-            stack.callback(open_proxy(settings, addresses, pages, log).stop)
-        if watcher is not None:
-            watcher.start()
-            stack.callback(watcher.stop)
-        if artifact is not None:
-            artifacts = ArtifactWatcher(artifact, settings.watch_settle, lambda p: inbox.post(ArtifactChanged(p)))
-            artifacts.start()
-            stack.callback(artifacts.stop)
-        settings_watch = SettingsFileWatch(settings_file(namespace, cwd), log)
-        settings_watch.start()
-        stack.callback(settings_watch.stop)
-        stop_signals.check()  # a request that came during a step that cannot be cut short
-        # From here on the handlers only post; the loop decides (a second request kills).
-        stop_signals.deliver_to(lambda name: inbox.post(StopRequested(name)))
-        return supervisor.run()
+        project = Project(settings, package, go, artifact, cwd, state_dir, run_dir,
+                          settings_file(namespace, cwd))
+        return serve(project, log, stack, head_start)
     except stop_signals.Stopped as stop:
         log.info(f"{stop.name} before the first build: exiting", event="stopping", reason=stop.name,
                  generations=[])
@@ -256,43 +204,11 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         stack.close()
 
 
-def _ask_loop(inbox: Inbox, request: Dict[str, object]) -> Dict[str, object]:
-    """On the control socket's thread: post the request, wait for the loop's answer."""
-    slot = ReplySlot()
-    inbox.post(ControlRequest(str(request.get("command", "")), slot))
-    if not slot.done.wait(REPLY_WAIT):  # before the client gives up: "busy", not silence
-        return {"ok": False, "error": "hotgo is busy; try again"}
-    return slot.reply
-
-
-def _handle_reopen(inbox: Inbox) -> None:
-    """SIGUSR1 (logrotate): reopen --log-file; the handler only posts. (The stop signals: stop_signals.py.)"""
-    if hasattr(signal, "SIGUSR1"):
-        signal.signal(signal.SIGUSR1, lambda _s, _f: inbox.post(ReopenLog()))
-
-
-def _banner(settings: Settings, service: Service, log: Log) -> None:
-    where = (", ".join(f"{a} ({settings.socket_mode})" for a in service.addresses)
-             or "no shared port (socket mode none)")
-    what = f"artifact {service.artifact}" if service.artifact else service.package.package
-    built = "" if service.artifact else f" · {profile_line(settings.build_profile)}"
-    log.info(f"hotgo {__version__} · {what} in {service.package.root} · {where}{built}", event="start_hotgo")
-    if settings.socket_mode is SocketMode.NONE:
-        if service.addresses:  # --socket none with --listen: the address is looked at, not shared
-            log.warn(f"socket mode none: hotgo does not share {', '.join(service.shown_addresses)}; every reload "
-                     "stops the old process before the new one starts (downtime). The address tells when a new "
-                     "process is ready (and where --browser goes)", event="no_listen")
-        else:
-            log.warn("no --listen: every reload stops the old process before the new one starts (downtime)",
-                     event="no_listen")
-    caveat = platform.reuseport_handoff_caveat() if settings.socket_mode is SocketMode.REUSEPORT else None
-    if caveat:
-        log.warn(caveat)
-
-
-def _kill_generations(supervisor: Supervisor) -> None:
-    for generation in supervisor.lineup.alive():
-        generation.kill()
+def _first_build(settings: Settings, package: GoPackage, go: str, state_dir: Path, log: Log) -> HeadStart:
+    files = BuildFiles(state_dir / "bin", package.name)
+    flags = go_flags(settings.build_profile, settings.build_flags, settings.build_env)
+    return HeadStart(lambda done: Build(go, package.root, package.package, files.binary(1), 1, flags,
+                                        settings.build_env, log, done, output=files.output()))
 
 
 def _kill_left_behind(reaper: OrphanReaper, log: Log) -> None:

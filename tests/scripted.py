@@ -56,8 +56,9 @@ class FakeBuild(Build):
     are recorded; the test posts the result."""
 
     def __init__(self, actions: List[Action], go: str, root: Path, package: str, binary: Path, generation: int,
-                 flags: Sequence[str], env: Dict[str, str], log: Log, on_done: Callable[[BuildResult], None]) -> None:
-        super().__init__(go, root, package, binary, generation, flags, env, log, on_done)
+                 flags: Sequence[str], env: Dict[str, str], log: Log, on_done: Callable[[BuildResult], None],
+                 output: Optional[Path] = None) -> None:
+        super().__init__(go, root, package, binary, generation, flags, env, log, on_done, output)
         self.actions = actions
 
     def start(self) -> None:
@@ -133,8 +134,9 @@ class Script:
         return generation
 
     def _build(self, go: str, root: Path, package: str, binary: Path, generation: int, flags: Sequence[str],
-               env: Dict[str, str], log: Log, on_done: Callable[[BuildResult], None]) -> FakeBuild:
-        build = FakeBuild(self.actions, go, root, package, binary, generation, flags, env, log, on_done)
+               env: Dict[str, str], log: Log, on_done: Callable[[BuildResult], None],
+               output: Optional[Path] = None) -> FakeBuild:
+        build = FakeBuild(self.actions, go, root, package, binary, generation, flags, env, log, on_done, output)
         build.binary.parent.mkdir(parents=True, exist_ok=True)
         build.binary.write_bytes(b"binary")  # rollback only returns to builds still on disk
         return build

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import errno
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from hotgo.browser.livereload import LiveReload
-from hotgo.browser.proxy import BrowserProxy
 from hotgo.errors import UsageError
 from hotgo.handoff.sockets import port_in_use_message
 from hotgo.log import Log
 from hotgo.settings.addresses import ListenAddress, parse_listen
 from hotgo.settings.schema import Settings
+
+if TYPE_CHECKING:
+    from hotgo.browser.proxy import BrowserProxy
 
 _WILDCARD_TO_LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 
@@ -25,6 +27,8 @@ def page_state(settings: Settings, addresses: Sequence[ListenAddress], log: Log)
 
 def open_proxy(settings: Settings, addresses: Sequence[ListenAddress], live: LiveReload, log: Log) -> BrowserProxy:
     """The running proxy in front of the first listen address."""
+    from hotgo.browser.proxy import BrowserProxy  # an HTTP server's imports: only a run with --browser pays them
+
     where = parse_listen(settings.browser_listen)
     target = addresses[0]
     host = _WILDCARD_TO_LOOPBACK.get(target.host, target.host)

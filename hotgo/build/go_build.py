@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -14,6 +15,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from hotgo import platform
 from hotgo.build.progress import BuildProgress
 from hotgo.log import BRIGHT, DIM, RED, Log
+from hotgo.settings.profiles import merge
 
 READ_AFTER_EXIT = 2.0  # once go has exited, how long its output may take to end
 _DIAGNOSTIC = re.compile(r"^(?P<where>[^\s:][^:]*\.go:\d+(?::\d+)?): (?P<what>.*)$")
@@ -33,6 +35,31 @@ class BuildResult:
         return [line for line in self.output if _DIAGNOSTIC.match(line)]
 
 
+@dataclass(frozen=True)
+class BuildFiles:
+    """The files of one package's builds in .hotgo/bin/: NAME, which every build writes and which is
+    kept from one build (and one hotgo run) to the next, so that `go build` skips the link when it is
+    already what the sources make (hotgo restarted on an unchanged tree, `hotgo reload`); and a name
+    per generation (NAME-N), a link to it, so a running binary is never overwritten."""
+
+    bin_dir: Path
+    name: str
+
+    def binary(self, number: int) -> Path:
+        return self.bin_dir / f"{self.name}-{number}{platform.EXE_SUFFIX}"
+
+    def output(self) -> Optional[Path]:
+        """None where a running binary's file cannot be replaced (Windows): each build writes NAME-N."""
+        if not platform.CAPABILITIES.replace_running_binary:
+            return None
+        return self.bin_dir / f"{self.name}{platform.EXE_SUFFIX}"
+
+
+def go_flags(profile: str, user_flags: Sequence[str], env: Dict[str, str]) -> List[str]:
+    """The flags of every build: the profile's merged into the user's (GOFLAGS included)."""
+    return merge(profile, user_flags, env.get("GOFLAGS", os.environ.get("GOFLAGS", "")))
+
+
 class Build:
     """One run of `go build -o .hotgo/bin/<name>-<generation> PKG`."""
 
@@ -47,9 +74,12 @@ class Build:
         env: Dict[str, str],
         log: Log,
         on_done: Callable[[BuildResult], None],
+        output: Optional[Path] = None,
     ) -> None:
+        """`output`: where go writes, if not `binary` (which then becomes a link to it)."""
+        self.output = output or binary
         # -v: go names each package it compiles, which is what progress on a long build counts.
-        self.argv = [go, "build", "-v", *flags, "-o", str(binary), package]
+        self.argv = [go, "build", "-v", *flags, "-o", str(self.output), package]
         self.root = root
         self.binary = binary
         self.generation = generation
@@ -93,8 +123,10 @@ class Build:
             # The pipe ends when everything that holds it has exited; something go left running
             # (in a session of its own, out of reach of the kill) is not waited for.
             reader.join(timeout=READ_AFTER_EXIT)
-            ok = code == 0 and self.binary.exists()
             platform.release(proc)
+            if code == 0 and self.output != self.binary and not self._cancelled.is_set():
+                place(self.output, self.binary)
+            ok = code == 0 and self.binary.exists()
         except _Cancelled:
             pass
         except (OSError, ValueError) as err:  # not runnable; a NUL byte in an argument or the environment
@@ -116,6 +148,20 @@ class Build:
                 line = raw.decode(errors="replace").rstrip()
                 if not self.progress.saw(line):
                     output.append(line)
+
+
+def place(output: Path, binary: Path) -> None:
+    """Give the build `output` the generation's own name: a hard link (no copy of megabytes), a copy
+    where the file system has none. go replaces `output` with a new file at the next link, so what a
+    generation runs never changes under it."""
+    try:
+        binary.unlink()  # left by an earlier hotgo run whose numbering started over
+    except FileNotFoundError:
+        pass
+    try:
+        os.link(output, binary)
+    except OSError:
+        shutil.copy2(output, binary)
 
 
 class _Cancelled(Exception):

@@ -48,16 +48,9 @@ def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, st
     if package.startswith(".") and _is_pattern(package):
         root, build_path = _relative_pattern(cwd, package)
     elif package.startswith("."):
-        directory = _existing_directory(cwd, package)
-        if directory.is_file():
-            parent = os.path.relpath(directory.parent, cwd)
-            raise UsageError(f"package {package} is a file: hotgo builds a package and watches its directory; "
-                             f"give the directory instead, e.g. hotgo run {'./' + parent if parent != '.' else '.'}")
-        if not directory.is_dir():
-            raise UsageError(f"package {package}: directory {directory} does not exist")
+        directory = _package_directory(cwd, package)
         root = find_module_root(directory)
-        relative = directory.relative_to(root).as_posix()
-        build_path = "." if relative == "." else "./" + relative
+        build_path = _build_path(directory, root)
     else:
         root = find_module_root(cwd)
         build_path = package
@@ -83,6 +76,31 @@ def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, st
     directory = commands[0]
     if _is_pattern(build_path):  # a pattern naming one command (maybe among libraries): that one is built
         build_path = _build_path(directory, root)
+    return _package(root, build_path, directory)
+
+
+def locate_package(cwd: Path, package: str) -> Optional[GoPackage]:
+    """What `resolve_package` will find for a directory (`./cmd/api`), from the file system alone:
+    enough to start the first build while `go list` checks it. None for a pattern or an import path."""
+    if not package.startswith(".") or _is_pattern(package):
+        return None
+    directory = _package_directory(cwd, package)
+    root = find_module_root(directory)
+    return _package(root, _build_path(directory, root), directory)
+
+
+def _package_directory(cwd: Path, package: str) -> Path:
+    directory = _existing_directory(cwd, package)
+    if directory.is_file():
+        parent = os.path.relpath(directory.parent, cwd)
+        raise UsageError(f"package {package} is a file: hotgo builds a package and watches its directory; "
+                         f"give the directory instead, e.g. hotgo run {'./' + parent if parent != '.' else '.'}")
+    if not directory.is_dir():
+        raise UsageError(f"package {package}: directory {directory} does not exist")
+    return directory
+
+
+def _package(root: Path, build_path: str, directory: Path) -> GoPackage:
     binary_name = directory.name if directory != root else _module_basename(root)
     return GoPackage(root=root, package=build_path, name=binary_name)
 

@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Optional
 
 from hotgo.browser.livereload import LiveReload
 from hotgo.build.go_build import Build, BuildResult, show_failure
+from hotgo.build.head_start import HeadStart
 from hotgo.log import Log
 from hotgo.loop.events import BuildDone, Event
 from hotgo.loop.reload_report import ReloadReports
@@ -27,7 +28,7 @@ class Builds:
                  browser: Optional[LiveReload], *, new_number: Callable[[], int],
                  still_serving: Callable[[], str], built: Callable[[int, Path, bool], None],
                  post: Callable[[Event], None], clock: Callable[[], float],
-                 new_build: Callable[..., Build]) -> None:
+                 new_build: Callable[..., Build], head_start: Optional[HeadStart] = None) -> None:
         self._service = service
         self._flags = flags
         self._log = log
@@ -40,6 +41,7 @@ class Builds:
         self._post = post
         self._clock = clock
         self._new_build = new_build
+        self._head_start = head_start  # generation 1's build, already running (hotgo/build/head_start.py)
         self.running: Optional[Build] = None
         self.last: Dict[str, str] = {"result": "none"}  # `hotgo status`: last_build
         self._stopped = False
@@ -57,13 +59,17 @@ class Builds:
             self._reports.drop(dropped.generation)
         number = self._new_number()
         package = self._service.package
-        self.running = self._new_build(
-            self._service.go, package.root, package.package, self._service.binary(number), number,
-            self._flags, self._service.settings.build_env, self._log,
-            lambda result: self._post(BuildDone(result)),
-        )
+        head_start, self._head_start = self._head_start, None
+        if head_start is not None and head_start.build.generation == number:
+            self.running = head_start.adopt(lambda result: self._post(BuildDone(result)))
+        else:
+            self.running = self._new_build(
+                self._service.go, package.root, package.package, self._service.binary(number), number,
+                self._flags, self._service.settings.build_env, self._log,
+                lambda result: self._post(BuildDone(result)), output=self._service.files.output(),
+            )
+            self.running.start()
         self._log.info(f"building generation {number} ({package.package})…", event="build", generation=number)
-        self.running.start()
         self._reports.begin(number, change, self.running.started)
 
     def cancel(self) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from hotgo import platform
+from hotgo.build.go_build import BuildFiles
 from hotgo.build.go_module import GoPackage
 from hotgo.choices import SocketMode
 from hotgo.handoff.shared_port import SharedPort
@@ -42,7 +42,7 @@ class Service:
 
     @property
     def bin_dir(self) -> Path:
-        return self.state_dir / "bin"
+        return self.files.bin_dir
 
     @property
     def ports(self) -> Tuple[int, ...]:
@@ -56,6 +56,9 @@ class Service:
     def inherited(self) -> Sequence[socket.socket]:
         return self.shared.inherited
 
+    @property
+    def files(self) -> BuildFiles:
+        return BuildFiles(self.state_dir / "bin", self.package.name)
+
     def binary(self, number: int) -> Path:
-        """A new file per generation: a running binary is never overwritten (Windows cannot)."""
-        return self.bin_dir / f"{self.package.name}-{number}{platform.EXE_SUFFIX}"
+        return self.files.binary(number)

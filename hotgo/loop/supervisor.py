@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, Optional
 
 from hotgo import platform
 from hotgo.browser.livereload import LiveReload
-from hotgo.build.go_build import Build, prune_builds
+from hotgo.build.go_build import Build, go_flags, prune_builds
+from hotgo.build.head_start import HeadStart
 from hotgo.choices import SocketMode
 from hotgo.handoff.environment import service_env
 from hotgo.handoff.generation import Generation, State, describe_exit
@@ -43,7 +44,7 @@ from hotgo.loop.serving_binary import ServingBinary
 from hotgo.loop.status_note import StatusNote
 from hotgo.platform import linux_proc
 from hotgo.push.pusher import ConfigChecked, ConfigPusher, PushAnswered
-from hotgo.settings.profiles import attach_hint, merge
+from hotgo.settings.profiles import attach_hint
 from hotgo.settings.push_method import parse_push
 from hotgo.settings.schema import format_duration
 from hotgo.watch.change_set import ChangeSet
@@ -62,6 +63,7 @@ class Supervisor:
         # The collaborators that reach outside the process; the scripted tests pass fakes.
         clock: Callable[[], float] = time.monotonic,
         new_build: Callable[..., Build] = Build,
+        head_start: Optional[HeadStart] = None,  # generation 1's build, started before the loop existed
         new_generation: Callable[[int, Path, str], Generation] = Generation,
     ) -> None:
         settings = service.settings
@@ -89,12 +91,11 @@ class Supervisor:
         self.binaries = ServingBinary(log, self.after, self.lineup.live_serving, service.artifact)
         self.reports = ReloadReports(log, settings.run_stop_signal, service.shown_addresses)
         self.drains = Drains(service, self.lineup, self.reports, log, clock, self.after, self.post)
-        flags = merge(settings.build_profile, settings.build_flags,
-                      settings.build_env.get("GOFLAGS", os.environ.get("GOFLAGS", "")))
+        flags = go_flags(settings.build_profile, settings.build_flags, settings.build_env)
         gate = SaveGate(quiet_at, settings.watch_settle, settings.watch_max_wait, clock, self.after, self.post)
         self.builds = Builds(service, flags, log, gate, self.reports, browser, new_number=self.lineup.new_number,
                              still_serving=self.lineup.still_serving, built=self._built, post=self.post,
-                             clock=clock, new_build=new_build)
+                             clock=clock, new_build=new_build, head_start=head_start)
         self.pusher = ConfigPusher(
             parse_push(settings.config_push), settings.config_validate or None, settings.config_ack_timeout,
             settings.config_min_interval, settings.watch_settle,

@@ -44,6 +44,8 @@ class Capabilities:
     exec_bit: bool
     # A service's output pipe can be enlarged to 1 MiB (Linux F_SETPIPE_SZ); else it holds 64 KiB.
     large_output_pipe: bool
+    # A running program's file may lose its name to a new file (POSIX); Windows refuses while it runs.
+    replace_running_binary: bool
     # The suffix of an executable's file name.
     exe_suffix: str
     # What the OS counts a name in: "bytes" (UTF-8, POSIX) or "UTF-16 units" (Windows).
@@ -72,6 +74,7 @@ def capabilities_for(system: str, proc_net: bool = False) -> Capabilities:
         reuseaddr_shares_port=windows,
         exec_bit=not windows,
         large_output_pipe=linux,
+        replace_running_binary=not windows,
         exe_suffix=".exe" if windows else "",
         name_unit="UTF-16 units" if windows else "bytes",
         name_max=255,

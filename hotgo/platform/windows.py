@@ -22,8 +22,6 @@ import threading
 import weakref
 from typing import IO, Any, Dict, List, Optional, Protocol, Sequence, cast
 
-import psutil
-
 from hotgo.platform.base import PopenFactory
 
 GRACEFUL_STOP = "CTRL_BREAK_EVENT"  # what every graceful stop really delivers, for messages
@@ -31,6 +29,8 @@ GRACEFUL_STOP = "CTRL_BREAK_EVENT"  # what every graceful stop really delivers, 
 
 def kill_tree_psutil(pid: int) -> None:
     """Kill a process and its descendants one by one (a process with no job)."""
+    import psutil  # here: importing it costs every start of hotgo ~10 ms, on every OS
+
     try:
         parent = psutil.Process(pid)
         victims = [*parent.children(recursive=True), parent]

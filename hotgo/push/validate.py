@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-import yaml
-
 from hotgo.errors import UsageError
 from hotgo.push.validator_errors import brief
 from hotgo.settings import env_file
@@ -79,13 +77,12 @@ def _parse(path: Path, data: bytes) -> Verdict:
     return Verdict(True)
 
 
-# The C loader when PyYAML was built with libyaml: the same errors, faster.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _parse_yaml(path: Path, text: str) -> Verdict:
+    import yaml  # here: its import costs every start of hotgo ~15 ms, and few services read YAML
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader where PyYAML has libyaml: faster
     try:
-        for _document in yaml.load_all(text, Loader=_YAML_LOADER):  # `---` separated files are common
+        for _document in yaml.load_all(text, Loader=loader):  # `---` separated files are common
             pass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
