@@ -17,7 +17,7 @@ stamping runs git there. Refused connections: the time per reload during which t
 connections were refused or reset (a reloader that stops the old process before the new one
 listens). Prints one table.
 
-    python bench/build_profiles.py [--edits 20]
+    python bench/peers.py [--edits 20]
 """
 
 from __future__ import annotations
