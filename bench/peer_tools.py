@@ -8,6 +8,7 @@ its whole process group.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import psutil
 from common import PACKAGE, LoadStats, WrkLoad, set_version, wait_for
-from harness import field_of
+from harness import field_of, process_tree
 
 POLL = 0.005  # the probe's period, seconds
 INSTALL_TIMEOUT = 300.0  # per installation attempt, seconds
@@ -176,7 +178,20 @@ class Reloader:
             raise
 
     def close(self) -> None:
+        """SIGINT to its group, then SIGKILL to it, and to every group and process that was below it: air and
+        reflex start the service in a process group of its own."""
+        below = process_tree(self.proc.pid)[1:]
+        groups = set()
+        for proc in below:
+            with contextlib.suppress(psutil.Error):
+                groups.add(os.getpgid(proc.pid))
         kill_group(self.proc, signal.SIGINT)
+        for group in groups - {self.proc.pid, os.getpgid(0)}:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        for proc in below:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
 
 
 # -- probing and timing ------------------------------------------------------------------------------------

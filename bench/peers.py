@@ -375,6 +375,7 @@ def main() -> int:
         raise KeyboardInterrupt  # so that every `finally` stops what it started
 
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started where SIGINT is ignored (`&`)
     wait_for_sample()
     log(f"peers: installed into {args.tools} when missing")
     tools = peers(args.tools)
