@@ -204,7 +204,8 @@ def measure(rows: List[Row], edits: int, loaded: bool, nonce: str) -> None:
             assert row.edit is not None
             row.edits[loaded].append(row.edit(f"{'w' if loaded else 'e'}{nonce}-{i}", loaded))
         log(f"{'under wrk: ' if loaded else ''}edit {i}/{edits}: "
-            + ", ".join(f"{r.name.split()[0]} {ms(r.edits[loaded][-1].seconds)}" for r in measured))
+            + ", ".join(f"{'hotgo-' + r.profile if r.profile else r.name.split()[0]} {ms(r.edits[loaded][-1].seconds)}"
+                        for r in measured))
 
 
 def report(rows: List[Row], loaded: bool) -> None:
@@ -382,7 +383,8 @@ def main() -> int:
     load = args.load and wrk_available()
     goflags = subprocess.run(["go", "env", "GOFLAGS"], capture_output=True, text=True, check=False).stdout.strip()
     print(f"{go_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, "
-          f"go env GOFLAGS={goflags!r} (applies to every row)")
+          f"go env GOFLAGS={goflags!r}" + (" (every row builds with it: the plain rows are not Go's defaults; "
+                                           "`go env -u GOFLAGS` or GOFLAGS=... to change it)" if goflags else ""))
     print("tools: " + ", ".join(f"{t.name} {t.version}" if t.path else f"{t.name}: {t.why}" for t in tools.values())
           + (f", wrk {wrk_version()}" if wrk_available() else ", wrk: not on PATH (the pass under load is skipped)"))
 
