@@ -62,6 +62,9 @@ class Builds:
         head_start, self._head_start = self._head_start, None
         if head_start is not None and head_start.build.generation == number:
             self.running = head_start.adopt(lambda result: self._post(BuildDone(result)))
+            early = self._clock() - self.running.started
+            self._log.info(f"building generation {number} ({package.package}) since {early * 1000:.0f}ms, "
+                           "while hotgo started…", event="build", generation=number, early=round(early, 4))
         else:
             self.running = self._new_build(
                 self._service.go, package.root, package.package, self._service.binary(number), number,
@@ -69,7 +72,7 @@ class Builds:
                 lambda result: self._post(BuildDone(result)), output=self._service.files.output(),
             )
             self.running.start()
-        self._log.info(f"building generation {number} ({package.package})…", event="build", generation=number)
+            self._log.info(f"building generation {number} ({package.package})…", event="build", generation=number)
         self._reports.begin(number, change, self.running.started)
 
     def cancel(self) -> None:
