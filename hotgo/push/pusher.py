@@ -301,8 +301,8 @@ class ConfigPusher:
     def _late_over(self, late: _LateWait) -> None:
         if self._late is not late or self._clock() < late.until:
             return  # amended, replaced by a newer push, or given more time by a late RELOADING=1
-        self._late = None  # nothing came: the unconfirmed report stands
-        if late.flight.answer.reloading:
+        self._late = None  # the window is over: an answer from now on is not this push's
+        if late.flight.answer.reloading:  # begun late and never finished; otherwise the report stands
             self._amend(late, PushOutcome.FAILED, f"RELOADING=1 but no READY=1 within {self.ack_timeout:g}s")
 
     def _amend(self, late: _LateWait, result: PushOutcome, message: str) -> None:
