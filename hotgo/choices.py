@@ -4,7 +4,7 @@ Their values are what users write in settings and what JSON logs and `hotgo stat
 carry, so str(), repr() and f-strings give the value, on every Python (3.12 changed
 the default), and messages read as they did when these were plain strings. The kinds
 that several layers share live here; the others next to their one user (PushKind in
-hotgo.settings.push_method, PushOutcome in hotgo.push.pusher, ReadyKind in hotgo.handoff.readiness).
+hotgo.settings.push_method, PushOutcome in hotgo.push.outcome, ReadyKind in hotgo.handoff.readiness).
 """
 
 from __future__ import annotations

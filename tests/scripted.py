@@ -4,6 +4,7 @@ The supervisor takes its clock, its build starter and its process starter as par
 here they record what the loop asked for (`actions`) instead of doing it. A test posts
 the events a real run would post (a build finished, READY=1 arrived, a process exited),
 moves the fake clock, and asserts the actions and the `--log-format json` events.
+`Pushing` does the same for the config pusher alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from hotgo.build.go_build import Build, BuildResult
 from hotgo.build.go_module import GoPackage
+from hotgo.deadlines import Timers
 from hotgo.handoff.generation import Generation, State
 from hotgo.handoff.notify import Message
 from hotgo.handoff.shared_port import SharedPort
@@ -25,6 +27,9 @@ from hotgo.log import Log
 from hotgo.loop.events import BuildDone, Event, Exited, FilesChanged, Notified, StopRequested
 from hotgo.loop.service import Service
 from hotgo.loop.supervisor import Supervisor
+from hotgo.push.pusher import ConfigPusher
+from hotgo.push.validate import Verdict
+from hotgo.settings.push_method import parse_push
 from hotgo.settings.schema import Settings
 from hotgo.watch.change_set import ChangeSet
 
@@ -216,3 +221,46 @@ class Script:
     def candidate(self) -> int:
         candidate = self.supervisor.lineup.candidate
         return candidate.number if candidate is not None else 0
+
+
+class Pushing:
+    """A ConfigPusher with a fake clock, a fake signal sender and one serving generation."""
+
+    def __init__(self, tmp_path: Path, push: str = "signal:SIGHUP", busy: bool = False) -> None:
+        self.clock = FakeClock()
+        self.timers = Timers(self.clock)
+        self.log = JsonLog()
+        self.signals: List[Tuple[int, str]] = []
+        self.pushed: List[int] = []
+        self.busy = busy
+        self.root = tmp_path
+        self.serving: Optional[Generation] = Generation(1, tmp_path / "svc-1", "svc")
+        self.serving.state = State.READY
+        self.pusher = ConfigPusher(
+            parse_push(push), None, 5.0, 0.5, 0.05, None, tmp_path, tmp_path, self.log,
+            self.timers.after, lambda event: None,
+            serving=lambda: self.serving, busy=lambda: self.busy, restart=lambda: None,
+            clock=self.clock, send_signal=self._signal,
+        )
+        self.pusher.pushed = self.pushed.append
+
+    def _signal(self, generation: Generation, name: str) -> bool:
+        self.signals.append((generation.number, name))
+        return True
+
+    def checked(self, *names: str, ok: bool = True, message: str = "") -> None:
+        self.pusher.on_checked([(self.root / name, Verdict(ok, message)) for name in names])
+
+    def notify(self, **message: str) -> None:
+        """What generation 1 sends on its NOTIFY_SOCKET."""
+        self.pusher.on_notify(1, dict(message))
+
+    def notify_from(self, number: int, **message: str) -> None:
+        self.pusher.on_notify(number, dict(message))
+
+    def advance(self, seconds: float) -> None:
+        self.clock.now += seconds
+        self.timers.run_due()
+
+    def results(self) -> List[Dict[str, Any]]:
+        return [r for r in self.log.records() if r["event"] == "config_push"]

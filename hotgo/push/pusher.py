@@ -9,53 +9,37 @@ Every push ends in one of three outcomes, never a guessed success:
 confirmed (READY=1 after RELOADING=1 without an error, a 2xx, the fresh process
 of `restart` ready), failed (ERRNO=, an error STATUS= inside the RELOADING=1 …
 READY=1 window, RELOADING=1 without READY=1, no answer from a service that
-answered before, a non-2xx, the process died) or unconfirmed (sent; the service
-gives no answer it could). A service that never spoke sd_notify cannot answer,
+answered an earlier push in time, a non-2xx, the process died) or unconfirmed (sent;
+the service gives no answer it could). A service that never spoke sd_notify cannot answer,
 so its pushes are unconfirmed at once rather than after ack_timeout.
+
+Only the push's own generation answers it, and only after the push was sent: what a
+service says before (its start-up READY=1, Caddy's own RELOADING=1 … READY=1) tells that it
+speaks sd_notify, never that it answers pushes. An answer that comes within ack_timeout
+after an unconfirmed report amends it (a second `config_push` event, `amends: true`).
 """
 
 from __future__ import annotations
 
 import functools
-import http.client
 import threading
 import time
-import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from hotgo import platform
-from hotgo.choices import Kind
 from hotgo.handoff.generation import Generation
 from hotgo.handoff.notify import Message
 from hotgo.log import Log
+from hotgo.push.http_push import http_push
+from hotgo.push.outcome import PushOutcome, PushRecord
+from hotgo.push.reload_answer import ReloadAnswer
 from hotgo.push.validate import Verdict, check_file
-from hotgo.push.validator_errors import looks_like_error
 from hotgo.settings.push_method import PushKind, PushMethod
 from hotgo.settings.push_method import parse_push as parse_push  # the supervisor imports it from here
 
 INCOMPLETE_RETRIES = 5  # an empty file is re-checked this many times, a settle apart
-
-
-class PushOutcome(Kind):
-    """How a push ended; never a guessed success."""
-
-    CONFIRMED = "confirmed"  # the service said it took the config
-    FAILED = "failed"  # refused by the check or the service, or no answer from one that answers
-    UNCONFIRMED = "unconfirmed"  # sent; the service gives no answer it could
-    NONE = "none"  # nothing pushed yet
-
-
-@dataclass
-class PushRecord:
-    """The last push, as `hotgo status` shows it."""
-
-    when: float = 0.0
-    files: List[str] = field(default_factory=list)
-    result: PushOutcome = PushOutcome.NONE
-    message: str = ""
-    generation: int = 0
 
 
 @dataclass
@@ -63,10 +47,17 @@ class _InFlight:
     generation: Generation
     files: List[str]
     started: float
-    reloading: bool = False
-    status: str = ""  # STATUS= inside the RELOADING=1 … READY=1 window
-    errno: str = ""
+    answer: ReloadAnswer  # push = signal: what the generation said since the signal
     fresh: Optional[int] = None  # push = restart: the generation whose readiness confirms it
+
+
+@dataclass
+class _LateWait:
+    """A signal push reported unconfirmed, while an answer may still amend it."""
+
+    flight: _InFlight
+    record: PushRecord  # what `hotgo status` shows of it, replaced only while it is still the last
+    until: float  # ack_timeout after the report, or after a late RELOADING=1
 
 
 class ConfigPusher:
@@ -119,8 +110,10 @@ class ConfigPusher:
         self._in_flight: Optional[_InFlight] = None
         self._last_push_at = -1e9
         self._wait_timer = False
-        self._acks_seen: Optional[bool] = None  # learned: does the service answer reloads?
-        self._spoke: Set[int] = set()  # generations that sent anything on NOTIFY_SOCKET
+        self._spoke: Set[int] = set()  # generations that sent anything on NOTIFY_SOCKET (start-up included)
+        self._answered: Set[int] = set()  # generations that answered a push within ack_timeout
+        self._unanswered = False  # the last push waited ack_timeout for nothing: later ones are not waited for
+        self._late: Optional[_LateWait] = None
         self._told_unconfirmed = False
 
     def _name(self, path: Path) -> str:
@@ -211,7 +204,8 @@ class ConfigPusher:
                           event="config_changed", files=files)
             return
         self._last_push_at = self._clock()
-        flight = _InFlight(serving, files, self._clock())
+        self._late = None  # an answer from now on is this push's: an older one can no longer be told apart
+        flight = _InFlight(serving, files, self._clock(), ReloadAnswer())
         self._in_flight = flight
         if self.method.kind is PushKind.RESTART:
             self.log.info(f"config changed ({shown}): handing off to a fresh process of the same build",
@@ -240,36 +234,15 @@ class ConfigPusher:
             # No READY=1, no STATUS=, nothing: it cannot answer a reload either; waiting is pointless.
             self._finish(flight, PushOutcome.UNCONFIRMED, f"sent {self.method.signal}; the service never "
                          "spoke sd_notify, so it cannot acknowledge")
-        elif self._acks_seen is False:
+        elif self._unanswered and serving.number not in self._answered:
             self._finish(flight, PushOutcome.UNCONFIRMED, f"sent {self.method.signal}; the service did not "
                          "answer earlier pushes with RELOADING=1")
         else:
             self._after(self.ack_timeout, lambda: self._ack_timeout(flight))
 
     def _http(self, flight: _InFlight, url: str) -> None:
-        parts = urllib.parse.urlsplit(url)
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
-        delay = 0.1
-        message = ""
-        for _attempt in range(5):
-            conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=10)
-            try:
-                conn.request(self.method.method, path, headers={"User-Agent": "hotgo-push", "Connection": "close"})
-                response = conn.getresponse()
-                body = " ".join(response.read(2000).decode(errors="replace").split())
-            except (OSError, http.client.HTTPException) as err:
-                message = f"{url}: {err}"
-                time.sleep(delay)  # on the push thread only; the service may be between generations
-                delay *= 2
-                continue
-            finally:
-                conn.close()
-            ok = 200 <= response.status < 300
-            self._post(PushAnswered(flight.generation.number, ok, f"HTTP {response.status}: {body}".strip(": ")))
-            return
-        self._post(PushAnswered(flight.generation.number, False, message))
+        ok, message = http_push(self.method.method, url)
+        self._post(PushAnswered(flight.generation.number, ok, message))
 
     def on_http_answer(self, answer: PushAnswered) -> None:
         flight = self._in_flight
@@ -278,40 +251,72 @@ class ConfigPusher:
 
     def on_notify(self, number: int, message: Message) -> None:
         self._spoke.add(number)
-        if message.get("RELOADING") == "1":
-            self._acks_seen = True  # even late: the next push waits for the answer
-        flight = self._in_flight
-        if flight is None or flight.generation.number != number or self.method.kind is not PushKind.SIGNAL:
+        if self.method.kind is not PushKind.SIGNAL:
             return
-        if message.get("RELOADING") == "1":
-            flight.reloading, flight.status, flight.errno = True, "", ""
-        if not flight.reloading:
-            return  # a STATUS= before the reload began says nothing about it
-        if "STATUS" in message:
-            flight.status = message["STATUS"]
-        if "ERRNO" in message:
-            flight.errno = message["ERRNO"]
-        if message.get("READY") == "1":
-            if flight.errno and flight.errno != "0":
-                self._finish(flight, PushOutcome.FAILED, flight.status or f"ERRNO={flight.errno}")
-            elif flight.status and looks_like_error(flight.status):
-                self._finish(flight, PushOutcome.FAILED, flight.status)
-            else:
-                self._finish(flight, PushOutcome.CONFIRMED, flight.status or "RELOADING=1 … READY=1")
+        flight, late = self._in_flight, self._late
+        if flight is not None and flight.generation.number == number:
+            verdict = flight.answer.hear(message)
+            if flight.answer.reloading:
+                self._answered.add(number)
+                self._unanswered = False
+            if verdict is not None:
+                self._finish(flight, *verdict)
+        elif late is not None and late.flight.generation.number == number:
+            self._late_notify(late, message)
 
     def _ack_timeout(self, flight: _InFlight) -> None:
         if self._in_flight is not flight:
             return
         waited = f"{self.ack_timeout:g}s"
-        if flight.reloading:
+        number = flight.generation.number
+        if flight.answer.reloading:
             self._finish(flight, PushOutcome.FAILED, f"RELOADING=1 but no READY=1 within {waited}")
-        elif self._acks_seen:
-            self._finish(flight, PushOutcome.FAILED, f"no answer within {waited} (no RELOADING=1; the service "
-                         "answered earlier pushes)")
+        elif number in self._answered:
+            self._finish(flight, PushOutcome.FAILED, f"no answer within {waited} (no RELOADING=1; generation "
+                         f"{number} answered earlier pushes)")
         else:
-            self._acks_seen = False
+            self._unanswered = True
             self._finish(flight, PushOutcome.UNCONFIRMED, f"no RELOADING=1 within {waited}: the service speaks "
                          "sd_notify but does not answer reloads")
+
+    # -- a late answer ---------------------------------------------------------------
+    def _wait_late(self, flight: _InFlight) -> None:
+        """After an unconfirmed report: listen on for ack_timeout, an answer then still amends it."""
+        late = _LateWait(flight, self.last, self._clock() + self.ack_timeout)
+        self._late = late
+        self._after(self.ack_timeout, lambda: self._late_over(late))
+
+    def _late_notify(self, late: _LateWait, message: Message) -> None:
+        began = late.flight.answer.reloading
+        verdict = late.flight.answer.hear(message)
+        if late.flight.answer.reloading and not began:
+            # It answers, only slowly: the next push waits for its answer again, and the answer gets its
+            # ack_timeout from here. Not "answered": silence from it is no failure.
+            self._unanswered = False
+            late.until = self._clock() + self.ack_timeout
+            self._after(self.ack_timeout, lambda: self._late_over(late))
+        if verdict is not None:
+            self._amend(late, *verdict)
+
+    def _late_over(self, late: _LateWait) -> None:
+        if self._late is not late or self._clock() < late.until:
+            return  # amended, replaced by a newer push, or given more time by a late RELOADING=1
+        self._late = None  # the window is over: an answer from now on is not this push's
+        if late.flight.answer.reloading:  # begun late and never finished; otherwise the report stands
+            self._amend(late, PushOutcome.FAILED, f"RELOADING=1 but no READY=1 within {self.ack_timeout:g}s")
+
+    def _amend(self, late: _LateWait, result: PushOutcome, message: str) -> None:
+        self._late = None
+        flight = late.flight
+        took = self._clock() - flight.started
+        message = (f"{message} (answered {took:.1f}s after the push, once it was reported unconfirmed; "
+                   f"ack_timeout is {self.ack_timeout:g}s)")
+        if self.last is late.record:  # `hotgo status` shows it until a newer push or refusal replaces it
+            self._record(flight.generation, flight.files, result, message)
+        say = self.log.ok if result is PushOutcome.CONFIRMED else self.log.error
+        say(f"config push to generation {flight.generation.number} ({', '.join(flight.files)}) {result} after all: "
+            f"{message}", event="config_push", generation=flight.generation.number, result=result,
+            files=flight.files, seconds=round(took, 3), amends=True)
 
     def generation_ready(self, number: int) -> None:
         flight = self._in_flight
@@ -339,6 +344,8 @@ class ConfigPusher:
                      "values before the push")
         say(line, event="config_push", generation=flight.generation.number, result=result, files=flight.files,
             seconds=round(took, 3))
+        if result is PushOutcome.UNCONFIRMED:
+            self._wait_late(flight)
         self.try_push()
 
     def _record(self, generation: Generation, files: List[str], result: PushOutcome, message: str) -> None:
@@ -347,6 +354,9 @@ class ConfigPusher:
     def generation_gone(self, number: int) -> None:
         flight = self._in_flight
         self._spoke.discard(number)
+        self._answered.discard(number)
+        if self._late is not None and self._late.flight.generation.number == number:
+            self._late = None  # nothing more can come; its unconfirmed report stands
         if flight is not None and flight.fresh is not None:
             if flight.fresh == number:
                 self._finish(flight, PushOutcome.FAILED,

@@ -307,7 +307,8 @@ SETTINGS: Tuple[Setting, ...] = (
             "extension) or a command run without a shell, e.g. \"{binary} -check-config {file}\".",
             _validate_command),
     Setting("config", "ack_timeout", 5.0, "How long to wait for the service's notify-reload answer "
-            "(RELOADING=1 … READY=1); a service that never spoke sd_notify is not waited for.", _timeout),
+            "(RELOADING=1 … READY=1), and for a late one after an `unconfirmed` report (it amends the report); "
+            "a service that never spoke sd_notify is not waited for.", _timeout),
     Setting("config", "min_interval", 0.5, "Minimum time between two pushes; changes meanwhile are "
             "coalesced (the latest wins).", _duration),
     Setting("browser", "listen", "", "Live-reload proxy in front of the first listen address, e.g. "

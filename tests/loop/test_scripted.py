@@ -9,24 +9,22 @@ on processes and the `--log-format json` events a user or a tool would read.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List
 
 import pytest
-from scripted import FakeClock, FakeGeneration, JsonLog, Script
+from scripted import FakeGeneration, Pushing, Script
 
 from hotgo import platform
 from hotgo.control.status_text import describe_status
-from hotgo.deadlines import Timers
-from hotgo.handoff.generation import Generation, State
+from hotgo.handoff.generation import Generation
 from hotgo.handoff.readiness import OWN_PORT_GRACE, Observed
 from hotgo.loop import own_port
 from hotgo.loop.crash_policy import BACKOFF_FIRST, CRASH_GIVE_UP
 from hotgo.loop.events import ControlRequest, ReplySlot, SocketSeen
 from hotgo.platform import linux_proc
-from hotgo.push.pusher import ConfigChecked, ConfigPusher
+from hotgo.push.pusher import ConfigChecked
 from hotgo.push.validate import Verdict
 from hotgo.settings.addresses import parse_listen
-from hotgo.settings.push_method import parse_push
 
 
 @pytest.fixture
@@ -443,45 +441,6 @@ def test_address_in_use_at_start_retries_stop_then_start(script: Script) -> None
 
 
 # -- the config pusher -----------------------------------------------------------------
-
-class Pushing:
-    """A ConfigPusher with a fake clock, a fake signal sender and one serving generation."""
-
-    def __init__(self, tmp_path: Path, push: str = "signal:SIGHUP", busy: bool = False) -> None:
-        self.clock = FakeClock()
-        self.timers = Timers(self.clock)
-        self.log = JsonLog()
-        self.signals: List[Tuple[int, str]] = []
-        self.pushed: List[int] = []
-        self.busy = busy
-        self.root = tmp_path
-        self.serving: Optional[Generation] = Generation(1, tmp_path / "svc-1", "svc")
-        self.serving.state = State.READY
-        self.pusher = ConfigPusher(
-            parse_push(push), None, 5.0, 0.5, 0.05, None, tmp_path, tmp_path, self.log,
-            self.timers.after, lambda event: None,
-            serving=lambda: self.serving, busy=lambda: self.busy, restart=lambda: None,
-            clock=self.clock, send_signal=self._signal,
-        )
-        self.pusher.pushed = self.pushed.append
-
-    def _signal(self, generation: Generation, name: str) -> bool:
-        self.signals.append((generation.number, name))
-        return True
-
-    def checked(self, *names: str, ok: bool = True, message: str = "") -> None:
-        self.pusher.on_checked([(self.root / name, Verdict(ok, message)) for name in names])
-
-    def notify(self, **message: str) -> None:
-        self.pusher.on_notify(1, dict(message))
-
-    def advance(self, seconds: float) -> None:
-        self.clock.now += seconds
-        self.timers.run_due()
-
-    def results(self) -> List[Dict[str, Any]]:
-        return [r for r in self.log.records() if r["event"] == "config_push"]
-
 
 def test_push_to_a_service_that_never_spoke_sd_notify_is_unconfirmed_at_once(tmp_path: Path) -> None:
     push = Pushing(tmp_path)
