@@ -14,6 +14,7 @@ from typing import Callable, Optional
 from hotgo.build.go_build import Build, BuildResult
 
 Deliver = Callable[[BuildResult], None]
+ABANDON_WAIT = 5.0  # a killed go ends in milliseconds; this only bounds a go that hangs in D state
 
 
 class HeadStart:
@@ -22,6 +23,7 @@ class HeadStart:
         self._result: Optional[BuildResult] = None  # a result that came before the loop took the build
         self._deliver: Optional[Deliver] = None
         self._adopted = False
+        self._ended = threading.Event()
         self.build = new_build(self._done)
         self.build.start()
 
@@ -35,14 +37,18 @@ class HeadStart:
             on_done(result)
         return self.build
 
-    def abandon(self) -> None:
-        """hotgo exits before its loop ran (a bad flag found later, a port in use): no build left behind."""
+    def abandon(self, wait: float = ABANDON_WAIT) -> None:
+        """hotgo exits before its loop ran (a port in use, a stop signal): no build left behind.
+        Waits until go has been reaped, so that what it left (a killed linker) is the orphan
+        reaper's to collect before hotgo exits."""
         with self._lock:
             adopted = self._adopted
         if not adopted:
             self.build.cancel()
+            self._ended.wait(wait)
 
     def _done(self, result: BuildResult) -> None:
+        self._ended.set()
         with self._lock:
             deliver = self._deliver
             if deliver is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from pathlib import Path
 from typing import Callable, List
 
@@ -56,9 +58,23 @@ def test_a_result_after_the_loop_took_the_build_goes_straight_to_it() -> None:
     assert [r.ok for r in got] == [False]
 
 
+def test_abandoning_waits_until_the_build_has_ended() -> None:
+    actions: List[str] = []
+    head = head_start(actions)
+    assert isinstance(head.build, RecordedBuild)
+    build = head.build
+    ended = threading.Timer(0.05, lambda: build.deliver(result()))  # go, killed, reaped a moment later
+    ended.start()
+    started = time.monotonic()
+    head.abandon(wait=10)
+    assert 0.04 <= time.monotonic() - started < 5, "abandon returned before the build had ended"
+    assert actions == ["start", "cancel"]
+    ended.join()
+
+
 def test_abandoned_before_the_loop_ran_it_is_cancelled_and_after_it_is_not() -> None:
     actions: List[str] = []
-    head_start(actions).abandon()
+    head_start(actions).abandon(wait=0.01)  # this fake never ends: the wait is bounded
     assert actions == ["start", "cancel"]
 
     actions.clear()
