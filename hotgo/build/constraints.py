@@ -2,7 +2,7 @@
 
 go names no tag; the files' `//go:build` lines do. `ignore` (and the like) marks an
 example or a generator run on its own, never built as a package: copy it or
-`go run` it. Any other tag is one the build must be given: `--build-flags '-tags=…'`.
+`go run` it. Any other tag is one the build must be given: `--build-flags=-tags=…`.
 """
 
 from __future__ import annotations
@@ -40,9 +40,17 @@ def _expressions(directory: Path) -> List[str]:
 def constraint_hint(message: str) -> Optional[str]:
     """The fix for go's build-constraint refusal in `message`, or None when it is not one."""
     excluded = _EXCLUDED.search(message)
-    if excluded is None:
-        return None
-    directory = Path(excluded.group("dir"))
+    return directory_hint(Path(excluded.group("dir"))) if excluded else None
+
+
+def never_built(directory: Path) -> bool:
+    """Every file of the directory carries a tag no build sets (`//go:build ignore`)."""
+    expressions = _expressions(directory)
+    return bool(expressions) and all(any(t in NEVER_SET for t in _TAG.findall(e)) for e in expressions)
+
+
+def directory_hint(directory: Path) -> Optional[str]:
+    """Why go builds nothing of `directory`, and what to do, from its files' //go:build lines."""
     expressions = [e for e in _expressions(directory) if e]
     if not expressions:
         return None
@@ -56,7 +64,7 @@ def constraint_hint(message: str) -> Optional[str]:
                      and not re.fullmatch(r"go1\.\d+", t)})
     if wanted:
         return (f"its files need the build tag{'s' if len(wanted) > 1 else ''} {', '.join(wanted)} "
-                f"(`//go:build {expressions[0]}`): pass it with --build-flags '-tags={','.join(wanted)}' "
+                f"(`//go:build {expressions[0]}`): pass it with --build-flags=-tags={','.join(wanted)} "
                 f"or [build] flags = [\"-tags={','.join(wanted)}\"] in hotgo.toml")
     return (f"its files are built only for other systems or Go versions (`//go:build {expressions[0]}`); "
             "build on such a system, or set GOOS/GOARCH in [build] env")
