@@ -122,7 +122,7 @@ def write(root: Path, force: bool, cwd: Optional[Path] = None) -> Tuple[Path, Li
     notes: Dict[str, str] = {}
     packages = detect_packages(root, cwd)
     hint = directory_hint(cwd) if cwd is not None and never_built(cwd) else None
-    if hint:
+    if cwd is not None and hint:
         notes["build_package"] = f"{shown(cwd, root)}: {hint}"
         said.append(f"not proposed: {shown(cwd, root)}: {hint}")
     if packages:
