@@ -31,8 +31,8 @@ _DECLARATION = re.compile(
     r"(?:&[\w.\[\]]+\s*,\s*)?\"(?P<name>[\w.-]+)\"\s*,(?P<rest>[^\n]*)"
 )
 # cobra `Use: "validate [flags]"`, Caddy and urfave/cli `Name: "validate"`, kingpin `Command("check-config", …)`
-_SUBCOMMAND = re.compile(r"(?:\bUse:\s*|\bName:\s*|\.Command\(\s*)\"(?P<name>validate|check|check-config|"
-                         r"validate-config|configtest)(?P<usage>[^\"]*)\"")
+_SUBCOMMAND = re.compile(r"(?:\bUse:\s*|\bName:\s*|\.Command\(\s*)\"(?P<name>check-config|validate-config|"
+                         r"configtest|validate|check)(?=[\s\"])(?P<usage>[^\"]*)\"")
 _NEXT_COMMAND = re.compile(r"\bUse:\s*\"|\bName:\s*\"|\.Command\(\s*\"|RegisterCommand\(|&cobra\.Command\{")
 # a flag of a subcommand: cmd.Flags().StringP("config", "c", "", …), Flag("config", …).String()
 _FILE_FLAG = re.compile(r"\.(?:String|StringP|StringVar|StringVarP|Flag)\(\s*(?:&[\w.\[\]]+\s*,\s*)?"
