@@ -99,7 +99,7 @@ def test_tool_config_files_are_never_the_services_and_the_named_file_is(tmp_path
     assert values["build_package"] == "./cmd/svc"
     text = (root / "hotgo.toml").read_text()
     for name in TOOL_FILES:
-        assert name not in values["config_files"]  # type: ignore[operator]
+        assert name not in values["config_files"]
     assert 'default of the "config" flag in cmd/svc/main.go' in text
     assert ".golangci.yml" in result.stdout and "configure tools" in result.stdout
 
