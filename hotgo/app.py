@@ -170,7 +170,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         if deployed is not None:
             package, artifact = deployed
         else:
-            package = guess or resolve_package(go, cwd, settings.build_package, settings.build_env)
+            package = guess or resolve_package(go, cwd, settings.build_package, settings.build_env,
+                                               settings.build_flags)
             artifact = None
         preflight.check_watch_paths(settings.watch_paths, package.root, set_at.get("watch_paths", "[watch] paths"))
         preflight.check_validate_command(settings.config_validate, cwd,
@@ -185,7 +186,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
             head_start = _first_build(settings, package, go, state_dir, log)
             stack.callback(head_start.abandon)
         if guess is not None:  # a typo, or not `package main`: hotgo ends here, the build cancelled
-            package = resolve_package(go, cwd, settings.build_package, settings.build_env)
+            package = resolve_package(go, cwd, settings.build_package, settings.build_env,
+                                      settings.build_flags)
             if package != guess and head_start is not None:
                 head_start.abandon()  # go list knows better: the loop builds generation 1 itself
                 head_start = None

@@ -130,8 +130,9 @@ def _command(namespace: argparse.Namespace) -> int:
 
 
 def init_command(force: bool) -> int:
-    root = find_module_root(app.current_directory())
-    target, detected = initfile.write(root, force)
+    cwd = app.current_directory()
+    root = find_module_root(cwd)
+    target, detected = initfile.write(root, force, cwd)
     print(f"wrote {target}")
     for line in detected:
         print(f"  {line}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Tuple
 
 from hotgo import platform, stop_signals
+from hotgo.build.constraints import constraint_hint
 from hotgo.errors import UsageError
 
 
@@ -42,9 +43,11 @@ def find_module_root(start: Path) -> Path:
     )
 
 
-def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, str]] = None) -> GoPackage:
+def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, str]] = None,
+                    build_flags: Iterable[str] = ()) -> GoPackage:
     """Ask `go list` where PKG is, so a typo is reported before anything starts. A pattern (`./...`,
-    `./cmd/...`) must name one main package, which is then the one built."""
+    `./cmd/...`) must name one main package, which is then the one built. The build's `-tags` (and
+    module flags) go to go list too: a package that needs a tag is found with it."""
     if package.startswith(".") and _is_pattern(package):
         root, build_path = _relative_pattern(cwd, package)
     elif package.startswith("."):
@@ -54,12 +57,13 @@ def resolve_package(go: str, cwd: Path, package: str, env: Optional[dict[str, st
     else:
         root = find_module_root(cwd)
         build_path = package
-    code, found, messages = _go_list(go, build_path, root, env)
+    code, found, messages = _go_list(go, build_path, root, env, list_flags(build_flags))
     if code is None:
         raise UsageError(f"`go list {build_path}` did not answer within {GO_LIST_TIMEOUT:g}s")
     if code != 0 or not found:
         message = " ".join(" ".join(messages).split()) or "go list failed"
-        raise UsageError(f"package {package}: {message}")
+        hint = constraint_hint(message)
+        raise UsageError(f"package {package}: {message}" + (f"; {hint}" if hint else ""))
     listed = found
     commands = [Path(directory) for name, directory in listed if name == "main"]
     if len(commands) > 1:
@@ -106,10 +110,24 @@ def _package(root: Path, build_path: str, directory: Path) -> GoPackage:
 
 
 GO_LIST_TIMEOUT = 120.0
+_LIST_FLAGS = ("-tags", "-mod", "-modfile")
+
+
+def list_flags(build_flags: Iterable[str]) -> List[str]:
+    """The build flags that change which package `go list` finds: -tags, -mod, -modfile (either form)."""
+    words = list(build_flags)
+    kept: List[str] = []
+    for index, word in enumerate(words):
+        name = "-" + word.lstrip("-").split("=", 1)[0]
+        if name in _LIST_FLAGS:
+            kept.append(word)
+            if "=" not in word and index + 1 < len(words):
+                kept.append(words[index + 1])
+    return kept
 _RESULT = "hotgo-package\t"  # marks go list's answer among its messages (one pipe carries both)
 
 
-def _go_list(go: str, build_path: str, root: Path, env: Optional[dict[str, str]]
+def _go_list(go: str, build_path: str, root: Path, env: Optional[dict[str, str]], flags: List[str]
              ) -> Tuple[Optional[int], List[Tuple[str, str]], List[str]]:
     """`go list` of the package: its exit code (None: timed out), (name, dir) of each package it
     names (a pattern may name several), its other lines.
@@ -117,7 +135,7 @@ def _go_list(go: str, build_path: str, root: Path, env: Optional[dict[str, str]]
     Started through the platform seam in a group of its own (a `go` wrapper script may start
     children); a stop request may cut the wait short (stop_signals: hotgo is starting), and then,
     as on a timeout, the whole tree is killed and reaped before the request goes on unwinding."""
-    argv = [go, "list", "-f", _RESULT + "{{.Name}}\t{{.Dir}}", build_path]
+    argv = [go, "list", *flags, "-f", _RESULT + "{{.Name}}\t{{.Dir}}", build_path]
     try:
         proc = platform.spawn_tool(argv, {**os.environ, **(env or {})}, str(root))
     except (OSError, ValueError) as err:  # not runnable; a NUL byte in the environment

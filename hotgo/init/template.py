@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from hotgo.build.constraints import directory_hint, never_built
 from hotgo.errors import UsageError
-from hotgo.init.check_flag import find_check_flag
+from hotgo.init.config_section import propose_config
+from hotgo.init.go_sources import shown
 from hotgo.settings.addresses import ListenAddress
 from hotgo.settings.schema import SETTINGS, Setting, Value, format_duration, listen_list
 from hotgo.settings.toml_file import CONFIG_NAME, SECTIONS
@@ -48,6 +50,8 @@ def _listen_text(address: ListenAddress) -> str:
 
 
 def _has_main(directory: Path) -> bool:
+    if never_built(directory):  # examples run with `go run FILE`: no package to build
+        return False
     for path in sorted(directory.glob("*.go")):
         if path.name.endswith("_test.go"):
             continue
@@ -59,11 +63,14 @@ def _has_main(directory: Path) -> bool:
     return False
 
 
-def detect_packages(root: Path) -> List[str]:
-    """Main packages: ./cmd/* first (the usual layout), then the module root."""
+def detect_packages(root: Path, cwd: Optional[Path] = None) -> List[str]:
+    """Main packages: the directory `hotgo init` runs in, ./cmd/* (the usual layout), then the module root."""
     found = [f"./cmd/{d.name}" for d in sorted((root / "cmd").glob("*")) if d.is_dir() and _has_main(d)]
     if _has_main(root):
         found.append(".")
+    if cwd is not None and cwd != root and cwd.is_relative_to(root) and _has_main(cwd):
+        here = "./" + cwd.relative_to(root).as_posix()
+        found = [here, *(package for package in found if package != here)]
     return found
 
 
@@ -83,22 +90,7 @@ def propose_listen(package_dir: Path) -> Tuple[Optional[str], str]:
     return None, ""
 
 
-_CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
-
-
-def propose_config_files(root: Path, package_dir: Path) -> List[str]:
-    """`config/**` if there is a config directory, and config-like files next to main."""
-    found: List[str] = []
-    if (root / "config").is_dir():
-        found.append("config/**")
-    for directory in dict.fromkeys((package_dir, root)):
-        for path in sorted(directory.iterdir()) if directory.is_dir() else []:
-            if path.is_file() and path.suffix in _CONFIG_SUFFIXES and path.name != CONFIG_NAME:
-                found.append(path.relative_to(root).as_posix())
-    return found
-
-
-def render(proposals: Dict[str, Value], notes: Dict[str, str], commented: Optional[Dict[str, str]] = None) -> str:
+def render(proposals: Dict[str, Value], notes: Dict[str, str], commented: Optional[Dict[str, Value]] = None) -> str:
     """`commented`: a guess shown under its key as a commented-out line to enable."""
     out = [
         "# hotgo.toml — settings for `hotgo run`. Every key is shown with its default;",
@@ -115,12 +107,12 @@ def render(proposals: Dict[str, Value], notes: Dict[str, str], commented: Option
             value = proposals.get(setting.dest, setting.default)
             out.append(f"{setting.key} = {toml_literal(setting, value)}")
             if commented and setting.dest in commented:
-                out.append(f"# {setting.key} = {json.dumps(commented[setting.dest])}")
+                out.append(f"# {setting.key} = {toml_literal(setting, commented[setting.dest])}")
         out.append("")
     return "\n".join(out)
 
 
-def write(root: Path, force: bool) -> Tuple[Path, List[str]]:
+def write(root: Path, force: bool, cwd: Optional[Path] = None) -> Tuple[Path, List[str]]:
     """Write hotgo.toml at the module root; return it and what was detected."""
     target = root / CONFIG_NAME
     if target.exists() and not force:
@@ -128,11 +120,16 @@ def write(root: Path, force: bool) -> Tuple[Path, List[str]]:
     said: List[str] = []
     proposals: Dict[str, Value] = {}
     notes: Dict[str, str] = {}
-    packages = detect_packages(root)
+    packages = detect_packages(root, cwd)
+    hint = directory_hint(cwd) if cwd is not None and never_built(cwd) else None
+    if cwd is not None and hint:
+        notes["build_package"] = f"{shown(cwd, root)}: {hint}"
+        said.append(f"not proposed: {shown(cwd, root)}: {hint}")
     if packages:
         proposals["build_package"] = packages[0]
         others = f" (also found: {', '.join(packages[1:])})" if len(packages) > 1 else ""
-        notes["build_package"] = f"main package detected{others}"
+        notes["build_package"] = f"main package detected{others}" + (
+            f"; {notes['build_package']}" if "build_package" in notes else "")
         said.append(f"main package: {packages[0]}{others}")
     package_dir = root / str(proposals.get("build_package", "."))
     address, why = propose_listen(package_dir)
@@ -140,17 +137,8 @@ def write(root: Path, force: bool) -> Tuple[Path, List[str]]:
         proposals["run_listen"] = listen_list(address)
         notes["run_listen"] = f"{why}; the service must take the shared socket (see the Go helper)"
         said.append(f"listen: {address} ({why})")
-    config_globs = propose_config_files(root, package_dir)
-    if config_globs:
-        proposals["config_files"] = config_globs
-        notes["config_files"] = "config files found: a change to only these is pushed, not rebuilt"
-        said.append(f"config files: {', '.join(config_globs)}")
-    commented: Dict[str, str] = {}
-    check = find_check_flag(root, package_dir) if config_globs else None
-    if check is not None:
-        commented["config_validate"] = check.command
-        notes["config_validate"] = f"{check.why}: uncomment to check each config file with it before a push"
-        said.append(f"validate: {check.command} ({check.why}; commented out)")
+    commented: Dict[str, Value] = {}
+    said += propose_config(root, package_dir, proposals, notes, commented)
     target.write_text(render(proposals, notes, commented), encoding="utf-8")
     gitignore = root / ".gitignore"
     if gitignore.is_file():

@@ -292,3 +292,31 @@ def test_a_pattern_naming_two_commands_is_refused_with_the_list(api_project: Pat
         assert (f"package {pattern} names 2 main packages (./cmd/api, ./cmd/other): hotgo builds and runs one; "
                 "name it, e.g. hotgo run ./cmd/api") in message, message
 
+
+
+@pytest.mark.parametrize(("build_line", "words"), [
+    ("//go:build ignore", ["build constraints exclude all Go files", "`//go:build ignore`", "`go run FILE`"]),
+    ("//go:build integration", ["build constraints exclude all Go files", "--build-flags=-tags=integration"]),
+])
+def test_a_package_excluded_by_build_constraints_names_the_fix(api_project: Path, build_line: str,
+                                                               words: List[str]) -> None:
+    tagged = api_project / "cmd" / "tagged"
+    tagged.mkdir()
+    (tagged / "main.go").write_text(f"{build_line}\n\npackage main\n\nfunc main() {{}}\n")
+    message = one_line_error(hotgo_cli(["run", "./cmd/tagged"], api_project))
+    for word in words:
+        assert word in message, message
+
+
+def test_the_tag_the_hint_names_lets_go_list_find_the_package(api_project: Path) -> None:
+    tagged = api_project / "cmd" / "tagged"
+    tagged.mkdir()
+    (tagged / "main.go").write_text("//go:build integration\n\npackage main\n\nfunc main() {}\n")
+    # a missing watch path is refused after go list has checked an import path: reaching it means go list
+    # found the package
+    (api_project / "hotgo.toml").write_text('[watch]\npaths = ["no-such-dir"]\n')
+    message = one_line_error(hotgo_cli(["run", "example.com/api/cmd/tagged"], api_project))
+    assert "build constraints" in message, message
+    message = one_line_error(hotgo_cli(["run", "--build-flags=-tags=integration", "example.com/api/cmd/tagged"],
+                                       api_project))
+    assert "build constraints" not in message and "no-such-dir" in message, message

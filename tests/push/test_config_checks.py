@@ -66,7 +66,9 @@ def test_brief_without_error_words_shows_the_last_lines() -> None:
      'app.Flag("config.check", "check and exit").Bool()', "{binary} --config.check --config.file {file}"),
     ('fs.BoolVar(&check, "validate", false, "")\nfs.StringVar(&path, "config", "", "")',
      "{binary} --validate --config {file}"),
-    ('var cmd = &cobra.Command{Use: "validate [flags]"}', "{binary} validate --config {file}"),
+    ('var cmd = &cobra.Command{Use: "validate [flags]"}\ncmd.Flags().StringP("config", "c", "", "file")',
+     "{binary} validate --config {file}"),
+    ('var cmd = &cobra.Command{Use: "check-config <file>"}', "{binary} check-config {file}"),
 ])
 def test_check_flag_is_found_in_the_service_source(tmp_path: Path, source: str, command: str) -> None:
     (tmp_path / "main.go").write_text(f"package main\n\nfunc main() {{\n{source}\n}}\n")
@@ -74,8 +76,14 @@ def test_check_flag_is_found_in_the_service_source(tmp_path: Path, source: str, 
     assert found is not None and found.command == command, found
 
 
-def test_no_check_flag_no_proposal(tmp_path: Path) -> None:
-    (tmp_path / "main.go").write_text('package main\n\nfunc main() { flag.String("addr", ":80", "") }\n')
+@pytest.mark.parametrize("source", [
+    'flag.String("addr", ":80", "")',
+    'var cmd = &cobra.Command{Use: "validate"}',  # how it takes the file is nowhere: no guess
+    'fs.Bool("validate", false, "")',  # a boolean check flag, and no flag names the file
+    'ok := fl.Bool("validate")',  # reads a flag, declares none
+])
+def test_no_check_syntax_no_proposal(tmp_path: Path, source: str) -> None:
+    (tmp_path / "main.go").write_text(f"package main\n\nfunc main() {{ {source} }}\n")
     assert find_check_flag(tmp_path, tmp_path) is None
 
 

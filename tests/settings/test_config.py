@@ -67,7 +67,8 @@ def test_init_proposes_package_and_listen_and_round_trips(api_project: Path) -> 
     text = (api_project / "hotgo.toml").read_text()
     assert 'package = "./cmd/api"' in text
     assert 'listen = ["127.0.0.1:8080"]' in text
-    assert 'files = ["config/**"]' in text
+    assert 'files = ["config/api.json"]' in text  # the -config flag's default
+    assert 'push = "signal:SIGHUP"' in text  # the helper's reloadSignals
     assert (api_project / ".gitignore").read_text() == "bin/\n.hotgo/\n"
     assert hotgo_cli(["init"], api_project).returncode == 2  # refuses to overwrite
     assert hotgo_cli(["init", "--force"], api_project).returncode == 0
