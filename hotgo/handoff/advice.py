@@ -46,8 +46,9 @@ def cut_hint(generation: int, report: DrainReport) -> str:
     The advice fits the protocol the port speaks: `Connection: close` is HTTP/1's, GOAWAY HTTP/2's."""
     if report.http2:
         return (
-            f"generation {generation} reset {report.cut} of its {report.open} open HTTP/2 connections when it "
-            "stopped: calls under way on them failed (UNAVAILABLE). To drain without that: " + _GRPC_DRAIN
+            f"generation {generation} closed {report.cut} of its {report.open} open HTTP/2 connections before "
+            "their clients left (no GOAWAY told them to: an exit, or Stop() without GracefulStop), so calls under "
+            "way on them failed (UNAVAILABLE). To drain without that: " + _GRPC_DRAIN
         )
     clients = ("a client sending a request on one of them at that moment gets an error (wrk and other "
                "non-retrying clients count a failure; Go's http.Client retries GETs, not POSTs)")
