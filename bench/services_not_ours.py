@@ -5,10 +5,12 @@ Three tables, one run (everything on 127.0.0.1, bounded in time):
 1. start→ready of a service that never sends READY=1 (tests/fixtures/wild), over N reloads:
    when it takes fd 3, when it binds another port itself, and when it binds the shared port
    itself (socket mode auto lets go of hotgo's socket); how hotgo decided, median and p95.
-2. Drains as clients see them: for hotgo's Go helper (samples/api), http.Server.Shutdown(ctx)
-   and os.Exit on SIGTERM (the wild fixture), each under wrk (GET, no retries) and Go's
-   http.Client via `hey` (GET and POST), 16 keep-alive connections, RELOADS reloads each:
-   failed requests per reload, next to the connections hotgo's drain report called cut.
+2. Drains as clients see them: for hotgo's Go helper (samples/api), http.Server.Shutdown(ctx),
+   os.Exit, and STOPPING=1 then Shutdown(ctx) as Caddy drains (the wild fixture's -stop modes)
+   on SIGTERM, each under wrk (GET, no retries) and Go's http.Client via `hey` (GET and POST),
+   16 keep-alive connections, RELOADS reloads each: failed requests in all, next to the
+   connections hotgo's drain reports called cut and closed in order; and samples/grpc
+   (GracefulStop) under its own gRPC client (cmd/grpcload, 16 connections): failed calls.
 3. The cost of relaying a chatty service's output: a service writing LINES_PER_SECOND lines
    of ~100 bytes, hotgo's own CPU while it relays them into a pipe this script reads.
 
@@ -169,6 +171,9 @@ def ready_row(name: str, case: str, root: Path, reloads: int, source: Optional[P
 
 # -- 2. drains as clients see them ----------------------------------------------------------------
 
+WILD_STOPS = {"Shutdown(ctx)": "shutdown", "os.Exit": "exit", "STOPPING=1 + Shutdown(ctx)": "announce-shutdown"}
+DRAIN_SERVICES = ("Go helper", *WILD_STOPS)
+
 
 def hey_binary() -> Optional[str]:
     return shutil.which("hey") or next((str(p) for p in [Path.home() / "go" / "bin" / "hey"] if p.exists()), None)
@@ -208,8 +213,8 @@ def drain_row(service: str, client: str, root: Path, reloads: int) -> List[objec
         run, main = Run(["./cmd/api", "--listen", f"127.0.0.1:{port}", "--log-format", "json"], project), \
             project / "cmd/api/main.go"
     else:
-        project = wild_copy(root / f"{service}-{client}".replace(" ", "_").replace("(", "").replace(")", ""))
-        stop = "exit" if service.startswith("os.Exit") else "shutdown"
+        project = wild_copy(root / re.sub(r"\W+", "_", f"{service}-{client}"))
+        stop = WILD_STOPS[service]
         run, main = Run([".", "--listen", f"127.0.0.1:{port}", "--log-format", "json", "--", f"-stop={stop}"],
                         project), project / "main.go"
     try:
@@ -227,11 +232,44 @@ def drain_row(service: str, client: str, root: Path, reloads: int) -> List[objec
             load.send_signal(signal.SIGINT)
         out, _ = load.communicate(timeout=60)
         failed, total = client_failures(client, out)
-        done = run.records("done")[1:]
-        opened = sum(int(d.get("connections_open", 0)) for d in done)  # type: ignore[call-overload]
-        cut = sum(int(d.get("connections_cut", 0)) for d in done)  # type: ignore[call-overload]
-        return [service, client, f"{failed / reloads:.1f}", f"{total:,}", f"{opened / reloads:.1f}",
-                f"{cut / reloads:.1f}"]
+        return [service, client, failed, f"{total:,}", *drain_counts(run)]
+    finally:
+        run.close()
+
+
+def drain_counts(run: Run) -> List[object]:
+    """Over the reloads: connections open at the stop signal, cut, closed in order (hotgo's `done` events)."""
+    done = run.records("done")[1:]
+    return [sum(int(d.get(field, 0)) for d in done)  # type: ignore[call-overload]
+            for field in ("connections_open", "connections_cut", "connections_closed")]
+
+
+def grpc_row(root: Path, reloads: int) -> List[object]:
+    """samples/grpc under cmd/grpcload with CLIENTS connections: failed calls next to hotgo's counts."""
+    project = root / "grpc"
+    shutil.copytree(REPO / "samples" / "grpc", project)
+    client = root / "grpcload"
+    subprocess.run(["go", "build", "-o", str(client), "./cmd/grpcload"], cwd=project, check=True, timeout=600)
+    port = free_port()
+    run = Run([".", "--listen", f"127.0.0.1:{port}", "--log-format", "json"], project)
+    try:
+        run.wait("done", 1, timeout=300)
+        load = subprocess.Popen([str(client), "-addr", f"127.0.0.1:{port}", "-conns", str(CLIENTS), "-callers",
+                                 str(CLIENTS), "-duration", "300s"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(2)
+            for i in range(2, reloads + 2):
+                set_version(project / "main.go", f"v{i}")
+                run.wait("done", i)
+                time.sleep(1)
+        finally:
+            out, _ = load.communicate(input="", timeout=60)  # stdin closed: it stops and prints its summary
+        summary = json.loads([line for line in out.splitlines() if '"summary"' in line][-1])["summary"]
+        calls = summary["calls"].values()
+        ok = sum(n for codes in calls for code, n in codes.items() if code == "OK")
+        failed = sum(n for codes in calls for code, n in codes.items() if code != "OK")
+        return ["grpc-go GracefulStop", "grpcload (unary calls)", failed, f"{ok + failed:,}", *drain_counts(run)]
     finally:
         run.close()
 
@@ -293,10 +331,12 @@ def main() -> None:
                 clients = [c for c in clients if not c.startswith("Go client")]
                 log("hey is not installed (go install github.com/rakyll/hey@latest): its rows are left out")
             drains = [drain_row(service, client, root, options.reloads)
-                      for service in ("Go helper", "Shutdown(ctx)", "os.Exit") for client in clients]
-            print(f"\n2. drains under {CLIENTS} keep-alive connections, per reload ({options.reloads} reloads each)\n")
+                      for service in DRAIN_SERVICES for client in clients]
+            if shutil.which("go") is not None:
+                drains.append(grpc_row(root, options.reloads))
+            print(f"\n2. drains under {CLIENTS} keep-alive connections, {options.reloads} reloads each, in all\n")
             print(table(["service stops with", "client", "failed requests", "requests in all", "open at SIGTERM",
-                         "cut (hotgo's report)"], drains))
+                         "cut (hotgo)", "closed in order (hotgo)"], drains))
 
 
 if __name__ == "__main__":

@@ -66,8 +66,11 @@
 //     connections still waiting to be accepted go to the new generation;
 //  2. for [Server.Grace] (default 1s) every HTTP/1 response carries
 //     "Connection: close", so each keep-alive client finishes its current
-//     request and reconnects, reaching the new generation. The grace period
-//     ends early once no connection is left. Keep-alives are deliberately not
+//     request and reconnects, reaching the new generation; such a connection
+//     waits (up to 500ms) for its client to close it first, so that no
+//     request meets a closed connection and hotgo's drain report sees the
+//     client end it. The grace period ends early once no connection is
+//     left. Keep-alives are deliberately not
 //     disabled with SetKeepAlivesEnabled(false): that closes idle connections
 //     at once, racing with clients that are just sending a request on them;
 //  3. it calls http.Server.Shutdown with [Server.ShutdownTimeout] (default

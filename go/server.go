@@ -168,6 +168,13 @@ func (s *Server) Serve(ls ...net.Listener) error {
 		h = http.DefaultServeMux
 	}
 	s.Handler = s.wrapHandler(h, generationHeaderValue())
+	userContext := s.ConnContext
+	s.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if userContext != nil {
+			ctx = userContext(ctx, c)
+		}
+		return withLingerConn(ctx, c)
+	}
 	userState := s.ConnState
 	s.ConnState = func(c net.Conn, st http.ConnState) {
 		switch st {
@@ -365,7 +372,7 @@ func (s *Server) wrapHandler(h http.Handler, gen string) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		h.ServeHTTP(&drainWriter{ResponseWriter: w, s: s}, r)
+		h.ServeHTTP(&drainWriter{ResponseWriter: w, s: s, ctx: r.Context()}, r)
 	})
 }
 
@@ -376,6 +383,7 @@ func (s *Server) wrapHandler(h http.Handler, gen string) http.Handler {
 type drainWriter struct {
 	http.ResponseWriter
 	s       *Server
+	ctx     context.Context // the request's: it carries the connection (see lingerConn)
 	decided bool
 }
 
@@ -386,6 +394,7 @@ func (w *drainWriter) beforeHeader() {
 	w.decided = true
 	if w.s.closing.Load() {
 		w.ResponseWriter.Header().Set("Connection", "close")
+		toldToClose(w.ctx)
 	}
 }
 
@@ -456,7 +465,11 @@ type serveListener struct {
 
 func (l *serveListener) Accept() (net.Conn, error) {
 	l.acceptOnce.Do(l.ready.done)
-	return l.Listener.Accept()
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return lingering(c), nil
 }
 
 func (l *serveListener) Close() error {

@@ -35,23 +35,50 @@ def own_port_hint(generation: int, own: Sequence[str], shared: Sequence[str], qu
     )
 
 
+_GRPC_DRAIN = ("on the stop signal call GracefulStop (it sends GOAWAY, so clients move to a new connection, and "
+               "waits for the calls under way) in a goroutine, end open server streams, and Stop() after a "
+               "deadline shorter than hotgo's drain_timeout")
+
+
 def cut_hint(generation: int, report: DrainReport) -> str:
-    """An old generation cut connections when it stopped: what clients saw, and the drain that avoids it."""
+    """An old generation cut connections when it stopped: what clients saw, and the drain that avoids it.
+
+    The advice fits the protocol the port speaks: `Connection: close` is HTTP/1's, GOAWAY HTTP/2's."""
+    if report.http2:
+        return (
+            f"generation {generation} closed {report.cut} of its {report.open} open HTTP/2 connections before "
+            "their clients left (no GOAWAY told them to: an exit, or Stop() without GracefulStop), so calls under "
+            "way on them failed (UNAVAILABLE). To drain without that: " + _GRPC_DRAIN
+        )
     clients = ("a client sending a request on one of them at that moment gets an error (wrk and other "
                "non-retrying clients count a failure; Go's http.Client retries GETs, not POSTs)")
     if report.announced:
         return (
-            f"generation {generation} announced its drain (STOPPING=1) but {report.cut} of its {report.open} "
-            f"open connections were reset: {clients}. Before closing a connection, answer on it with "
-            "`Connection: close` for a moment, then Shutdown — hotgo's Go helper does (hotgo.ListenAndServe)"
+            f"generation {generation} announced its drain (STOPPING=1) but closed or reset {report.cut} of its "
+            f"{report.open} open connections before their clients did: keep-alive clients not told to reconnect "
+            f"(an idle connection closed by Shutdown) fail, so {clients}. Before closing a connection, answer on "
+            "it with `Connection: close` and let the client close first — hotgo's Go helper does "
+            "(hotgo.ListenAndServe)"
         )
     return (
         f"generation {generation} cut {report.cut} of its {report.open} open connections when it stopped "
-        f"(closed by the service or its exit without an announced drain, or reset): keep-alive clients were "
-        f"not told to reconnect, so {clients}. To drain without that: on the stop signal send STOPPING=1, "
-        "close the listener, answer with `Connection: close` for a moment, then Shutdown — hotgo's Go helper "
-        "does all of it (hotgo.ListenAndServe)"
+        f"(closed by the service or its exit before their clients closed them, or reset): keep-alive clients "
+        f"were not told to reconnect, so {clients}. To drain without that: on the stop signal send STOPPING=1, "
+        "close the listener, answer with `Connection: close` for a moment and let clients close first, then "
+        "Shutdown — hotgo's Go helper does all of it (hotgo.ListenAndServe)"
     )
+
+
+def held_open_hint(still_open: int, http2: bool) -> str:
+    """Connections that kept an old generation running until the drain timeout: what holds them, the fix."""
+    plural = "s" if still_open != 1 else ""
+    if http2:
+        return (f"{still_open} HTTP/2 connection{plural} still open after GOAWAY: gRPC's GracefulStop waits for "
+                f"every open stream (a server stream or a long call) before it returns: cap it — {_GRPC_DRAIN}")
+    return (f"{still_open} connection{plural} still open: http.Server.Shutdown waits for requests under way "
+            "(and hijacked connections, e.g. WebSockets, are the service's to close): give Shutdown a context "
+            "with a deadline shorter than hotgo's drain_timeout, and close long-lived connections on the stop "
+            "signal")
 
 
 def address_in_use_hint(generation: int, line: str, shared: Sequence[str], holder: Optional[int]) -> str:

@@ -6,7 +6,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 from hotgo import platform
 from hotgo.deadlines import Timer
-from hotgo.handoff.advice import cut_hint
+from hotgo.handoff.advice import cut_hint, held_open_hint
 from hotgo.handoff.drain import DrainReport, DrainWatch
 from hotgo.handoff.generation import Generation, State, describe_exit
 from hotgo.log import Log
@@ -56,10 +56,13 @@ class Drains:
         if old.state is State.STOPPED:
             return
         settings = self._service.settings
+        watch = self._watches.get(old.number)
+        held = watch.still_open() if watch is not None and watch.known else 0
+        why = f" ({held_open_hint(held, watch.http2)})" if watch is not None and held else ""
         self._log.warn(
             f"generation {old.number} still running {format_duration(settings.run_drain_timeout)} "
-            f"after {platform.stop_description(settings.run_stop_signal)}: killing its process group",
-            event="drain_timeout", generation=old.number,
+            f"after {platform.stop_description(settings.run_stop_signal)}{why}: killing its process group",
+            event="drain_timeout", generation=old.number, connections_still_open=held,
         )
         old.kill()
 

@@ -10,7 +10,7 @@
 //     connections, which the next generation accepts on the shared socket; it waits
 //     for the calls under way, and Stop ends what is left after -grace;
 //   - open server streams end at the stop signal, with status OK (endStreams):
-//     left open, a stream would hold GracefulStop until -grace.
+//     left open (-hold-streams), a stream holds GracefulStop until -grace.
 //
 // It sends no READY=1 on NOTIFY_SOCKET, on purpose: hotgo sees it accepting on the
 // shared socket (Linux /proc), as it does for an HTTP service that never notifies.
@@ -43,6 +43,7 @@ const version = "v1"
 func main() {
 	addr := flag.String("addr", "127.0.0.1:50051", "address to listen on when no socket is passed (LISTEN_FDS)")
 	grace := flag.Duration("grace", 5*time.Second, "how long GracefulStop may wait for calls under way before Stop")
+	holdStreams := flag.Bool("hold-streams", false, "leave open server streams open at the stop signal (they then hold GracefulStop until -grace)")
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 
@@ -75,7 +76,9 @@ func main() {
 			server.GracefulStop()
 			close(drained)
 		}()
-		endAllStreams()
+		if !*holdStreams {
+			endAllStreams()
+		}
 		select {
 		case <-drained:
 			log.Printf("grpcsvc %s pid=%d: %s, drained in %s", version, os.Getpid(), sig, time.Since(start).Round(time.Millisecond))

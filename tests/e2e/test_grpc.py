@@ -36,6 +36,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 
 RELOADS = 10
 CALLERS = 4  # goroutines making unary calls, besides the two held streams
+CONNS = 4  # client connections the callers are spread over (the streams are on the first)
 UNARY = ("SayHello", "Health/Check")
 STREAMS = ("Greetings", "Health/Watch")
 
@@ -74,7 +75,8 @@ class GrpcLoad(OutputLines[str]):
 
     def __init__(self, client: Path, port: int, max_seconds: int) -> None:
         self.proc = subprocess.Popen(
-            [str(client), "-addr", f"127.0.0.1:{port}", "-callers", str(CALLERS), "-duration", f"{max_seconds}s"],
+            [str(client), "-addr", f"127.0.0.1:{port}", "-callers", str(CALLERS), "-conns", str(CONNS),
+             "-duration", f"{max_seconds}s"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: List[str] = []
         self._lock = threading.Lock()
@@ -187,3 +189,27 @@ def test_grpc_calls_and_streams_across_ten_reloads_none_fails(grpc_project: Grpc
     assert max(drained) < 2.0, drained
     assert hotgo.output_count(r"drained in") == RELOADS + 1, transcript  # the last one at hotgo's own stop
     assert hotgo.output_count(r"still open after") == 0, transcript
+    # Not a call failed, so not a connection was cut: the clients left after GOAWAY, by FIN or by reset (issue 21).
+    assert [d["connections_cut"] for d in done] == [0] * RELOADS, [d["message"] for d in done]
+    assert all(d["connections_closed"] == d["connections_open"] >= 1 for d in done), [d["message"] for d in done]
+    assert hotgo.events("cut_connections") == [], transcript
+
+
+@pytest.mark.timeout(600)
+def test_a_stream_holding_graceful_stop_is_named_at_the_drain_timeout(grpc_project: GrpcProject) -> None:
+    """A server stream left open holds GracefulStop until hotgo's drain timeout: the warning says what held the
+    old generation (HTTP/2 connections still open after GOAWAY) and how to cap it (issue 21)."""
+    port = free_port()
+    with Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}", "--drain-timeout", "3s", "--",
+                "-hold-streams", "-grace", "60s"], cwd=grpc_project.path) as hotgo:
+        hotgo.wait_event("done", 300)
+        with GrpcLoad(grpc_project.client, port, max_seconds=120) as load:
+            load.wait_version("v1")
+            set_version(grpc_project.path, "v2", main="main.go")
+            timeout = hotgo.wait_event("drain_timeout", 120, 1)
+            done = hotgo.wait_event("done", 60, 2)
+            load.stop()
+    assert timeout["connections_still_open"] >= 1, timeout
+    assert "HTTP/2" in timeout["message"] and "GracefulStop" in timeout["message"], timeout["message"]
+    assert "Connection: close" not in timeout["message"], timeout["message"]
+    assert done["connections_still_open"] == 0, done["message"]

@@ -2,9 +2,11 @@
 // every call and every stream ended, across as many reloads as happen meanwhile:
 //
 //   - -callers goroutines make unary calls in a loop (Greeter.SayHello and
-//     grpc.health.v1.Health/Check in turn) on one connection, each call fail-fast
+//     grpc.health.v1.Health/Check in turn) on -conns connections (one client
+//     connection each, callers spread over them in turn), each call fail-fast
 //     (grpc.WaitForReady(false), no retry policy: grpc's defaults) with a deadline;
-//   - one goroutine holds a Greeter.Greetings stream and one a health Watch stream;
+//   - one goroutine holds a Greeter.Greetings stream and one a health Watch stream
+//     (on the first connection);
 //     when a stream ends it records the status code and opens the next one at once.
 //
 // It writes JSON lines on stdout: {"event":"version",...} the first time a version
@@ -152,13 +154,19 @@ func main() {
 	callers := flag.Int("callers", 4, "goroutines making unary calls")
 	duration := flag.Duration("duration", 5*time.Minute, "stop after this long at the latest")
 	timeout := flag.Duration("timeout", 5*time.Second, "deadline of each unary call")
+	conns := flag.Int("conns", 1, "client connections the callers are spread over")
 	flag.Parse()
 
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		log.Fatalf("client: %v", err)
+	clients := make([]*grpc.ClientConn, max(*conns, 1))
+	for i := range clients {
+		c, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			log.Fatalf("client: %v", err)
+		}
+		defer c.Close()
+		clients[i] = c
 	}
-	defer conn.Close()
+	conn := clients[0]
 
 	s := &stats{
 		out: json.NewEncoder(os.Stdout), start: time.Now(), Failures: []string{}, Versions: map[string]int{},
@@ -189,6 +197,7 @@ func main() {
 	var wg sync.WaitGroup
 	for i := 0; i < *callers; i++ {
 		wg.Add(1)
+		greeterClient, healthClient := greeter.NewClient(clients[i%len(clients)]), healthpb.NewHealthClient(clients[i%len(clients)])
 		go func() {
 			defer wg.Done()
 			for n := 0; ctx.Err() == nil; n++ {
