@@ -3,19 +3,8 @@
 Only the event kinds hotgo uses are subscribed (open/close-nowrite events make a
 big tree's registration loop on itself; docs/architecture.md, "The pipeline").
 
-Watch plan. watchdog's inotify emitter watches a directory either alone or with
-everything below it (one inotify watch per directory); it cannot leave out a
-subdirectory, and each scheduled watch costs an emitter thread, so one watch per
-directory (10,000 threads for a big tree) is not affordable either. hotgo
-therefore watches the root alone, and every other directory recursively unless
-an excluded directory worth avoiding lies below it: then that directory is
-watched alone and its subdirectories are planned the same way. "Worth avoiding"
-means at least _SPLIT_AT subdirectories (node_modules, vendor); a small excluded
-directory such as a package's testdata/ costs a few watches, which is cheaper
-than the extra emitter threads. So a node_modules/ at any depth present at start
-costs no watch. Limitation: a big excluded directory created later *inside* a
-recursively watched directory (npm install in web/ while hotgo runs) is watched
-by watchdog's recursive emitter until hotgo restarts.
+Which directories get which kind of watch is planned in watch_plan.py (a big
+excluded directory such as node_modules/ costs no inotify watch).
 
 If the kernel's inotify queue overflows (fs.inotify.max_queued_events), events
 are lost and watchdog tells no handler, so hotgo hooks the overflow
@@ -26,7 +15,6 @@ only a real change rebuilds).
 from __future__ import annotations
 
 import errno
-import os
 import threading
 import time
 from pathlib import Path
@@ -52,15 +40,12 @@ from hotgo.watch.change_set import ChangeSet
 from hotgo.watch.filters import KUBELET_SWAP, PathFilter, WalkStats
 from hotgo.watch.fingerprints import Snapshot
 from hotgo.watch.observers import READDS_WATCHES_AFTER_OVERFLOW, inotify_watch_count, native_observer
+from hotgo.watch.watch_plan import big_skipped, plan, split_points, subdirectories
 
 _EVENTS: List[type] = [
     FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
     DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
 ]
-
-# An excluded directory with at least this many subdirectories is kept out of
-# the inotify watches at the price of extra (non-recursive) scheduled watches.
-_SPLIT_AT = 32
 
 # macOS: a new FSEvents stream also reports recent changes made *before* it started
 # (fseventsd keeps a history; libuv and .NET hit the same). The content hashes already
@@ -71,31 +56,6 @@ _SPLIT_AT = 32
 # would be missed; a deleted path is never dropped.
 _REPLAY_WINDOW = 2.0
 _CLOCK_SLACK = 1.0
-
-
-def _subdirectories(directory: Path) -> List[Path]:
-    try:
-        with os.scandir(directory) as scan:
-            return sorted(Path(e.path) for e in scan if e.is_dir(follow_symlinks=False))
-    except OSError:
-        return []
-
-
-def _has_many_subdirectories(directory: Path, limit: int) -> bool:
-    """At least `limit` directories below `directory` (stops counting there)."""
-    stack, found = [str(directory)], 0
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as scan:
-                for entry in scan:
-                    if entry.is_dir(follow_symlinks=False):
-                        found += 1
-                        if found >= limit:
-                            return True
-                        stack.append(entry.path)
-        except OSError:
-            continue
-    return False
 
 
 class _Collector(FileSystemEventHandler):
@@ -158,7 +118,7 @@ class Watcher:
         self._observer = PollingObserver(timeout=0.5) if self.poll else native_observer(self._overflowed)
         with self._plan_lock:
             for path_filter in self.filters:
-                self._watch_tree(path_filter, path_filter.root, self._split_points(stats.skipped), root=True)
+                self._watch_tree(path_filter, path_filter.root, split_points(stats.skipped), root=True)
         try:
             self._observer.start()  # starts the emitters: their watches exist when this returns
         except OSError as err:  # inotify adds the watches of a recursive schedule here
@@ -179,25 +139,12 @@ class Watcher:
                       f"in {time.monotonic() - began:.2f}s", event="watching", files=files,
                       directories=stats.directories, inotify_watches=watches)
 
-    @staticmethod
-    def _split_points(skipped: List[Path]) -> Set[Path]:
-        """Directories to watch alone: the ancestors of the big excluded directories."""
-        split: Set[Path] = set()
-        for directory in skipped:
-            if _has_many_subdirectories(directory, _SPLIT_AT):
-                split.update(directory.parents)
-        return split
-
     def _watch_tree(self, path_filter: PathFilter, directory: Path, split: Set[Path], root: bool = False) -> None:
         """Watch `directory` and its non-excluded subdirectories according to the plan."""
-        if not root and directory not in split:
-            self._schedule(directory, recursive=True)
-            return
-        self._alone[directory] = path_filter
-        self._schedule(directory, recursive=False)
-        for child in _subdirectories(directory):
-            if not path_filter.skips_dir(child):
-                self._watch_tree(path_filter, child, split)
+        for planned, recursive in plan(path_filter, directory, split, root):
+            if not recursive:
+                self._alone[planned] = path_filter
+            self._schedule(planned, recursive)
 
     def _schedule(self, directory: Path, recursive: bool) -> None:
         self._unschedule(directory)
@@ -245,20 +192,13 @@ class Watcher:
         self._alone.clear()
         self._observer = PollingObserver(timeout=0.5)
         for path_filter in self.filters:
-            self._watch_tree(path_filter, path_filter.root, self._split_points(self._big_skipped(path_filter)),
+            self._watch_tree(path_filter, path_filter.root, split_points(big_skipped(path_filter)),
                              root=True)
         self._observer.start()
         try:
             old.stop()
         except Exception:
             pass
-
-    @staticmethod
-    def _big_skipped(path_filter: PathFilter, start: Optional[Path] = None) -> List[Path]:
-        stats = WalkStats()
-        for _ in path_filter.walk(start, stats):
-            pass
-        return stats.skipped
 
     def stop(self) -> None:
         with self._cond:
@@ -334,7 +274,7 @@ class Watcher:
             if path.is_dir():
                 if path not in self._watches or isinstance(event, (DirCreatedEvent, DirMovedEvent)):
                     self._unschedule_tree(path)
-                    self._watch_tree(path_filter, path, self._split_points(self._big_skipped(path_filter, path)))
+                    self._watch_tree(path_filter, path, split_points(big_skipped(path_filter, path)))
             else:
                 self._unschedule_tree(path)
 
@@ -356,10 +296,10 @@ class Watcher:
                 for directory in [d for d in self._watches if d not in self._alone]:
                     self._schedule(directory, recursive=True)  # watches the subdirectories it missed
             for directory, path_filter in list(self._alone.items()):
-                for child in _subdirectories(directory):
+                for child in subdirectories(directory):
                     if child not in self._watches and not path_filter.skips_dir(child):
                         self._watch_tree(path_filter, child,
-                                         self._split_points(self._big_skipped(path_filter, child)))
+                                         split_points(big_skipped(path_filter, child)))
 
     # -- settle thread ---------------------------------------------------------
     def _settle_loop(self) -> None:
