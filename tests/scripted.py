@@ -170,7 +170,7 @@ class Script:
         self.pump()
 
     def first_build(self) -> None:
-        self.supervisor.start_build(None)
+        self.supervisor.builds.start(None)
         self.pump()
 
     def built(self, number: int, ok: bool = True, output: Optional[List[str]] = None) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
+
+from hotgo.build.go_build import BuildFiles, prune_builds
 
 
 class BuildHistory:
@@ -17,6 +19,11 @@ class BuildHistory:
     def __init__(self, keep: int = 3) -> None:
         self.keep = max(1, keep)
         self.good: List[Path] = []
+
+    def prune(self, files: BuildFiles, in_use: Sequence[Path]) -> None:
+        """Delete all but the newest `keep` builds from disk, sparing those in use and the good ones
+        rollback may still reach."""
+        prune_builds(files.bin_dir, files.name, self.keep, [*in_use, *self.good[-self.keep:]])
 
     def mark_good(self, binary: Path) -> None:
         if binary not in self.good:

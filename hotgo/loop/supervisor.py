@@ -4,10 +4,9 @@ Threads (watcher, builds, process waiters, notify readers, signal handlers) only
 Spawning from the main thread also matters on Linux: PR_SET_PDEATHSIG fires when the *thread*
 that forked the child ends, and the main thread lives as long as hotgo.
 
-Its state is the generations (`Lineup`: serving, candidate, waiting for stop-then-start), the
-build pipeline (`Builds`: a build running, one held by the save gate) and `stopping`. What is
-not the handoff itself lives beside it, one job a module: `Builds`, `OwnPortWatch`,
-`CrashRestarts`, `Drains`, `ReloadReports`, `control_view`.
+Its state: the generations (`Lineup`: serving, candidate, waiting for stop-then-start), the builds
+(`Builds`: one running, one held by the save gate) and `stopping`. The rest lives beside it, a
+job a module: `Builds`, `OwnPortWatch`, `CrashRestarts`, `Drains`, `ReloadReports`, `control_view`.
 """
 
 from __future__ import annotations
@@ -15,11 +14,11 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Callable, Optional
 
 from hotgo import platform
 from hotgo.browser.livereload import LiveReload
-from hotgo.build.go_build import Build, go_flags, prune_builds
+from hotgo.build.go_build import Build, go_flags
 from hotgo.build.head_start import HeadStart
 from hotgo.choices import SocketMode
 from hotgo.handoff.environment import service_env
@@ -110,7 +109,7 @@ class Supervisor:
                                    stop=lambda: self.post(ev.StopRequested("hotgo stop")))
 
     def run(self) -> int:
-        self.start_build(None)
+        self.builds.start(None)
         self.inbox.run(self.dispatch, lambda: self.stopping and not self.lineup.alive()
                        and self.builds.running is None)
         return 0
@@ -161,9 +160,6 @@ class Supervisor:
         names = change.names(self.service.package.root)
         shown = ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
         self.log.info(f"changed: {shown}", event="change", files=names)
-        self.start_build(change)
-
-    def start_build(self, change: Optional[ChangeSet]) -> None:
         self.builds.start(change)
 
     def _built(self, number: int, binary: Path, fresh: bool) -> None:
@@ -324,7 +320,7 @@ class Supervisor:
                           generation=number, code=code)
         lineup.forget(number)  # a daemon that reloads for months keeps only the living
         self.reports.drop(number)  # a start that failed, was not ready or was superseded: no summary comes
-        self._prune()
+        self.history.prune(self.service.files, [g.binary for g in lineup.alive()])
         platform.trim_malloc()  # what this generation's reload allocated is free: RSS back to what is live
         if lineup.waiting is not None and not self.lineup.alive():
             number_next, binary = lineup.waiting
@@ -355,7 +351,7 @@ class Supervisor:
             return
         if not self.binaries.startable(binary):
             if self.builds.running is None:  # else the build under way replaces it
-                self.start_build(None)
+                self.builds.start(None)
             return
         self._start(self.lineup.new_number(), binary)
 
@@ -371,22 +367,11 @@ class Supervisor:
         started = self.lineup.candidate is not None or self.lineup.waiting is not None
         return number if started else None
 
-    def _prune(self) -> None:
-        keep = self.settings.build_keep
-        protect = [g.binary for g in self.lineup.alive()] + self.history.good[-keep:]
-        if self.lineup.serving is not None:
-            protect.append(self.lineup.serving.binary)
-        prune_builds(self.service.bin_dir, self.service.package.name, keep, protect)
-
-    # -- control (hotgo status / reload / rollback / stop) ----------------------------
-    def status(self) -> Dict[str, Any]:
-        return self.control.status()
-
+    # -- stopping; what hotgo's own supervisor (systemd) is told -----------------------
     def tell_supervisor(self, message: str) -> None:
         if self.supervisor_socket:
             send_notify(self.supervisor_socket, message)
 
-    # -- stopping --------------------------------------------------------------------
     def on_stop(self, reason: str) -> None:
         if self.stopping:
             self.log.warn("second stop request: killing everything now", event="kill_all")

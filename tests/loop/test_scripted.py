@@ -60,7 +60,7 @@ def test_handoff_drains_the_old_generation_only_once_the_new_is_ready(script: Sc
     done = script.events("done")[-1]
     assert done["generation"] == 2
     assert "drain of generation 1 300ms" in done["message"]
-    assert [g["generation"] for g in script.supervisor.status()["generations"]] == [2]
+    assert [g["generation"] for g in script.supervisor.control.status()["generations"]] == [2]
 
 
 def test_a_normal_handoff_and_its_drain_warn_of_nothing(script: Script) -> None:
@@ -106,7 +106,7 @@ def test_failed_build_keeps_the_serving_generation(script: Script) -> None:
     script.built(2, ok=False, output=["./main.go:3:1: syntax error: non-declaration statement outside function body"])
     assert script.since(mark) == [("build", 2)]
     assert script.serving == 1
-    assert script.supervisor.status()["last_build"]["result"] == "failed"
+    assert script.supervisor.control.status()["last_build"]["result"] == "failed"
     assert script.events("build_failed")
 
 
@@ -197,7 +197,7 @@ def test_crash_loop_is_reported_then_given_up_with_a_rollback(script: Script) ->
     [gave_up] = script.events("gave_up")
     assert "rolled back to svc-1" in gave_up["message"]
     assert script.supervisor.lineup.serving is not None and script.supervisor.lineup.serving.binary.name == "svc-1"
-    assert script.supervisor.status()["note"].startswith("gave up on svc-2")
+    assert script.supervisor.control.status()["note"].startswith("gave up on svc-2")
 
 
 def test_socket_mode_none_stops_the_old_before_starting_the_new(tmp_path: Path) -> None:
@@ -256,7 +256,7 @@ def test_rollback_hands_off_to_the_previous_good_build(script: Script) -> None:
     assert script.actions[-1] == ("start", 3, "svc-1")
     script.post(script.ready(3))
     assert ("stop", 2, "SIGTERM") in script.actions
-    status = script.supervisor.status()
+    status = script.supervisor.control.status()
     assert status["generation"] == 3 and status["binary"].endswith("svc-1")
     shown = describe_status(status)  # `hotgo status` for people
     assert shown[0].startswith("generation 3 ready · pid 40003") and "last build  ok" in shown
@@ -381,7 +381,7 @@ def test_socket_auto_lets_go_of_the_port_for_a_service_that_binds_it_itself(tmp_
     assert script.events("address_in_use") == [] and not [e for e in script.log.records() if e["level"] == "error"]
     script.post(SocketSeen(2, Observed("listening on 127.0.0.1:8080")))
     assert script.serving == 2
-    status = script.supervisor.status()
+    status = script.supervisor.control.status()
     assert status["socket"] == "none" and "itself" in status["note"]
     second = script.supervisor.lineup.generations[2]
     assert isinstance(second, FakeGeneration)
@@ -405,7 +405,7 @@ def test_socket_inherit_chosen_by_the_user_is_kept_and_the_failure_explained(tmp
     [in_use] = script.events("address_in_use")
     assert in_use["generation"] == 1
     assert script.since(mark) == [], "no retry: the user asked for inherit"
-    assert script.supervisor.status()["socket"] == "inherit"
+    assert script.supervisor.control.status()["socket"] == "inherit"
 
 
 @pytest.mark.skipif(not platform.CAPABILITIES.proc_net, reason="the socket watch reads Linux /proc")
@@ -437,7 +437,7 @@ def test_address_in_use_at_start_retries_stop_then_start(script: Script) -> None
     assert script.actions[-1] == ("start", 3, "svc-2")
     script.post(script.ready(3))
     assert script.serving == 3
-    assert "binds its port itself" in script.supervisor.status()["note"]
+    assert "binds its port itself" in script.supervisor.control.status()["note"]
 
 
 # -- the config pusher -----------------------------------------------------------------
