@@ -133,7 +133,12 @@ def test_drain_report_counts_what_the_clients_saw(tmp_path: Path, wild: Path, st
     assert [d["connections_open"] for d in done] == [CLIENTS] * 3, messages
     assert [d["connections_cut"] for d in done] == [cut] * 3, messages
     assert [d["connections_closed"] for d in done] == [CLIENTS - cut] * 3, messages
-    assert len(failures) == 3 * cut, (failures[:5], messages)
+    # Shutdown(ctx) may answer a request already under way with `Connection: close` and then close
+    # first: that client leaves in order, yet the kernel shows what an idle connection closed under its
+    # client shows, so it counts as cut (docs/architecture.md, "Draining"). Seen once in 24; allowed
+    # once per reload. An exit answers nothing after its stop signal: exact.
+    slack = 3 if stop in ("shutdown", "announce-shutdown") else 0
+    assert 3 * cut - slack <= len(failures) <= 3 * cut, (failures[:5], messages)
     if cut:
         warning = hotgo.events("cut_connections")
         # Wording is the point here: the one test of the cut-connections hint, which names the fix.
