@@ -437,6 +437,46 @@ def build_load_client(go: str, directory: Path) -> Path:
     return binary
 
 
+def load_client_service(address: str, helper: Optional[str] = None) -> str:
+    """The Go `main.go` the load client expects: GET / and POST / (POSTs counted) answering
+    `version=v1 …`. Served by net/http's ListenAndServe, or with `helper` (the Go helper's import
+    path) by the helper's, which takes the shared socket and drains on SIGTERM."""
+    imports = ["fmt", "io", "log", "net/http", "sync/atomic"]
+    serve = f'if err := http.ListenAndServe("{address}", mux); err != nil {{'
+    if helper:
+        imports = ["errors", *imports, "", helper]
+        serve = (f'if err := hotgo.ListenAndServe("{address}", mux); err != nil '
+                 "&& !errors.Is(err, http.ErrServerClosed) {")
+    imported = "\n".join(f'\t"{name}"' if name else "" for name in imports)
+    return f"""package main
+
+import (
+{imported}
+)
+
+const version = "v1"
+
+func main() {{
+\tvar posted atomic.Int64
+\tmux := http.NewServeMux()
+\tmux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {{
+\t\tfmt.Fprintf(w, "version=%s\\n", version)
+\t}})
+\tmux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {{
+\t\tbody, err := io.ReadAll(r.Body)
+\t\tif err != nil {{
+\t\t\thttp.Error(w, err.Error(), http.StatusBadRequest)
+\t\t\treturn
+\t\t}}
+\t\tfmt.Fprintf(w, "version=%s posted=%d bytes=%d\\n", version, posted.Add(1), len(body))
+\t}})
+\t{serve}
+\t\tlog.Fatal(err)
+\t}}
+}}
+"""
+
+
 class LoadClient:
     """tests/fixtures/loadclient running (keep-alive GET and POST, nothing retried): the versions it has
     been answered by, its summary at the end. Bounded: 240 s at most; `close` kills it whatever happened."""

@@ -13,42 +13,18 @@ from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
-from harness import Hotgo, LoadClient, build_load_client, free_port, kill_processes_under, set_version
+from harness import (
+    Hotgo,
+    LoadClient,
+    build_load_client,
+    free_port,
+    kill_processes_under,
+    load_client_service,
+    set_version,
+)
 
 RELOADS = 10
 CLIENTS = 8
-
-SERVICE = '''package main
-
-import (
-	"fmt"
-	"io"
-	"log"
-	"net/http"
-	"sync/atomic"
-)
-
-const version = "v1"
-
-func main() {
-	var posted atomic.Int64
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "version=%s\\n", version)
-	})
-	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		fmt.Fprintf(w, "version=%s posted=%d bytes=%d\\n", version, posted.Add(1), len(body))
-	})
-	if err := http.ListenAndServe("ADDRESS", mux); err != nil {
-		log.Fatal(err)
-	}
-}
-'''
 
 
 def offline_env() -> Dict[str, str]:
@@ -93,7 +69,7 @@ def test_a_new_module_adopts_the_helper_offline_and_loses_nothing_across_ten_rel
         fresh_module: Path, load_client: Path, go_toolchain: str) -> None:
     port = free_port()
     main = fresh_module / "main.go"
-    main.write_text(SERVICE.replace("ADDRESS", f"127.0.0.1:{port}"))
+    main.write_text(load_client_service(f"127.0.0.1:{port}"))
 
     written = run([sys.executable, "-m", "hotgo", "helper"], fresh_module)
     assert written.returncode == 0, written.stderr

@@ -16,49 +16,14 @@ import os
 import signal
 from pathlib import Path
 
-from harness import Hotgo, LoadClient, build_load_client, free_port
-
-# GET and POST on /, through the Go helper (samples/api's copy) on the shared address: what the load
-# client expects.
-SERVICE = '''package main
-
-import (
-	"errors"
-	"fmt"
-	"io"
-	"log"
-	"net/http"
-	"sync/atomic"
-
-	"example.com/api/internal/hotgo"
-)
-
-const version = "v1"
-
-func main() {
-	var posted atomic.Int64
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "version=%s\\n", version)
-	})
-	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		fmt.Fprintf(w, "version=%s posted=%d bytes=%d\\n", version, posted.Add(1), len(body))
-	})
-	if err := hotgo.ListenAndServe("ADDRESS", mux); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
-	}
-}
-'''
+from harness import Hotgo, LoadClient, build_load_client, free_port, load_client_service
 
 
 def test_a_deleted_serving_binary_costs_no_request(api_project: Path, go_toolchain: str, tmp_path: Path) -> None:
     port = free_port()
-    (api_project / "cmd" / "api" / "main.go").write_text(SERVICE.replace("ADDRESS", f"127.0.0.1:{port}"))
+    # GET and POST on /, through the Go helper (samples/api's copy): what the load client expects
+    service = load_client_service(f"127.0.0.1:{port}", helper="example.com/api/internal/hotgo")
+    (api_project / "cmd" / "api" / "main.go").write_text(service)
     with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}"], cwd=api_project) as hotgo:
         hotgo.wait_serving(timeout=180)
         client = LoadClient(build_load_client(go_toolchain, tmp_path), port)
