@@ -857,16 +857,20 @@ ARENAS = textwrap.dedent('''
 ''')
 
 
-@needs_linux
-def test_threads_share_one_malloc_arena_once_limited() -> None:
-    """glibc gives concurrent threads arenas of their own, which keep what they once held: hotgo
-    limits them to one before its first thread (RSS stays flat over a day of reloads)."""
+def skip_without_glibc(what: str) -> None:
     if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
         pytest.skip("glibc")
     try:
         os.confstr("CS_GNU_LIBC_VERSION")
     except (ValueError, OSError):
-        pytest.skip("not glibc: no malloc arenas to limit")
+        pytest.skip(f"not glibc: {what}")
+
+
+@needs_linux
+def test_threads_share_one_malloc_arena_once_limited() -> None:
+    """glibc gives concurrent threads arenas of their own, which keep what they once held: hotgo
+    limits them to one before its first thread (RSS stays flat over a day of reloads)."""
+    skip_without_glibc("no malloc arenas to limit")
     counts = {}
     for mode in ("limit", "default"):
         done = subprocess.run([sys.executable, "-c", ARENAS, mode], capture_output=True, text=True, timeout=60,
@@ -895,12 +899,7 @@ TRIM = textwrap.dedent("""
 @needs_linux
 def test_freed_malloc_memory_is_given_back_once_trimmed() -> None:
     """A generation gone, what its reload allocated is free: hotgo's RSS comes back down to what is live."""
-    if sys.platform == "win32":  # what follows is POSIX (mypy --platform win32 skips it)
-        pytest.skip("glibc")
-    try:
-        os.confstr("CS_GNU_LIBC_VERSION")
-    except (ValueError, OSError):
-        pytest.skip("not glibc: no malloc_trim")
+    skip_without_glibc("no malloc_trim")
     done = subprocess.run([sys.executable, "-c", TRIM], capture_output=True, text=True, timeout=60, cwd=REPO,
                           check=True)
     trimmed, released_mb = done.stdout.split()
