@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -85,6 +86,8 @@ def slow_go(tmp_path: Path, go_toolchain: str) -> Dict[str, str]:
 def one_run(project: Path, env: Dict[str, str], sig: signal.Signals, delay: float, after_build: bool
             ) -> Tuple[str, str]:
     """Start, signal after `delay` (from hotgo's exec, or from its `build` event), check; the phase hit."""
+    # Without the build kept by the last run, go links anew: a build as long as a first one, to be hit.
+    shutil.rmtree(project / ".hotgo" / "bin", ignore_errors=True)
     with Hotgo(["run", "./cmd/api", "--listen", "127.0.0.1:0"], cwd=project, env=env,
                prefix=[sys.executable, "-c", LAUNCHER]) as hotgo:
         pid = hotgo.wait_event("launched", timeout=30)["hotgo_pid"]
