@@ -1,0 +1,3 @@
+module github.com/hotgo-dev/hotgo/front
+
+go 1.22

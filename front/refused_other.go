@@ -1,0 +1,5 @@
+//go:build !windows
+
+package main
+
+func refusedOS(error) bool { return false }
