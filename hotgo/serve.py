@@ -76,7 +76,14 @@ def serve(project: Project, log: Log, stack: ExitStack, head_start: Optional[Hea
                       lambda change: inbox.post(FilesChanged(change)), log,
                       lambda path: config_filter is None or not config_filter.relevant(path)) if filters else None
     pages = page_state(settings, addresses, log)
-    supervisor = Supervisor(service, log, inbox=inbox, browser=pages,
+    front = None
+    if settings.front_listen:
+        from hotgo.browser.front_door import open_front  # go build, once: only a run with --front pays it
+
+        front = open_front(settings.front_listen, addresses, project.go, project.state_dir,
+                           settings.run_ready_timeout + settings.run_drain_timeout, log)
+        stack.callback(front.stop)
+    supervisor = Supervisor(service, log, inbox=inbox, browser=pages, front=front,
                             quiet_at=watcher.quiet_at if watcher is not None else lambda: 0.0,
                             supervisor_socket=os.environ.get("NOTIFY_SOCKET", ""), head_start=head_start)
     stack.callback(_kill_generations, supervisor)

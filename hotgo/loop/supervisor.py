@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from hotgo import platform
+from hotgo.browser.front_door import FrontDoor
 from hotgo.browser.livereload import LiveReload
 from hotgo.build.go_build import Build, go_flags
 from hotgo.build.head_start import HeadStart
@@ -58,6 +59,7 @@ class Supervisor:
         inbox: Optional[Inbox] = None,  # where the other threads post (made first: they need it)
         quiet_at: QuietAt = lambda: 0.0,  # the watcher's: when a save may count as over
         browser: Optional[LiveReload] = None,  # --browser: pages told about builds and handoffs
+        front: Optional[FrontDoor] = None,  # --front: paused before a stop-then-start, resumed when ready
         supervisor_socket: str = "",  # NOTIFY_SOCKET of whoever supervises hotgo (systemd)
         # The collaborators that reach outside the process; the scripted tests pass fakes.
         clock: Callable[[], float] = time.monotonic,
@@ -74,6 +76,7 @@ class Supervisor:
         self.clock = clock
         self.new_generation = new_generation
         self.browser = browser
+        self.front = front
         self.supervisor_socket = supervisor_socket
         self.lineup = Lineup()
         self.stopping = False
@@ -184,6 +187,8 @@ class Supervisor:
                 "connections are refused meanwhile (let the service take the shared socket to avoid this)"
             )
             lineup.waiting = (number, binary)
+            if self.front is not None:  # the requests in flight are answered before the old one stops
+                self.front.pause(self.settings.run_drain_timeout)
             self.drains.stop(old, replaced_by=number)
             lineup.serving = None
             return
@@ -257,6 +262,8 @@ class Supervisor:
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
                     event="ready", generation=generation.number, pid=generation.pid, how=how,
                     seconds=round(took, 4))
+        if self.front is not None:  # new requests on new connections, none on an idle one the old one closes
+            self.front.resume()
         if old is not None:  # first: until its stop signal the old one takes new connections too
             self.drains.stop(old, replaced_by=generation.number)
         self.history.mark_good(generation.binary)

@@ -119,10 +119,12 @@ def spawn(argv: List[str], env: Dict[str, str], cwd: str, inherited: Sequence[in
         return children.register(_BACKEND.spawn(argv, env, cwd, inherited))
 
 
-def spawn_tool(argv: List[str], env: Dict[str, str], cwd: str) -> subprocess.Popen[bytes]:
-    """Start a helper command (go build) so that its whole tree can be cancelled."""
+def spawn_tool(argv: List[str], env: Dict[str, str], cwd: str,
+               stdin: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    """Start a helper command (go build, the front door) so that its whole tree can be cancelled;
+    stdin=subprocess.PIPE for one hotgo talks to."""
     with children.starting():
-        return children.register(_BACKEND.spawn_tool(argv, env, cwd))
+        return children.register(_BACKEND.spawn_tool(argv, env, cwd, stdin))
 
 
 def send_signal(proc: subprocess.Popen[bytes], name: str) -> bool:

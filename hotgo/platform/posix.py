@@ -152,10 +152,11 @@ class PosixBackend:
             except OSError:
                 pass
 
-    def spawn_tool(self, argv: List[str], env: Dict[str, str], cwd: str) -> subprocess.Popen[bytes]:
+    def spawn_tool(self, argv: List[str], env: Dict[str, str], cwd: str,
+                   stdin: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
         """Start a helper command (go build) in its own group so that its whole tree can be cancelled."""
         return self._new(
-            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            argv, env=env, cwd=cwd, stdin=stdin, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
 

@@ -165,17 +165,19 @@ class WindowsBackend:
                           "reuseport (the service binds with SO_REUSEADDR)")
         return self._start(argv, env, cwd)
 
-    def spawn_tool(self, argv: List[str], env: Dict[str, str], cwd: str) -> subprocess.Popen[bytes]:
-        return self._start(argv, env, cwd)
+    def spawn_tool(self, argv: List[str], env: Dict[str, str], cwd: str,
+                   stdin: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+        return self._start(argv, env, cwd, stdin)
 
-    def _start(self, argv: List[str], env: Dict[str, str], cwd: str) -> subprocess.Popen[bytes]:
+    def _start(self, argv: List[str], env: Dict[str, str], cwd: str,
+               stdin: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
         api = self.api
         job = self._new_job()
         factory = self._popen or subprocess.Popen
         try:
             # Suspended until it is in the job: it cannot start a process outside it first.
             proc = factory(
-                argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                argv, env=env, cwd=cwd, stdin=stdin, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, creationflags=CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED,
             )
         except BaseException:

@@ -316,6 +316,10 @@ SETTINGS: Tuple[Setting, ...] = (
             "empty = off.", _browser_address, "--browser", metavar="ADDR"),
     Setting("browser", "reload_on_config", False, "Also reload those pages after a config push (off: a pushed "
             "config changes no page by itself).", _bool),
+    Setting("front", "listen", "", "Front door in front of the first listen address, e.g. \"127.0.0.1:3000\": "
+            "a small Go proxy (built once with your go) that holds requests while no generation accepts (up to "
+            "ready_timeout) and lets the old one finish its requests first; empty = off.", _browser_address,
+            "--front", metavar="ADDR"),
 )
 
 
@@ -351,6 +355,7 @@ class Settings:
     config_min_interval: float = 0.5
     browser_listen: str = ""
     browser_reload_on_config: bool = False
+    front_listen: str = ""
 
     @property
     def socket_mode(self) -> SocketMode:
@@ -389,5 +394,8 @@ def resolve(values: Dict[str, Value], where: Optional[Dict[str, str]] = None) ->
                          "use 'auto' (an HTTP probe there) or 'http:/healthz'")
     if settings.browser_listen and not settings.run_listen:
         raise UsageError("--browser ([browser] listen) stands in front of the service's shared port: "
+                         "add --listen 127.0.0.1:8080 ([run] listen) too")
+    if settings.front_listen and not settings.run_listen:
+        raise UsageError("--front ([front] listen) stands in front of the service's shared port: "
                          "add --listen 127.0.0.1:8080 ([run] listen) too")
     return settings

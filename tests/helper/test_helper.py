@@ -58,8 +58,9 @@ def test_the_wheel_lists_every_package_and_carries_go_as_the_helper() -> None:
     """pyproject.toml lists the packages (go/ is mapped into the wheel as hotgo/_gohelper): none forgotten."""
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "hotgo").rglob("__init__.py")}
-    assert set(config["packages"]) == on_disk | {"hotgo._gohelper"}, "update [tool.setuptools] packages"
-    assert config["package-dir"] == {"hotgo._gohelper": "go"}
+    assert set(config["packages"]) == on_disk | {"hotgo._gohelper", "hotgo._front"}, \
+        "update [tool.setuptools] packages"
+    assert config["package-dir"] == {"hotgo._gohelper": "go", "hotgo._front": "front"}
     assert PLACES[0].name == "_gohelper" and PLACES[1] == REPO / "go"
 
 
