@@ -11,9 +11,12 @@
 //   - hotgo may write "pause" on stdin before it stops a generation: new
 //     requests wait (up to -hold) and the front door answers "paused" on stdout
 //     once the requests in flight have finished (or -hold passed). "resume"
-//     (or -hold after the pause) lets them go, on new upstream connections:
-//     the idle connections to the previous generation are closed and never
-//     reused.
+//     (or -hold after the pause) lets them go, on new upstream connections;
+//     hotgo writes it when a new generation is ready, before it stops the old
+//     one. The front door answers "resumed" once every request sent on the
+//     old connections has the header of its answer (at most 1 s): none is
+//     then unread on a connection the old generation may close as idle, and
+//     the old idle connections are closed and never reused.
 //   - A request is sent again only when Go's http.Transport is certain the
 //     upstream never received it: nothing of it was written on the connection
 //     (nothingWrittenError), or, for a GET, HEAD, OPTIONS or TRACE (or a
@@ -38,7 +41,6 @@ import (
 	"net/url"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -126,24 +128,67 @@ func (g *gate) resumeIf(epoch int) {
 	}
 }
 
-// upstream is the RoundTripper in use; switching it leaves the old one's connections unused.
+// pool is one transport and the requests it has not answered yet (no response header).
+type pool struct {
+	transport *http.Transport
+	mu        sync.Mutex
+	waiting   int
+	none      chan struct{} // closed when waiting drops to 0 after a renew
+}
+
+// upstream is the RoundTripper in use; renewing it leaves the old one's connections unused.
 type upstream struct {
 	hold    time.Duration
-	current atomic.Pointer[http.Transport]
+	mu      sync.RWMutex
+	current *pool
 }
 
 func (u *upstream) RoundTrip(r *http.Request) (*http.Response, error) {
-	return u.current.Load().RoundTrip(r)
+	u.mu.RLock()
+	p := u.current
+	p.mu.Lock()
+	p.waiting++
+	p.mu.Unlock()
+	u.mu.RUnlock()
+	resp, err := p.transport.RoundTrip(r)
+	p.mu.Lock()
+	p.waiting--
+	if p.waiting == 0 && p.none != nil {
+		close(p.none)
+		p.none = nil
+	}
+	p.mu.Unlock()
+	return resp, err
 }
 
-// renew makes new requests use new connections and closes the idle ones of the previous transport.
-func (u *upstream) renew() {
-	old := u.current.Swap(newTransport(u.hold))
-	if old != nil {
-		old.CloseIdleConnections()
-		// Connections still busy return to the old pool when their answers end: close them then.
-		time.AfterFunc(u.hold, old.CloseIdleConnections)
+// renew makes new requests use new connections. It returns once every request sent on the old
+// ones has its answer's header (at most `wait`), so that none is still being written, or unread,
+// on a connection the old generation may close as idle; then it closes the old idle connections.
+func (u *upstream) renew(wait time.Duration) {
+	fresh := &pool{transport: newTransport(u.hold)}
+	u.mu.Lock()
+	old := u.current
+	u.current = fresh
+	u.mu.Unlock()
+	if old == nil {
+		return
 	}
+	old.mu.Lock()
+	var none chan struct{}
+	if old.waiting > 0 {
+		none = make(chan struct{})
+		old.none = none
+	}
+	old.mu.Unlock()
+	if none != nil {
+		select {
+		case <-none:
+		case <-time.After(wait):
+		}
+	}
+	old.transport.CloseIdleConnections()
+	// Connections still busy return to the old pool when their answers end: close them then.
+	time.AfterFunc(u.hold, old.transport.CloseIdleConnections)
 }
 
 func isRefused(err error) bool {
@@ -244,7 +289,7 @@ func commands(in io.Reader, out io.Writer, f *front, u *upstream, hold time.Dura
 			left := f.gate.pause(hold)
 			fmt.Fprintf(out, "paused %d\n", left)
 		case "resume":
-			u.renew()
+			u.renew(time.Second)
 			f.gate.resumeIf(-1)
 			fmt.Fprintln(out, "resumed")
 		}
@@ -261,7 +306,7 @@ func main() {
 		os.Exit(2)
 	}
 	u := &upstream{hold: *hold}
-	u.renew()
+	u.renew(0)
 	f := newFront(&url.URL{Scheme: "http", Host: *target}, *hold, u)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

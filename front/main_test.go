@@ -26,7 +26,7 @@ func freeAddr(t *testing.T) string {
 func frontTo(t *testing.T, addr string, hold time.Duration) *httptest.Server {
 	t.Helper()
 	u := &upstream{hold: hold}
-	u.renew()
+	u.renew(0)
 	srv := httptest.NewServer(newFront(&url.URL{Scheme: "http", Host: addr}, hold, u))
 	t.Cleanup(srv.Close)
 	return srv
@@ -103,7 +103,7 @@ func TestPauseWaitsForRequestsInFlight(t *testing.T) {
 	}))
 	defer up.Close()
 	u := &upstream{hold: 5 * time.Second}
-	u.renew()
+	u.renew(0)
 	f := newFront(&url.URL{Scheme: "http", Host: strings.TrimPrefix(up.URL, "http://")}, time.Second, u)
 	srv := httptest.NewServer(f)
 	defer srv.Close()

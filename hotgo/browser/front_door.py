@@ -127,7 +127,7 @@ class FrontDoor:
         """A new generation is ready: let held requests go, on new connections."""
         with self._lock:
             if self._send("resume"):
-                self._next(2.0)
+                self._next(3.0)
 
     def stop(self) -> None:
         try:

@@ -1,0 +1,229 @@
+"""--front: the front door across reloads (issue 21). Real go builds, real processes, loopback.
+
+A request the old generation received is never sent twice; none fails while generations come and
+go, whether they stop before the next one starts (socket mode none, a plain http.ListenAndServe
+killed by SIGTERM) or hand a shared socket over (inherit, a service that drains with Shutdown)."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, List
+
+import pytest
+from harness import REPO, Hotgo, copy_sample, free_port, kill_processes_under, set_version, wait_for
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX process handling, loopback")
+
+RELOADS = 3
+
+# A plain net/http service (no hotgo helper) that appends one byte to -count for every POST it answers:
+# the file's size is the number of POSTs the generations handled, all together.
+COUNTER = '''package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+)
+
+const version = "c1"
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8090", "listen address")
+	count := flag.String("count", "", "append one byte per POST handled")
+	flag.Parse()
+	f, err := os.OpenFile(*count, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		log.Fatal(err)
+	}
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		if r.Method == http.MethodPost {
+			f.Write([]byte{'.'})
+		}
+		fmt.Fprintf(w, "version=%s pid=%d method=%s body=%d\\n", version, os.Getpid(), r.Method, n)
+	})
+	log.Fatal(http.ListenAndServe(*addr, nil))
+}
+'''
+
+
+@dataclass
+class Outcome:
+    ok_gets: int = 0
+    ok_posts: int = 0
+    failures: List[str] = field(default_factory=list)
+    versions: List[str] = field(default_factory=list)
+
+
+class KeepAliveLoad:
+    """`clients` threads, each on one keep-alive connection, alternating GET and POST (or POST only);
+    nothing retried: every exception or non-200 answer is a failure. Bounded in time."""
+
+    def __init__(self, port: int, clients: int = 4, posts_only: bool = False, max_seconds: float = 120) -> None:
+        self.port, self.posts_only = port, posts_only
+        self.outcome = Outcome()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+        for thread in self._threads:
+            thread.start()
+
+    def _client(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        post = True
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            post = self.posts_only or not post
+            method, body = ("POST", b"x" * 100) if post else ("GET", None)
+            try:
+                conn.request(method, "/", body=body)
+                response = conn.getresponse()
+                text = response.read().decode()
+            except (OSError, http.client.HTTPException) as err:
+                with self._lock:
+                    self.outcome.failures.append(f"{method}: {type(err).__name__}: {err}")
+                conn.close()
+                continue
+            with self._lock:
+                if response.status != 200 or not text.startswith("version="):
+                    self.outcome.failures.append(f"{method}: {response.status} {text!r}")
+                elif post:
+                    self.outcome.ok_posts += 1
+                else:
+                    self.outcome.ok_gets += 1
+                version = text.split()[0] if text.startswith("version=") else ""
+                if version and version not in self.outcome.versions:
+                    self.outcome.versions.append(version)
+        conn.close()
+
+    def seen(self, version: str) -> bool:
+        with self._lock:
+            return f"version={version}" in self.outcome.versions
+
+    def stop(self) -> Outcome:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=40)
+        return self.outcome
+
+
+def seen(load: KeepAliveLoad, version: str) -> Callable[[], bool]:
+    return lambda: load.seen(version)
+
+
+def reload_under_load(hotgo: Hotgo, project: Path, main: str, versions: List[str], front: int,
+                      posts_only: bool = False) -> Outcome:
+    load = KeepAliveLoad(front, posts_only=posts_only)
+    try:
+        wait_for(lambda: load.seen(versions[0]), 30, f"answers from {versions[0]} through the front door")
+        for number, version in enumerate(versions[1:], start=2):
+            set_version(project, version, main)
+            hotgo.wait_serving(number, timeout=120)
+            wait_for(seen(load, version), 30, f"answers from {version} through the front door")
+            time.sleep(0.3)  # some requests on the new generation before the next reload
+    finally:
+        outcome = load.stop()
+    return outcome
+
+
+@pytest.fixture
+def work(tmp_path: Path, go_toolchain: str) -> Iterator[Path]:
+    yield tmp_path
+    kill_processes_under(tmp_path)
+
+
+def test_a_post_the_old_generation_received_is_never_sent_twice(work: Path) -> None:
+    """Mode none, a plain service: every POST a client saw succeed was handled once, and none failed."""
+    project = work / "counter"
+    project.mkdir()
+    (project / "go.mod").write_text("module example.com/counter\n\ngo 1.22\n")
+    (project / "main.go").write_text(COUNTER)
+    counted = work / "handled"
+    port, front = free_port(), free_port()
+    with Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}", "--socket", "none", "--front", f"127.0.0.1:{front}",
+                "--", "-addr", f"127.0.0.1:{port}", "-count", str(counted)], cwd=project) as hotgo:
+        hotgo.wait_serving(1, timeout=300)
+        outcome = reload_under_load(hotgo, project, "main.go", [f"c{n}" for n in range(1, RELOADS + 2)], front,
+                                    posts_only=True)
+    handled = counted.stat().st_size
+    print(f"POSTs answered 200: {outcome.ok_posts}; handled by the services: {handled}; failures: "
+          f"{len(outcome.failures)}; versions seen: {outcome.versions}")
+    assert not outcome.failures, outcome.failures[:5]
+    assert outcome.ok_posts > 100 and handled == outcome.ok_posts, (handled, outcome.ok_posts)
+
+
+def test_a_plain_service_in_mode_none_fails_no_request(work: Path) -> None:
+    project = copy_sample(work, "plain")
+    port, front = free_port(), free_port()
+    with Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}", "--socket", "none", "--front", f"127.0.0.1:{front}",
+                "--", "-addr", f"127.0.0.1:{port}"], cwd=project) as hotgo:
+        hotgo.wait_serving(1, timeout=300)
+        # samples/plain answers GET / only: GETs here (the POSTs: the counting test above).
+        outcome = reload_under_load_gets(hotgo, project, front)
+    print(f"GETs answered 200: {outcome.ok_gets}; failures: {len(outcome.failures)}; versions: {outcome.versions}")
+    assert not outcome.failures, outcome.failures[:5]
+    assert outcome.ok_gets > 100
+
+
+def reload_under_load_gets(hotgo: Hotgo, project: Path, front: int) -> Outcome:
+    load = GetLoad(front)
+    try:
+        wait_for(lambda: load.seen("v1"), 30, "answers from v1 through the front door")
+        for number in range(2, RELOADS + 2):
+            set_version(project, f"v{number}", "main.go")
+            hotgo.wait_serving(number, timeout=120)
+            wait_for(seen(load, f"v{number}"), 30, f"answers from v{number} through the front door")
+            time.sleep(0.3)
+    finally:
+        outcome = load.stop()
+    return outcome
+
+
+class GetLoad(KeepAliveLoad):
+    """GETs only (samples/plain answers nothing else)."""
+
+    def _client(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                conn.request("GET", "/")
+                response = conn.getresponse()
+                text = response.read().decode()
+            except (OSError, http.client.HTTPException) as err:
+                with self._lock:
+                    self.outcome.failures.append(f"GET: {type(err).__name__}: {err}")
+                conn.close()
+                continue
+            with self._lock:
+                if response.status != 200 or not text.startswith("version="):
+                    self.outcome.failures.append(f"GET: {response.status} {text!r}")
+                    continue
+                self.outcome.ok_gets += 1
+                version = text.split()[0]
+                if version not in self.outcome.versions:
+                    self.outcome.versions.append(version)
+        conn.close()
+
+
+def test_a_shutdown_service_in_mode_inherit_fails_no_request(work: Path) -> None:
+    project = work / "wild"
+    shutil.copytree(REPO / "tests" / "fixtures" / "wild", project)
+    port, front = free_port(), free_port()
+    with Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}", "--socket", "inherit", "--front", f"127.0.0.1:{front}",
+                "--", "-stop", "shutdown"], cwd=project) as hotgo:
+        hotgo.wait_serving(1, timeout=300)
+        outcome = reload_under_load(hotgo, project, "main.go", [f"w{n}" for n in range(1, RELOADS + 2)], front)
+    print(f"GETs {outcome.ok_gets}, POSTs {outcome.ok_posts} answered 200; failures: {len(outcome.failures)}; "
+          f"versions: {outcome.versions}")
+    assert not outcome.failures, outcome.failures[:5]
+    assert outcome.ok_gets > 100 and outcome.ok_posts > 100
