@@ -271,7 +271,7 @@ func newFront(target *url.URL, hold time.Duration, u *upstream) *front {
 			pr.SetXForwarded()
 		},
 		Transport:     u,
-		FlushInterval: -1,
+		FlushInterval: 0, // at the end of each answer; at once for a streamed one (no length, event-stream)
 		ErrorLog:      log.New(io.Discard, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			http.Error(w, "front door: the service did not answer: "+err.Error(), http.StatusBadGateway)
@@ -288,6 +288,9 @@ func commands(in io.Reader, out io.Writer, f *front, u *upstream, hold time.Dura
 		case "pause":
 			left := f.gate.pause(hold)
 			fmt.Fprintf(out, "paused %d\n", left)
+		case "hold": // new requests wait; those in flight go on
+			f.gate.pause(0)
+			fmt.Fprintln(out, "held")
 		case "resume":
 			u.renew(time.Second)
 			f.gate.resumeIf(-1)

@@ -27,6 +27,9 @@ from hotgo.settings.addresses import ListenAddress, parse_listen
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 PLACES = (_PACKAGE_DIR / "_front", _PACKAGE_DIR.parent / "front")
 MODULE_PATH = "github.com/hotgo-dev/hotgo/front"
+# How long the front door holds new requests after the old generation's stop signal: time for it to close its
+# listener (a Go server's Shutdown does so first), so that no new connection reaches it.
+FRONT_SETTLE = 0.03
 _WILDCARD_TO_LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
@@ -122,6 +125,12 @@ class FrontDoor:
             left = answer.split(" ", 1)[1]
             if left != "0":
                 self.log.warn(f"front door: {left} request(s) still in flight when the old generation stops")
+
+    def hold(self) -> None:
+        """New requests wait (until resume, at most the hold time); those in flight go on."""
+        with self._lock:
+            if self._send("hold"):
+                self._next(2.0)
 
     def resume(self) -> None:
         """A new generation is ready: let held requests go, on new connections."""

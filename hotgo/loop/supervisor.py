@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from hotgo import platform
-from hotgo.browser.front_door import FrontDoor
+from hotgo.browser.front_door import FRONT_SETTLE, FrontDoor
 from hotgo.browser.livereload import LiveReload
 from hotgo.build.go_build import Build, go_flags
 from hotgo.build.head_start import HeadStart
@@ -262,10 +262,18 @@ class Supervisor:
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
                     event="ready", generation=generation.number, pid=generation.pid, how=how,
                     seconds=round(took, 4))
-        if self.front is not None:  # new requests on new connections, none on an idle one the old one closes
-            self.front.resume()
-        if old is not None:  # first: until its stop signal the old one takes new connections too
+        if self.front is not None and old is not None:
+            # No new request on a connection the old one may close as idle, nor on a new connection it may
+            # still accept: held from its stop signal until it has closed its listener (a moment), then
+            # sent on new connections.
+            self.front.hold()
             self.drains.stop(old, replaced_by=generation.number)
+            time.sleep(FRONT_SETTLE)
+            self.front.resume()
+        elif old is not None:  # first: until its stop signal the old one takes new connections too
+            self.drains.stop(old, replaced_by=generation.number)
+        elif self.front is not None:  # after a stop-then-start: the held requests go, on new connections
+            self.front.resume()
         self.history.mark_good(generation.binary)
         self.binaries.serving_now(generation)
         self.note.serving(generation.binary)
