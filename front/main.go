@@ -3,27 +3,34 @@
 //
 //	front -listen 127.0.0.1:8080 -upstream 127.0.0.1:8081 -hold 30s
 //
+// Each client connection gets its own upstream connection (pinned.go): a request is written, and
+// its answer read, by the goroutine that serves the client connection, with no connection pool in
+// between. Upgrades (WebSocket) go through httputil.ReverseProxy.
+//
 // What it guarantees:
 //
 //   - A request that finds no process accepting on the upstream address (the
 //     stop-then-start gap of socket mode none) is held: the dial is retried
 //     every 5 ms while it is refused, up to -hold; then 502.
-//   - hotgo may write "pause" on stdin before it stops a generation: new
-//     requests wait (up to -hold) and the front door answers "paused" on stdout
-//     once the requests in flight have finished (or -hold passed). "resume"
-//     (or -hold after the pause) lets them go, on new upstream connections;
-//     hotgo writes it when a new generation is ready, before it stops the old
-//     one. The front door answers "resumed" once every request sent on the
-//     old connections has the header of its answer (at most 1 s): none is
-//     then unread on a connection the old generation may close as idle, and
-//     the old idle connections are closed and never reused.
-//   - A request is sent again only when Go's http.Transport is certain the
-//     upstream never received it: nothing of it was written on the connection
-//     (nothingWrittenError), or, for a GET, HEAD, OPTIONS or TRACE (or a
-//     request with an Idempotency-Key header), the reused idle connection was
-//     closed by the upstream before any byte of the answer came. Bodies up to
-//     1 MiB are buffered so that they can be sent again; a larger body is
-//     streamed and never resent. Any other upstream failure is a 502.
+//   - hotgo writes "pause" on stdin before it stops a generation that has no
+//     successor yet: new requests wait (up to -hold) and the front door
+//     answers "paused N" once the requests in flight have finished (N left
+//     after -hold). hotgo writes "hold" before it tells an old generation to
+//     stop while a new one serves: new requests wait, and the answer "held N"
+//     comes once every request let in has its answer's header (at most 1 s):
+//     none is then written, or unread, on a connection the old generation may
+//     close as idle. "resume" (or -hold after a pause or hold) lets new
+//     requests go on new upstream connections; a connection opened before it
+//     is never used again.
+//   - A request is sent again (at most twice) only when it is certain the
+//     upstream never received it: nothing of it was written on the
+//     connection; or, for a GET, HEAD, OPTIONS or TRACE (or a request with an
+//     Idempotency-Key header) on a reused connection, the connection ended
+//     before any byte of the answer (Go's http.Transport rule). Before reusing
+//     an idle connection the front door peeks at it without blocking: one the
+//     upstream closed is not used. Bodies up to 1 MiB are buffered so that
+//     they can be sent again; a larger body streams and is never resent. Any
+//     other upstream failure is a 502.
 package main
 
 import (
@@ -59,6 +66,7 @@ type gate struct {
 	epoch    int
 	inflight int
 	idle     *sync.Cond // signalled when inflight drops to 0
+	asking   int        // requests in, their answer's header not come yet
 }
 
 func newGate() *gate {
@@ -74,6 +82,7 @@ func (g *gate) enter(ctx context.Context) error {
 		g.mu.Lock()
 		if !g.paused {
 			g.inflight++
+			g.asking++
 			g.mu.Unlock()
 			return nil
 		}
@@ -85,6 +94,38 @@ func (g *gate) enter(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// answered: the answer's header came (or never will); called once per request, before leave.
+func (g *gate) answered() {
+	g.mu.Lock()
+	if g.asking--; g.asking == 0 {
+		g.idle.Broadcast()
+	}
+	g.mu.Unlock()
+}
+
+// hold stops new requests and waits (at most `wait`) until every request let in has its answer's
+// header: none is then written, or unread, on a connection a draining generation may close as idle.
+func (g *gate) hold(wait, hold time.Duration) int {
+	g.mu.Lock()
+	if !g.paused {
+		g.paused = true
+		g.open = make(chan struct{})
+	}
+	g.epoch++
+	epoch := g.epoch
+	g.mu.Unlock()
+	time.AfterFunc(hold, func() { g.resumeIf(epoch) })
+	wake := time.AfterFunc(wait, func() { g.mu.Lock(); g.idle.Broadcast(); g.mu.Unlock() })
+	defer wake.Stop()
+	deadline := time.Now().Add(wait)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.asking > 0 && time.Now().Before(deadline) {
+		g.idle.Wait()
+	}
+	return g.asking
 }
 
 func (g *gate) leave() {
@@ -195,23 +236,30 @@ func isRefused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || refusedOS(err)
 }
 
+// dialHeld dials addr, again every retryEvery while it is refused, for at most hold.
+func dialHeld(ctx context.Context, dialer *net.Dialer, addr string, hold time.Duration) (net.Conn, error) {
+	deadline := time.Now().Add(hold)
+	for {
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
+		if err == nil || !isRefused(err) || !time.Now().Before(deadline) {
+			return conn, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(retryEvery):
+		}
+	}
+}
+
+var dialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
+// newTransport is for the requests the pinned path does not take (upgrades: WebSocket).
 func newTransport(hold time.Duration) *http.Transport {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy: nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			deadline := time.Now().Add(hold)
-			for {
-				conn, err := dialer.DialContext(ctx, network, addr)
-				if err == nil || !isRefused(err) || !time.Now().Before(deadline) {
-					return conn, err
-				}
-				select {
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				case <-time.After(retryEvery):
-				}
-			}
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return dialHeld(ctx, dialer, addr, hold)
 		},
 		ForceAttemptHTTP2:     false,
 		MaxIdleConns:          0,
@@ -223,8 +271,12 @@ func newTransport(hold time.Duration) *http.Transport {
 }
 
 type front struct {
-	gate  *gate
-	proxy *httputil.ReverseProxy
+	gate   *gate
+	proxy  *httputil.ReverseProxy // upgrades (WebSocket): through Go's Transport
+	target string
+	hold   time.Duration
+	epochs *epochs
+	conns  sync.Map // net.Conn -> *pinned
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -236,7 +288,13 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the client went away while the request was held
 	}
 	defer f.gate.leave()
-	f.proxy.ServeHTTP(w, r)
+	p, _ := r.Context().Value(pinnedKey{}).(*pinned)
+	if p == nil || r.Header.Get("Upgrade") != "" {
+		f.gate.answered() // not followed: an upgraded connection is not one hotgo's handoff closes as idle
+		f.proxy.ServeHTTP(w, r)
+		return
+	}
+	f.forward(w, r, p)
 }
 
 // bufferBody reads a body of at most maxBuffered bytes into memory and gives it GetBody, so that
@@ -277,7 +335,7 @@ func newFront(target *url.URL, hold time.Duration, u *upstream) *front {
 			http.Error(w, "front door: the service did not answer: "+err.Error(), http.StatusBadGateway)
 		},
 	}
-	return &front{gate: newGate(), proxy: proxy}
+	return &front{gate: newGate(), proxy: proxy, target: target.Host, hold: hold, epochs: newEpochs()}
 }
 
 // commands reads "pause" and "resume" lines; stdin closing (hotgo gone) ends the front door.
@@ -288,10 +346,11 @@ func commands(in io.Reader, out io.Writer, f *front, u *upstream, hold time.Dura
 		case "pause":
 			left := f.gate.pause(hold)
 			fmt.Fprintf(out, "paused %d\n", left)
-		case "hold": // new requests wait; those in flight go on
-			f.gate.pause(0)
-			fmt.Fprintln(out, "held")
+		case "hold": // new requests wait; those in flight go on once they have their answer's header
+			left := f.gate.hold(time.Second, hold)
+			fmt.Fprintf(out, "held %d\n", left)
 		case "resume":
+			f.epochs.next(time.Second)
 			u.renew(time.Second)
 			f.gate.resumeIf(-1)
 			fmt.Fprintln(out, "resumed")
@@ -321,7 +380,8 @@ func main() {
 		commands(os.Stdin, os.Stdout, f, u, *hold)
 		os.Exit(0)
 	}()
-	server := &http.Server{Handler: f, ReadHeaderTimeout: time.Minute}
+	server := &http.Server{Handler: f, ReadHeaderTimeout: time.Minute, ConnContext: f.connContext,
+		ConnState: f.connState}
 	if err := server.Serve(ln); err != nil {
 		fmt.Fprintf(os.Stderr, "front: %v\n", err)
 		os.Exit(1)
