@@ -1,0 +1,170 @@
+"""Requests through the --front door across reloads: how many fail.
+
+Two services, each run by hotgo with `--front`, under wrk GET (`-t1 -c4`) and the tests' Go load
+client (tests/fixtures/loadclient: keep-alive GET and POST, nothing retried, every error counted)
+at once, both on the front door, while the version line is edited `--reloads` times:
+
+* plain, mode none: an ordinary `http.ListenAndServe` (no hotgo helper), stopped before the next
+  one starts: the gap is held by the front door;
+* a service that takes the shared socket (mode inherit) and drains with `Shutdown(ctx)`.
+
+    python bench/front_reloads.py [--reloads 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from common import WrkLoad, free_port, go_version, log, table, wait_for_sample, wrk_available
+from harness import Hotgo, LoadClient, build_load_client
+from harness import set_version as set_version_in
+
+PLAIN = '''package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+)
+
+const version = "v1"
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8090", "listen address")
+	flag.Parse()
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "version=%s pid=%d bytes=%d\\n", version, os.Getpid(), n)
+	})
+	http.ListenAndServe(*addr, nil)
+}
+'''
+
+# The same answers from a service that takes hotgo's shared socket (fd 3, LISTEN_FDS) and drains
+# with Shutdown(ctx) on SIGTERM.
+SHUTDOWN = '''package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+const version = "v1"
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8090", "listen address without a shared socket")
+	flag.Parse()
+	var ln net.Listener
+	var err error
+	if os.Getenv("LISTEN_FDS") != "" {
+		ln, err = net.FileListener(os.NewFile(3, "listen"))
+	} else {
+		ln, err = net.Listen("tcp", *addr)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	server := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "version=%s pid=%d bytes=%d\\n", version, os.Getpid(), n)
+	})}
+	stopped := make(chan struct{})
+	go func() {
+		signals := make(chan os.Signal, 1)
+		signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
+		<-signals
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		server.Shutdown(ctx)
+		close(stopped)
+	}()
+	if err := server.Serve(ln); err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+	<-stopped
+}
+'''
+
+
+def run(name: str, project: Path, package: str, main: str, args: List[str], reloads: int,
+        loadclient: Path) -> List[str]:
+    port, front = free_port(), free_port()
+    argv = [a.replace("{port}", str(port)) for a in args]
+    hotgo = Hotgo(["run", package, "--listen", f"127.0.0.1:{port}", "--front", f"127.0.0.1:{front}", *argv], project)
+    try:
+        hotgo.wait_serving(1, timeout=600)
+        client = LoadClient(loadclient, front, clients=4)
+        try:
+            with WrkLoad(front, 600, threads=1, connections=4) as wrk:
+                for number in range(2, reloads + 2):
+                    set_version_in(project, f"v{number}", main)
+                    hotgo.wait_serving(number, timeout=120)
+                    client.wait_seen(f"v{number}")
+                    log(f"{name}: reload {number - 1} done")
+                stats = wrk.stop()
+            summary = client.finish()
+        finally:
+            client.close()
+    finally:
+        hotgo.close()
+    errors = summary.get("errors") or []
+    log(f"{name}: wrk {stats.requests} requests, failed {stats.failed} ({stats.detail()}); loadclient {summary}")
+    return [name, str(reloads), f"{stats.requests:,}", str(stats.failed), f"{summary['requests']:,}",
+            str(summary["failures"]), "; ".join(str(e) for e in errors[:2])]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Failed requests through the --front door across reloads.")
+    parser.add_argument("--reloads", type=int, default=10)
+    args = parser.parse_args()
+    if not wrk_available():
+        print("wrk is not installed (apt-get install wrk): nothing measured")
+        return 1
+    wait_for_sample()
+    tmp = Path(tempfile.mkdtemp(prefix="hotgo-bench-front-"))
+    rows = []
+    try:
+        loadclient = build_load_client("go", tmp)
+        plain = tmp / "plain"
+        plain.mkdir()
+        (plain / "go.mod").write_text("module example.com/plain\n\ngo 1.22\n")
+        (plain / "main.go").write_text(PLAIN)
+        rows.append(run("plain ListenAndServe, mode none", plain, ".", "main.go",
+                        ["--socket", "none", "--", "-addr", "127.0.0.1:{port}"], args.reloads, loadclient))
+        drains = tmp / "shutdown"
+        drains.mkdir()
+        (drains / "go.mod").write_text("module example.com/shutdown\n\ngo 1.22\n")
+        (drains / "main.go").write_text(SHUTDOWN)
+        rows.append(run("Shutdown(ctx) on the shared socket, mode inherit", drains, ".", "main.go",
+                        ["--socket", "inherit"], args.reloads, loadclient))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"through the --front door, {args.reloads} reloads each, wrk -t1 -c4 GET and loadclient -c 4 GET+POST; "
+          f"{go_version()}")
+    print()
+    print(table(["service", "reloads", "wrk requests", "wrk failed", "loadclient requests", "loadclient failed",
+                 "first errors"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
