@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"net/http"
@@ -27,7 +28,16 @@ func frontTo(t *testing.T, addr string, hold time.Duration) *httptest.Server {
 	t.Helper()
 	u := &upstream{hold: hold}
 	u.renew(0)
-	srv := httptest.NewServer(newFront(&url.URL{Scheme: "http", Host: addr}, hold, u))
+	return serveFront(t, newFront(&url.URL{Scheme: "http", Host: addr}, hold, u))
+}
+
+// serveFront serves f as main does: each client connection with its pinned upstream connection.
+func serveFront(t *testing.T, f *front) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(f)
+	srv.Config.ConnContext = f.connContext
+	srv.Config.ConnState = f.connState
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -105,8 +115,7 @@ func TestPauseWaitsForRequestsInFlight(t *testing.T) {
 	u := &upstream{hold: 5 * time.Second}
 	u.renew(0)
 	f := newFront(&url.URL{Scheme: "http", Host: strings.TrimPrefix(up.URL, "http://")}, time.Second, u)
-	srv := httptest.NewServer(f)
-	defer srv.Close()
+	srv := serveFront(t, f)
 	done := make(chan int)
 	go func() {
 		resp, err := http.Get(srv.URL)
@@ -143,4 +152,105 @@ func TestPauseWaitsForRequestsInFlight(t *testing.T) {
 		t.Fatalf("status %d", code)
 	}
 	f.gate.resumeIf(-1)
+}
+
+func TestAStreamedAnswerPassesAsItComes(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		io.WriteString(w, "data: second\n\n")
+	}))
+	defer up.Close()
+	defer close(release)
+	srv := frontTo(t, strings.TrimPrefix(up.URL, "http://"), time.Second)
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 64)
+	done := make(chan string, 1)
+	go func() {
+		n, _ := resp.Body.Read(buf)
+		done <- string(buf[:n])
+	}()
+	select {
+	case got := <-done:
+		if !strings.Contains(got, "first") {
+			t.Fatalf("first read %q", got)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the first event did not come before the answer ended")
+	}
+}
+
+func TestAPostThroughThePinnedConnectionKeepsItsBodyAndHeaders(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Seen", r.Header.Get("X-Forwarded-For")+"|"+r.Host+"|"+r.Header.Get("Connection"))
+		io.WriteString(w, r.Method+" "+r.URL.RequestURI()+" "+string(body))
+	}))
+	defer up.Close()
+	srv := frontTo(t, strings.TrimPrefix(up.URL, "http://"), time.Second)
+	for i := 0; i < 3; i++ { // one client connection, one upstream connection, reused
+		resp, err := http.Post(srv.URL+"/a/b?c=d", "text/plain", strings.NewReader("payload"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "POST /a/b?c=d payload" {
+			t.Fatalf("%q", body)
+		}
+		if seen := resp.Header.Get("X-Seen"); !strings.HasPrefix(seen, "127.0.0.1|127.0.0.1:") || !strings.HasSuffix(seen, "|") {
+			t.Fatalf("upstream saw %q", seen)
+		}
+	}
+}
+
+func TestAnIdleConnectionTheUpstreamClosedIsNotUsed(t *testing.T) {
+	var handled atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // answers one request per connection, then closes it without saying so
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				req, err := http.ReadRequest(bufio.NewReader(conn))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				handled.Add(1)
+				io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}()
+		}
+	}()
+	srv := frontTo(t, ln.Addr().String(), time.Second)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	for i := 0; i < 3; i++ {
+		resp, err := client.Post(srv.URL, "text/plain", strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body) // read whole: the client connection is reused, and so its pinned one
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond) // the upstream's FIN arrives
+	}
+	if got := handled.Load(); got != 3 {
+		t.Fatalf("handled %d", got)
+	}
 }
