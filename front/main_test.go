@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,27 +23,33 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func frontTo(t *testing.T, addr string, hold time.Duration) *httptest.Server {
+// frontTo serves a front door in front of addr, as main does; it returns its URL.
+func frontTo(t *testing.T, addr string, hold time.Duration) (*front, string) {
 	t.Helper()
-	u := &upstream{hold: hold}
-	u.renew(0)
-	return serveFront(t, newFront(&url.URL{Scheme: "http", Host: addr}, hold, u))
+	f := &front{gate: newGate(), target: addr, hold: hold}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go f.serve(ln)
+	return f, "http://" + ln.Addr().String()
 }
 
-// serveFront serves f as main does: each client connection with its pinned upstream connection.
-func serveFront(t *testing.T, f *front) *httptest.Server {
+func upstreamOf(srv *httptest.Server) string { return strings.TrimPrefix(srv.URL, "http://") }
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(f)
-	srv.Config.ConnContext = f.connContext
-	srv.Config.ConnState = f.connState
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
+	for start := time.Now(); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal(what)
+		}
+	}
 }
 
 func TestARequestIsHeldUntilAServiceAccepts(t *testing.T) {
 	addr := freeAddr(t)
-	srv := frontTo(t, addr, 5*time.Second)
+	_, url := frontTo(t, addr, 5*time.Second)
 	go func() {
 		time.Sleep(200 * time.Millisecond)
 		ln, err := net.Listen("tcp", addr)
@@ -56,7 +61,7 @@ func TestARequestIsHeldUntilAServiceAccepts(t *testing.T) {
 			io.WriteString(w, "got "+string(body))
 		}))
 	}()
-	resp, err := http.Post(srv.URL, "text/plain", strings.NewReader("hello"))
+	resp, err := http.Post(url, "text/plain", strings.NewReader("hello"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,16 +88,15 @@ func TestAReceivedPostIsNeverSentTwice(t *testing.T) {
 			}
 			go func() {
 				defer conn.Close()
-				buf := make([]byte, 4096)
-				n, _ := conn.Read(buf)
-				if strings.Contains(string(buf[:n]), "POST") {
+				req, err := http.ReadRequest(bufio.NewReader(conn))
+				if err == nil && req.Method == "POST" {
 					handled.Add(1)
 				}
 			}()
 		}
 	}()
-	srv := frontTo(t, ln.Addr().String(), time.Second)
-	resp, err := http.Post(srv.URL, "text/plain", strings.NewReader("once"))
+	_, url := frontTo(t, ln.Addr().String(), time.Second)
+	resp, err := http.Post(url, "text/plain", strings.NewReader("once"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,53 +109,89 @@ func TestAReceivedPostIsNeverSentTwice(t *testing.T) {
 	}
 }
 
-func TestPauseWaitsForRequestsInFlight(t *testing.T) {
+func TestPauseWaitsForWholeAnswersAndHoldForTheirHeads(t *testing.T) {
 	release := make(chan struct{})
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
 		<-release
 		io.WriteString(w, "done")
 	}))
 	defer up.Close()
-	u := &upstream{hold: 5 * time.Second}
-	u.renew(0)
-	f := newFront(&url.URL{Scheme: "http", Host: strings.TrimPrefix(up.URL, "http://")}, time.Second, u)
-	srv := serveFront(t, f)
-	done := make(chan int)
+	f, url := frontTo(t, upstreamOf(up), 5*time.Second)
+	done := make(chan string)
 	go func() {
-		resp, err := http.Get(srv.URL)
+		resp, err := http.Get(url)
 		if err != nil {
-			done <- 0
+			done <- err.Error()
 			return
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		done <- resp.StatusCode
+		done <- string(body)
 	}()
-	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
-		f.gate.mu.Lock()
-		n := f.gate.inflight
-		f.gate.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Since(start) > 5*time.Second {
-			t.Fatal("the request never got in flight")
-		}
+	waitUntil(t, "the answer's head never came", func() bool { return f.gate.inflight.Load() == 1 && f.gate.asking.Load() == 0 })
+	if left := f.gate.stop(&f.gate.asking, time.Second, 5*time.Second); left != 0 {
+		t.Fatalf("hold: %d without their answer's head", left)
 	}
-	paused := make(chan int)
-	go func() { paused <- f.gate.pause(5 * time.Second) }()
+	paused := make(chan int64)
+	go func() { paused <- f.gate.stop(&f.gate.inflight, 5*time.Second, 5*time.Second) }()
 	select {
 	case <-paused:
-		t.Fatal("pause returned with a request in flight")
+		t.Fatal("pause returned with an answer under way")
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(release)
 	if left := <-paused; left != 0 {
 		t.Fatalf("%d left in flight", left)
 	}
-	if code := <-done; code != 200 {
-		t.Fatalf("status %d", code)
+	if body := <-done; body != "done" {
+		t.Fatalf("answer %q", body)
 	}
-	f.gate.resumeIf(-1)
+	f.gate.resume(-1)
+}
+
+func TestARequestWaitsWhilePausedAndGoesOnANewConnection(t *testing.T) {
+	var conns atomic.Int64
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	up.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	up.Start()
+	defer up.Close()
+	f, url := frontTo(t, upstreamOf(up), 5*time.Second)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	get := func() string {
+		resp, err := client.Get(url)
+		if err != nil {
+			return err.Error()
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(body)
+	}
+	if got := get(); got != "ok" {
+		t.Fatal(got)
+	}
+	f.gate.stop(&f.gate.asking, time.Second, 5*time.Second)
+	answered := make(chan string)
+	go func() { answered <- get() }()
+	select {
+	case got := <-answered:
+		t.Fatalf("answered while paused: %q", got)
+	case <-time.After(100 * time.Millisecond):
+	}
+	f.gate.resume(-1)
+	if got := <-answered; got != "ok" {
+		t.Fatal(got)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("%d upstream connections, want 2 (none reused across the hold)", n)
+	}
 }
 
 func TestAStreamedAnswerPassesAsItComes(t *testing.T) {
@@ -165,8 +205,8 @@ func TestAStreamedAnswerPassesAsItComes(t *testing.T) {
 	}))
 	defer up.Close()
 	defer close(release)
-	srv := frontTo(t, strings.TrimPrefix(up.URL, "http://"), time.Second)
-	resp, err := http.Get(srv.URL)
+	_, url := frontTo(t, upstreamOf(up), time.Second)
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,27 +227,66 @@ func TestAStreamedAnswerPassesAsItComes(t *testing.T) {
 	}
 }
 
-func TestAPostThroughThePinnedConnectionKeepsItsBodyAndHeaders(t *testing.T) {
+func TestBodiesHeadersAndMethodsPassOnAReusedConnection(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		w.Header().Set("X-Seen", r.Header.Get("X-Forwarded-For")+"|"+r.Host+"|"+r.Header.Get("Connection"))
+		w.Header().Set("X-Seen", r.Header.Get("X-Forwarded-For")+"|"+r.Host+"|"+r.Header.Get("X-Forwarded-Proto"))
 		io.WriteString(w, r.Method+" "+r.URL.RequestURI()+" "+string(body))
 	}))
 	defer up.Close()
-	srv := frontTo(t, strings.TrimPrefix(up.URL, "http://"), time.Second)
-	for i := 0; i < 3; i++ { // one client connection, one upstream connection, reused
-		resp, err := http.Post(srv.URL+"/a/b?c=d", "text/plain", strings.NewReader("payload"))
+	_, url := frontTo(t, upstreamOf(up), time.Second)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	big := strings.Repeat("x", 100<<10) // larger than the buffer: streamed
+	cases := []struct {
+		method string
+		body   io.Reader
+		want   string
+	}{
+		{"POST", strings.NewReader("payload"), "POST /a/b?c=d payload"},
+		{"PUT", io.MultiReader(strings.NewReader("chun"), strings.NewReader("ked")), "PUT /a/b?c=d chunked"},
+		{"POST", strings.NewReader(big), "POST /a/b?c=d " + big},
+		{"HEAD", nil, ""},
+		{"GET", nil, "GET /a/b?c=d "},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(c.method, url+"/a/b?c=d", c.body)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if string(body) != "POST /a/b?c=d payload" {
-			t.Fatalf("%q", body)
+		if string(body) != c.want {
+			t.Fatalf("%s: %.60q", c.method, body)
 		}
-		if seen := resp.Header.Get("X-Seen"); !strings.HasPrefix(seen, "127.0.0.1|127.0.0.1:") || !strings.HasSuffix(seen, "|") {
+		if seen := resp.Header.Get("X-Seen"); !strings.HasPrefix(seen, "127.0.0.1|127.0.0.1:") || !strings.HasSuffix(seen, "|http") {
 			t.Fatalf("upstream saw %q", seen)
 		}
+	}
+}
+
+func TestAnUpgradedConnectionIsTunnelled(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, _ := w.(http.Hijacker).Hijack()
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString("echo " + line)
+		rw.Flush()
+	}))
+	defer up.Close()
+	_, url := frontTo(t, upstreamOf(up), time.Second)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhello\n")
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 101") || !strings.HasSuffix(string(got), "echo hello\n") {
+		t.Fatalf("%q", got)
 	}
 }
 
@@ -236,21 +315,49 @@ func TestAnIdleConnectionTheUpstreamClosedIsNotUsed(t *testing.T) {
 			}()
 		}
 	}()
-	srv := frontTo(t, ln.Addr().String(), time.Second)
+	_, url := frontTo(t, ln.Addr().String(), time.Second)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	for i := 0; i < 3; i++ {
-		resp, err := client.Post(srv.URL, "text/plain", strings.NewReader("x"))
+		resp, err := client.Post(url, "text/plain", strings.NewReader("x"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.ReadAll(resp.Body) // read whole: the client connection is reused, and so its pinned one
+		io.ReadAll(resp.Body) // read whole: the client connection is reused, and so its upstream one
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Fatalf("request %d: status %d", i, resp.StatusCode)
 		}
-		time.Sleep(20 * time.Millisecond) // the upstream's FIN arrives
+		waitUntil(t, "the upstream did not close", func() bool { return handled.Load() == int64(i+1) })
+		time.Sleep(20 * time.Millisecond) // its FIN arrives
 	}
 	if got := handled.Load(); got != 3 {
 		t.Fatalf("handled %d", got)
+	}
+}
+
+func TestHeadParsing(t *testing.T) {
+	var h head
+	raw := []byte("HTTP/1.1 200 OK\r\ncontent-length: 12\r\nConnection: keep-alive, close\r\n\r\n")
+	if err := parseHead(raw, &h); err != nil || h.status != 200 || h.length != 12 || !h.close {
+		t.Fatalf("%+v %v", h, err)
+	}
+	raw = []byte("POST /x HTTP/1.0\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+	if err := parseHead(raw, &h); err != nil || !h.chunked || h.length != -1 || !h.close || !h.expect || string(h.method) != "POST" {
+		t.Fatalf("%+v %v", h, err)
+	}
+	if err := parseHead([]byte("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), &h); err == nil {
+		t.Fatal("two lengths accepted")
+	}
+	for _, c := range []struct {
+		in   string
+		size int64
+		ok   bool
+	}{{"1a\r\n", 26, true}, {"0;ext=1\r\n", 0, true}, {"\r\n", 0, false}, {"zz\r\n", 0, false}} {
+		if size, ok := chunkSize([]byte(c.in)); size != c.size || ok != c.ok {
+			t.Fatalf("%q: %d %v", c.in, size, ok)
+		}
+	}
+	if headEnd([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\nnext")) != 27 || headEnd([]byte("GET / HTTP/1.1\r\nHost: x\r\n")) != 0 {
+		t.Fatal("headEnd")
 	}
 }
