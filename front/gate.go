@@ -57,11 +57,25 @@ func (g *gate) stop(count *atomic.Int64, wait, hold time.Duration) int64 {
 	pause := g.pauses
 	g.mu.Unlock()
 	time.AfterFunc(hold, func() { g.resume(pause) })
-	for deadline := time.Now().Add(wait); count.Load() > 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
+	deadline := time.Now().Add(wait)
+	waitZero(count, deadline)
+	left := count.Load()
+	// Answers under way usually end within microseconds: a moment for them, so that the front door,
+	// not the draining server, closes their connections (a stream is not waited for).
+	if settle := time.Now().Add(endingWait); settle.Before(deadline) {
+		waitZero(&g.inflight, settle)
 	}
 	g.closeIdle()
-	return count.Load()
+	return left
+}
+
+// endingWait: how long stop gives the answers under way to end, once the count it waits for is 0.
+const endingWait = 100 * time.Millisecond
+
+func waitZero(count *atomic.Int64, deadline time.Time) {
+	for count.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Microsecond)
+	}
 }
 
 // resume lets requests go again, on new upstream connections; pause < 0: whatever pause it is.

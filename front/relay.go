@@ -160,6 +160,9 @@ func (r *relay) release(keep bool) {
 // dial opens a new upstream connection, waiting while none is accepted (up to the hold).
 func (r *relay) dial() error {
 	stamp := r.f.gate.gen.Load() // read before: a connection dialled across a resume is stale
+	if r.f.gate.paused.Load() {
+		stamp = -1 // for a request let in before a pause: to the generation about to stop, used once
+	}
 	conn, err := dialHeld(r.f.target, r.f.hold)
 	if err != nil {
 		return err

@@ -81,7 +81,7 @@ def serve(project: Project, log: Log, stack: ExitStack, head_start: Optional[Hea
         from hotgo.browser.front_door import open_front  # go build, once: only a run with --front pays it
 
         front = open_front(settings.front_listen, addresses, project.go, project.state_dir,
-                           settings.run_ready_timeout + settings.run_drain_timeout, log)
+                           settings.run_ready_timeout + settings.run_drain_timeout, inbox.post, log)
         stack.callback(front.stop)
     supervisor = Supervisor(service, log, inbox=inbox, browser=pages, front=front,
                             quiet_at=watcher.quiet_at if watcher is not None else lambda: 0.0,

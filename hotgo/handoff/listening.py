@@ -9,10 +9,11 @@ matters is when the old process closes its listening socket.
 from __future__ import annotations
 
 import time
-from typing import Optional
+from typing import FrozenSet, Optional
 
 import psutil
 
+from hotgo.platform import linux_proc
 from hotgo.platform.listeners import listens_on
 
 
@@ -28,6 +29,21 @@ def _exited(pid: int) -> bool:
         return True
     except psutil.AccessDenied:
         return False
+
+
+def still_accepting(pid: int, port: int, inodes: FrozenSet[int]) -> Optional[bool]:
+    """May `pid` still accept a connection on `port`? False once it closed its listener or exited;
+    None where the OS does not say. With shared listeners (`inodes`, mode inherit) the process may
+    keep the inherited fd open after it stopped accepting: what counts is whether the listener is
+    in its epoll set or a thread blocks in accept() on it."""
+    if inodes:
+        if not linux_proc.AVAILABLE:
+            return None
+        return bool(linux_proc.accepting(pid, inodes))  # None: /proc/PID is gone, so is the process
+    holds = holds_listener(pid, port)
+    if holds is None:
+        return False if _exited(pid) else None
+    return holds
 
 
 def wait_stopped_accepting(pid: int, port: int, timeout: float, step: float = 0.02) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Union
 
+from hotgo.browser.front_door import FrontAnswered
 from hotgo.build.go_build import BuildResult
 from hotgo.handoff.drain import DrainReport
 from hotgo.handoff.notify import Message
@@ -97,5 +98,5 @@ class Deferred:
 
 Event = Union[
     FilesChanged, BuildDone, Notified, ProbeReady, SocketSeen, DrainReported, Exited, StopRequested,
-    ConfigChecked, PushAnswered, ArtifactChanged, ControlRequest, ReopenLog, Deferred,
+    ConfigChecked, PushAnswered, ArtifactChanged, ControlRequest, ReopenLog, Deferred, FrontAnswered,
 ]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from hotgo import platform
-from hotgo.browser.front_door import FRONT_SETTLE, FrontDoor
+from hotgo.browser.front_door import FrontAnswered, FrontDoor
 from hotgo.browser.livereload import LiveReload
 from hotgo.build.go_build import Build, go_flags
 from hotgo.build.head_start import HeadStart
@@ -34,6 +34,7 @@ from hotgo.loop.builds import Builds
 from hotgo.loop.control_view import ControlView
 from hotgo.loop.crash_restarts import CrashRestarts
 from hotgo.loop.drains import Drains
+from hotgo.loop.front_handoff import FrontHandoff
 from hotgo.loop.inbox import Inbox
 from hotgo.loop.lineup import Lineup
 from hotgo.loop.own_port import OwnPortWatch
@@ -59,7 +60,7 @@ class Supervisor:
         inbox: Optional[Inbox] = None,  # where the other threads post (made first: they need it)
         quiet_at: QuietAt = lambda: 0.0,  # the watcher's: when a save may count as over
         browser: Optional[LiveReload] = None,  # --browser: pages told about builds and handoffs
-        front: Optional[FrontDoor] = None,  # --front: paused before a stop-then-start, resumed when ready
+        front: Optional[FrontDoor] = None,  # --front: told before a generation stops and when one is ready
         supervisor_socket: str = "",  # NOTIFY_SOCKET of whoever supervises hotgo (systemd)
         # The collaborators that reach outside the process; the scripted tests pass fakes.
         clock: Callable[[], float] = time.monotonic,
@@ -76,7 +77,7 @@ class Supervisor:
         self.clock = clock
         self.new_generation = new_generation
         self.browser = browser
-        self.front = front
+        self.front = FrontHandoff(front, service, log, clock, self.after) if front is not None else None
         self.supervisor_socket = supervisor_socket
         self.lineup = Lineup()
         self.stopping = False
@@ -149,6 +150,8 @@ class Supervisor:
             self.log.reopen()
         elif isinstance(event, ev.Deferred):
             event.action()
+        elif isinstance(event, FrontAnswered) and self.front is not None:
+            self.front.answered(event)
 
     # -- changes ----------------------------------------------------------------
     def on_change(self, change: ChangeSet) -> None:
@@ -187,10 +190,15 @@ class Supervisor:
                 "connections are refused meanwhile (let the service take the shared socket to avoid this)"
             )
             lineup.waiting = (number, binary)
-            if self.front is not None:  # the requests in flight are answered before the old one stops
-                self.front.pause(self.settings.run_drain_timeout)
-            self.drains.stop(old, replaced_by=number)
             lineup.serving = None
+            if self.front is not None:  # stopped once the requests let in have their answers
+                self.front.stop_then_start(old, lambda g: self.drains.stop(g, replaced_by=number))
+            else:
+                self.drains.stop(old, replaced_by=number)
+            return
+        if stop_first and lineup.waiting is not None and lineup.alive():
+            self.reports.drop(lineup.waiting[0])  # still stopping the old one: this build starts instead
+            lineup.waiting = (number, binary)
             return
         self._start(number, binary)
 
@@ -262,18 +270,10 @@ class Supervisor:
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
                     event="ready", generation=generation.number, pid=generation.pid, how=how,
                     seconds=round(took, 4))
-        if self.front is not None and old is not None:
-            # No new request on a connection the old one may close as idle, nor on a new connection it may
-            # still accept: held from its stop signal until it has closed its listener (a moment), then
-            # sent on new connections.
-            self.front.hold()
-            self.drains.stop(old, replaced_by=generation.number)
-            time.sleep(FRONT_SETTLE)
-            self.front.resume()
+        if self.front is not None:  # no request goes to the old one once it may drop it: held meanwhile
+            self.front.handed_over(old, generation, lambda g: self.drains.stop(g, replaced_by=generation.number))
         elif old is not None:  # first: until its stop signal the old one takes new connections too
             self.drains.stop(old, replaced_by=generation.number)
-        elif self.front is not None:  # after a stop-then-start: the held requests go, on new connections
-            self.front.resume()
         self.history.mark_good(generation.binary)
         self.binaries.serving_now(generation)
         self.note.serving(generation.binary)

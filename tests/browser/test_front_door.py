@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Dict, Iterator, List
 
 import pytest
 from harness import REPO, Hotgo, copy_sample, free_port, kill_processes_under, set_version, wait_for
@@ -63,6 +63,7 @@ class Outcome:
     ok_posts: int = 0
     failures: List[str] = field(default_factory=list)
     versions: List[str] = field(default_factory=list)
+    per_version: Dict[str, int] = field(default_factory=dict)  # 200 answers by version
 
 
 class KeepAliveLoad:
@@ -104,11 +105,13 @@ class KeepAliveLoad:
                 version = text.split()[0] if text.startswith("version=") else ""
                 if version and version not in self.outcome.versions:
                     self.outcome.versions.append(version)
+                if version:
+                    self.outcome.per_version[version] = self.outcome.per_version.get(version, 0) + 1
         conn.close()
 
-    def seen(self, version: str) -> bool:
+    def seen(self, version: str, answers: int = 1) -> bool:
         with self._lock:
-            return f"version={version}" in self.outcome.versions
+            return self.outcome.per_version.get(f"version={version}", 0) >= answers
 
     def stop(self) -> Outcome:
         self._stop.set()
@@ -117,8 +120,8 @@ class KeepAliveLoad:
         return self.outcome
 
 
-def seen(load: KeepAliveLoad, version: str) -> Callable[[], bool]:
-    return lambda: load.seen(version)
+def seen(load: KeepAliveLoad, version: str, answers: int = 1) -> Callable[[], bool]:
+    return lambda: load.seen(version, answers)
 
 
 def reload_under_load(hotgo: Hotgo, project: Path, main: str, versions: List[str], front: int,
@@ -129,8 +132,8 @@ def reload_under_load(hotgo: Hotgo, project: Path, main: str, versions: List[str
         for number, version in enumerate(versions[1:], start=2):
             set_version(project, version, main)
             hotgo.wait_serving(number, timeout=120)
-            wait_for(seen(load, version), 30, f"answers from {version} through the front door")
-            time.sleep(0.3)  # some requests on the new generation before the next reload
+            # Some requests on the new generation before the next reload.
+            wait_for(seen(load, version, 200), 30, f"answers from {version} through the front door")
     finally:
         outcome = load.stop()
     return outcome
@@ -182,8 +185,7 @@ def reload_under_load_gets(hotgo: Hotgo, project: Path, front: int) -> Outcome:
         for number in range(2, RELOADS + 2):
             set_version(project, f"v{number}", "main.go")
             hotgo.wait_serving(number, timeout=120)
-            wait_for(seen(load, f"v{number}"), 30, f"answers from v{number} through the front door")
-            time.sleep(0.3)
+            wait_for(seen(load, f"v{number}", 200), 30, f"answers from v{number} through the front door")
     finally:
         outcome = load.stop()
     return outcome
@@ -212,6 +214,7 @@ class GetLoad(KeepAliveLoad):
                 version = text.split()[0]
                 if version not in self.outcome.versions:
                     self.outcome.versions.append(version)
+                self.outcome.per_version[version] = self.outcome.per_version.get(version, 0) + 1
         conn.close()
 
 
@@ -227,3 +230,10 @@ def test_a_shutdown_service_in_mode_inherit_fails_no_request(work: Path) -> None
           f"versions: {outcome.versions}")
     assert not outcome.failures, outcome.failures[:5]
     assert outcome.ok_gets > 100 and outcome.ok_posts > 100
+    # New requests went on once hotgo saw the old generation close its listener, not after a guess; the
+    # front door closed its idle connections to the old one first, so its Shutdown cut none.
+    resumes = hotgo.events("front_resume")
+    assert [r["how"] for r in resumes] == ["stopped accepting"] * RELOADS, resumes
+    assert all(r["seconds"] < 0.5 for r in resumes), resumes
+    for name in ("front_left", "front_late", "front_listener_wait", "cut_connections"):
+        assert not hotgo.events(name), hotgo.events(name)
