@@ -6,7 +6,8 @@ its stop signal once every request let in has its whole answer (at most the drai
 the held requests go once the new generation is ready. Beside a new generation: "hold" first; the
 old one gets its stop signal once every request let in has its answer's head (at most HOLD_WAIT),
 then new requests go once it no longer accepts on the port (seen from outside, at most
-LISTENER_WAIT; where the OS does not show it, BLIND_WAIT, a guess).
+LISTENER_WAIT; where the OS does not show it, BLIND_WAIT, a guess). Without a front door the old
+generation is stopped at once in both cases.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ Then = Callable[[Optional[int]], None]  # requests left, None when the answer di
 
 
 class FrontHandoff:
-    def __init__(self, door: FrontDoor, service: Service, log: Log, clock: Callable[[], float],
+    def __init__(self, door: Optional[FrontDoor], service: Service, log: Log, clock: Callable[[], float],
                  after: After) -> None:
         self._door = door
         self._log = log
@@ -48,11 +49,18 @@ class FrontHandoff:
 
     def stop_then_start(self, old: Generation, stop: Stop) -> None:
         """Before `old` is stopped with no successor yet: `stop` once its requests are answered."""
+        if self._door is None:
+            stop(old)
+            return
         self._turn += 1
         self._ask("pause", self._drain_timeout, lambda left: self._stop(old, stop, left, "whole answer"))
 
     def handed_over(self, old: Optional[Generation], new: Generation, stop: Stop) -> None:
         """`new` is ready: `stop` the old one once no request can still go to it, then let them go."""
+        if self._door is None:
+            if old is not None:
+                stop(old)
+            return
         if old is None:
             self.resume()
             return
@@ -68,7 +76,8 @@ class FrontHandoff:
 
     def resume(self) -> None:
         self._turn += 1
-        self._door.send("resume")
+        if self._door is not None:
+            self._door.send("resume")
 
     def answered(self, answer: FrontAnswered) -> None:
         if answer.kind == "gone":
@@ -85,6 +94,7 @@ class FrontHandoff:
             pending[1](answer.left)
 
     def _ask(self, command: str, wait: float, then: Then) -> None:
+        assert self._door is not None
         ask = self._door.send(command, wait)
         if ask == 0:  # gone
             then(None)

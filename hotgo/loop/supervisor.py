@@ -77,7 +77,7 @@ class Supervisor:
         self.clock = clock
         self.new_generation = new_generation
         self.browser = browser
-        self.front = FrontHandoff(front, service, log, clock, self.after) if front is not None else None
+        self.front = FrontHandoff(front, service, log, clock, self.after)  # also without: stops old ones
         self.supervisor_socket = supervisor_socket
         self.lineup = Lineup()
         self.stopping = False
@@ -150,7 +150,7 @@ class Supervisor:
             self.log.reopen()
         elif isinstance(event, ev.Deferred):
             event.action()
-        elif isinstance(event, FrontAnswered) and self.front is not None:
+        elif isinstance(event, FrontAnswered):
             self.front.answered(event)
 
     # -- changes ----------------------------------------------------------------
@@ -189,12 +189,8 @@ class Supervisor:
                 f"{why}: stopping generation {old.number} before starting {number} — "
                 "connections are refused meanwhile (let the service take the shared socket to avoid this)"
             )
-            lineup.waiting = (number, binary)
-            lineup.serving = None
-            if self.front is not None:  # stopped once the requests let in have their answers
-                self.front.stop_then_start(old, lambda g: self.drains.stop(g, replaced_by=number))
-            else:
-                self.drains.stop(old, replaced_by=number)
+            lineup.waiting, lineup.serving = (number, binary), None
+            self.front.stop_then_start(old, lambda g: self.drains.stop(g, replaced_by=number))
             return
         if stop_first and lineup.waiting is not None and lineup.alive():
             self.reports.drop(lineup.waiting[0])  # still stopping the old one: this build starts instead
@@ -270,10 +266,8 @@ class Supervisor:
         self.log.ok(f"generation {generation.number} ready (pid {generation.pid}, {how}) in {format_duration(took)}",
                     event="ready", generation=generation.number, pid=generation.pid, how=how,
                     seconds=round(took, 4))
-        if self.front is not None:  # no request goes to the old one once it may drop it: held meanwhile
-            self.front.handed_over(old, generation, lambda g: self.drains.stop(g, replaced_by=generation.number))
-        elif old is not None:  # first: until its stop signal the old one takes new connections too
-            self.drains.stop(old, replaced_by=generation.number)
+        # The old one stops first: until its stop signal it takes new connections too (the front door holds them).
+        self.front.handed_over(old, generation, lambda g: self.drains.stop(g, replaced_by=generation.number))
         self.history.mark_good(generation.binary)
         self.binaries.serving_now(generation)
         self.note.serving(generation.binary)
