@@ -94,7 +94,7 @@ def serve(project: Project, log: Log, stack: ExitStack, head_start: Optional[Hea
 
     stack.callback(ControlServer(project.run_dir, lambda request: _ask_loop(inbox, request)).close)
     if pages is not None:
-        stack.callback(open_proxy(settings, addresses, pages, log).stop)
+        stack.callback(open_proxy(settings, addresses, pages, log, front.address if front is not None else "").stop)
     if watcher is not None:
         watcher.start()
         stack.callback(watcher.stop)

@@ -6,7 +6,8 @@ that forked the child ends, and the main thread lives as long as hotgo.
 
 Its state: the generations (`Lineup`: serving, candidate, waiting for stop-then-start), the builds
 (`Builds`: one running, one held by the save gate) and `stopping`. The rest lives beside it, a
-job a module: `Builds`, `OwnPortWatch`, `CrashRestarts`, `Drains`, `ReloadReports`, `control_view`.
+job a module: `Builds`, `OwnPortWatch`, `CrashRestarts`, `Drains`, `FrontHandoff` (when an old
+generation is stopped), `ReloadReports`, `control_view`.
 """
 
 from __future__ import annotations

@@ -318,7 +318,8 @@ SETTINGS: Tuple[Setting, ...] = (
             "config changes no page by itself).", _bool),
     Setting("front", "listen", "", "Front door in front of the first listen address, e.g. \"127.0.0.1:3000\": "
             "a small Go proxy (built once with your go) that holds requests while no generation accepts (up to "
-            "ready_timeout) and lets the old one finish its requests first; empty = off.", _browser_address,
+            "ready_timeout + drain_timeout), lets the old one answer what it has first, and resends only a "
+            "request it never received; empty = off.", _browser_address,
             "--front", metavar="ADDR"),
 )
 

@@ -7,6 +7,7 @@ killed by SIGTERM) or hand a shared socket over (inherit, a service that drains 
 from __future__ import annotations
 
 import http.client
+import re
 import shutil
 import sys
 import threading
@@ -237,3 +238,51 @@ def test_a_shutdown_service_in_mode_inherit_fails_no_request(work: Path) -> None
     assert all(r["seconds"] < 0.5 for r in resumes), resumes
     for name in ("front_left", "front_late", "front_listener_wait", "cut_connections"):
         assert not hotgo.events(name), hotgo.events(name)
+
+
+class PageLoad(KeepAliveLoad):
+    """Pages through the --browser proxy (GET /page of samples/api), each checked for the reload script."""
+
+    def _client(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                conn.request("GET", "/page")
+                response = conn.getresponse()
+                text = response.read().decode()
+            except (OSError, http.client.HTTPException) as err:
+                with self._lock:
+                    self.outcome.failures.append(f"GET: {type(err).__name__}: {err}")
+                conn.close()
+                continue
+            with self._lock:
+                found = re.search(r'<span id="version">(\w+)</span>', text)
+                if response.status != 200 or not found or "/__hotgo/" not in text:
+                    self.outcome.failures.append(f"GET /page: {response.status} {text[:200]!r}")
+                    continue
+                version = f"version={found.group(1)}"
+                self.outcome.ok_gets += 1
+                self.outcome.per_version[version] = self.outcome.per_version.get(version, 0) + 1
+        conn.close()
+
+
+def test_browser_pages_go_through_the_front_door_and_are_held_across_a_stop_then_start(work: Path) -> None:
+    """--browser with --front: the page proxy's upstream is the front door, so pages are held, not
+    refused, in mode none's gap, and still carry the live reload script."""
+    project = copy_sample(work)
+    port, front, browser = free_port(), free_port(), free_port()
+    with Hotgo(["run", "./cmd/api", "--listen", f"127.0.0.1:{port}", "--socket", "none",
+                "--front", f"127.0.0.1:{front}", "--browser", f"127.0.0.1:{browser}"], cwd=project) as hotgo:
+        hotgo.wait_serving(1, timeout=300)
+        [opened] = hotgo.events("browser")
+        assert opened["upstream"] == f"127.0.0.1:{front}"
+        load = PageLoad(browser, clients=2)
+        try:
+            wait_for(lambda: load.seen("v1", 20), 30, "pages from v1 through the browser proxy")
+            for number in range(2, 4):
+                set_version(project, f"v{number}")
+                hotgo.wait_serving(number, timeout=120)
+                wait_for(seen(load, f"v{number}", 20), 30, f"pages from v{number}")
+        finally:
+            outcome = load.stop()
+    assert not outcome.failures, outcome.failures[:5]
