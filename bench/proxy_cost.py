@@ -68,7 +68,7 @@ def main() -> int:
     hotgo = None
     rows: List[List[str]] = []
     figures: Dict[Tuple[str, int], List[Tuple[float, float]]] = {}  # (to, connections) -> per round
-    targets = ("direct", "through --browser", "through --front")
+    targets = ("direct", "through --front", "through --browser")  # direct and front back to back
     try:
         project = copy_sample(tmp)
         port, browser, front = free_port(), free_port(), free_port()
@@ -79,7 +79,7 @@ def main() -> int:
         # minute to the next, so direct and front are compared within a round, then over rounds.
         for round_number in range(1, args.rounds + 1):
             for connections in (1, 16):
-                for name, target in zip(targets, (port, browser, front)):
+                for name, target in zip(targets, (port, front, browser)):
                     latency, rps = measure(target, connections, args.seconds)
                     figures.setdefault((name, connections), []).append((latency, rps))
                     log(f"round {round_number}: {name}, {connections} connection(s): median {latency:.3f} ms, "
