@@ -16,7 +16,9 @@
 //     wait, and "paused ID N" comes once every request let in has its whole answer (N left
 //     after SECONDS). "hold ID SECONDS" before it stops an old generation while a new one
 //     serves: new requests wait, and "held ID N" comes once every request let in has its
-//     answer's head (a draining server finishes an answer it has begun). Both make every
+//     answer's head (a draining server finishes an answer it has begun), and the answers under
+//     way have had up to 100 ms to end (so that the front door, not the server, closes their
+//     connections). Both make every
 //     upstream connection open so far stale: closed by the front door once idle, never used
 //     again. "resume ID" (hotgo sends it once nothing but the new generation accepts; or by
 //     itself -hold after a pause or hold) lets the requests go, on new connections; "resumed ID".
