@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hotgo"
 # that has no file yet is allowed (units of branches still in flight are placed ahead).
 LAYERS: List[Set[str]] = [
     # entry points: parse the command line, wire the parts, dispatch
-    {"__main__", "cli", "app", "serve"},
+    {"__main__", "cli", "app", "serve", "run_plan"},
     # the one deciding loop and what it reacts to
     {"loop"},
     # stages that serve the loop: config pushes, the browser proxy, the control socket, `hotgo init`, `hotgo helper`

@@ -197,7 +197,7 @@ def _send(conn: socket.socket, reply: Reply) -> None:
     conn.sendall(json.dumps(reply).encode() + b"\n")
 
 
-def request(state_dir: Path, command: str, timeout: float = CLIENT_TIMEOUT) -> Reply:
+def request(state_dir: Path, command: str, timeout: float = CLIENT_TIMEOUT, service: str = "") -> Reply:
     """Ask the running hotgo of this project, within `timeout` seconds in all; failures are RuntimeFailure,
     one line each: nothing running, unreachable, no answer in time, or an answer that is not hotgo's."""
     run = RunDir(state_dir)
@@ -214,6 +214,8 @@ def request(state_dir: Path, command: str, timeout: float = CLIENT_TIMEOUT) -> R
         raise RuntimeFailure(f"no hotgo is running for this project ({run.endpoint_file} holds no control "
                              "endpoint; remove it)")
     message: Dict[str, Any] = {"command": command}
+    if service:
+        message["service"] = service
     deadline = time.monotonic() + timeout
     try:
         if endpoint.startswith("tcp:"):

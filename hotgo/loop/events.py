@@ -76,6 +76,7 @@ class ReplySlot:
 class ControlRequest:
     command: str
     slot: ReplySlot
+    service: str = ""  # `hotgo reload NAME`: one service of several ("" = all, or the only one)
 
 
 @dataclass(frozen=True)

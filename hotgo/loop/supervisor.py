@@ -109,10 +109,16 @@ class Supervisor:
                                    stop=lambda: self.post(ev.StopRequested("hotgo stop")))
 
     def run(self) -> int:
-        self.builds.start(None)
-        self.inbox.run(self.dispatch, lambda: self.stopping and not self.lineup.alive()
-                       and self.builds.running is None)
+        """The loop, for a supervisor on its own (hotgo/loop/fleet.py runs one for several)."""
+        self.begin()
+        self.inbox.run(self.dispatch, self.done)
         return 0
+
+    def begin(self) -> None:
+        self.builds.start(None)
+
+    def done(self) -> bool:
+        return self.stopping and not self.lineup.alive() and self.builds.running is None
 
     def dispatch(self, event: ev.Event) -> None:
         if isinstance(event, ev.FilesChanged):
