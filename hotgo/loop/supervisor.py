@@ -184,11 +184,12 @@ class Supervisor:
         old = lineup.live_serving()
         stop_first = self.service.mode is SocketMode.NONE or self.own_port.stop_then_start
         if stop_first and old is not None:
-            why = "it binds its port itself" if self.own_port.stop_then_start else "socket mode none"
-            self.log.warn(
-                f"{why}: stopping generation {old.number} before starting {number} — "
-                "connections are refused meanwhile (let the service take the shared socket to avoid this)"
-            )
+            if self.service.addresses or self.own_port.stop_then_start:
+                why = "it binds its port itself" if self.own_port.stop_then_start else "socket mode none"
+                self.log.warn(f"{why}: stopping generation {old.number} before starting {number} — connections "
+                              "are refused meanwhile (let the service take the shared socket to avoid this)")
+            else:  # a worker: no port, so nobody is refused; one at a time is what it expects
+                self.log.info(f"no port: stopping generation {old.number} before starting {number}")
             lineup.waiting = (number, binary)
             self.drains.stop(old, replaced_by=number)
             lineup.serving = None

