@@ -1,0 +1,209 @@
+"""Several services in one hotgo against one hotgo per service, side by side in one run.
+
+The fixture is tests/fixtures/monorepo: api and web (HTTP), a worker without a port, a shared
+package, a second module joined by go.work. Two set-ups, each in its own copy of it:
+
+* one hotgo running the three services from `[services.NAME]` tables;
+* three hotgos, one per service, as users run them today (one terminal each). Each watches the whole
+  tree, so every edit rebuilds its service. hotgo allows one run per tree (.hotgo/ is locked), so
+  each of the three has a copy of the tree, and every edit is written to the three copies at once:
+  what three reloaders on one tree see.
+
+Measured, for each of N edits (the order of the two set-ups alternates):
+* a one-service edit (cmd/api's `const version`): save → the api answers the new version (GET /
+  on a fresh connection every 5 ms), and how many builds the edit started;
+* a shared-package edit (internal/shared, imported by api and web): save → both have a new
+  generation serving (hotgo's `done` events), next to the slowest of the two builds alone
+  (`go build` of each after the same kind of edit, one at a time, the same flags as hotgo's);
+* after the edits: inotify watches (hotgo's `watching` event) and hotgo's own RSS (not its services'),
+  summed over the three hotgos.
+
+    python bench/services.py [--edits 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import psutil
+from common import REPO, harness, log, median, ms, table
+
+SERVICES = ("api", "web", "worker")
+DEV_FLAGS = ["-ldflags=-s -w", "-trimpath", "-buildvcs=false"]
+
+
+def copy_fixture(base: Path, name: str) -> Path:
+    root = base / name
+    shutil.copytree(REPO / "tests" / "fixtures" / "monorepo", root)
+    return root
+
+
+def toml(ports: Dict[str, int], names: Sequence[str]) -> str:
+    text = ""
+    for name in names:
+        text += f'[services.{name}]\npackage = "./cmd/{name}"\n'
+        if name in ports:
+            text += f'listen = ["127.0.0.1:{ports[name]}"]\n'
+    return text
+
+
+class Setup:
+    """hotgo processes over copies of the fixture; `write` edits every copy at once."""
+
+    def __init__(self, label: str, roots: List[Path], hotgos: List[harness.Hotgo], ports: Dict[str, int]) -> None:
+        self.label = label
+        self.roots = roots
+        self.hotgos = hotgos
+        self.ports = ports
+
+    def write(self, relative: str, edit: str) -> float:
+        texts = [(root / relative, (root / relative).read_text()) for root in self.roots]
+        began = time.monotonic()
+        for path, text in texts:
+            path.write_text(edit_text(text, edit))
+        return began
+
+    def count(self, event: str, **fields: object) -> int:
+        return sum(hotgo.count_events(event, **fields) for hotgo in self.hotgos)
+
+    def wait(self, event: str, occurrences: int, timeout: float = 120, **fields: object) -> float:
+        """When the `occurrences`-th such event (over all hotgos) was logged, monotonic clock."""
+        harness.wait_for(lambda: self.count(event, **fields) >= occurrences, timeout, f"{occurrences} {event}")
+        records = sorted((harness.event_time(r) for hotgo in self.hotgos for r in hotgo.events(event, **fields)))
+        return records[occurrences - 1] - time.time() + time.monotonic()
+
+    def rss(self) -> int:
+        return sum(psutil.Process(hotgo.proc.pid).memory_info().rss for hotgo in self.hotgos)
+
+    def watches(self) -> int:
+        return sum(int(hotgo.events("watching")[-1].get("inotify_watches", 0)) for hotgo in self.hotgos)
+
+
+def edit_text(text: str, edit: str) -> str:
+    if edit.startswith("version:"):
+        return harness.VERSION_LINE.sub(f'const version = "{edit[8:]}"', text)
+    return text + f"\n// {edit}\n"
+
+
+def start_one(base: Path, stack: ExitStack) -> Setup:
+    root = copy_fixture(base, "one")
+    ports = {"api": harness.free_port(), "web": harness.free_port()}
+    (root / "hotgo.toml").write_text(toml(ports, SERVICES))
+    hotgo = stack.enter_context(harness.Hotgo(["run"], cwd=root))
+    for name in SERVICES:
+        hotgo.wait_event("done", service=name, timeout=300)
+    return Setup("one hotgo, 3 services", [root], [hotgo], ports)
+
+
+def start_many(base: Path, stack: ExitStack) -> Setup:
+    ports = {"api": harness.free_port(), "web": harness.free_port()}
+    roots, hotgos = [], []
+    for name in SERVICES:
+        root = copy_fixture(base, f"many-{name}")
+        listen = ["--listen", f"127.0.0.1:{ports[name]}"] if name in ports else []
+        hotgos.append(stack.enter_context(harness.Hotgo(["run", f"./cmd/{name}", *listen], cwd=root)))
+        roots.append(root)
+    for hotgo in hotgos:
+        hotgo.wait_event("done", timeout=300)
+    setup = Setup("3 hotgos, 1 service each", roots, hotgos, ports)
+    for hotgo in hotgos:  # single-service events carry no name: tag them for the counts
+        hotgo.service = ""  # type: ignore[attr-defined]
+    return setup
+
+
+def one_service_edit(setup: Setup, number: int) -> Tuple[float, int]:
+    builds_before = setup.count("build")
+    began = setup.write("cmd/api/main.go", f"version:e{number}")
+    harness.wait_for(lambda: harness.field_of(harness.get(setup.ports["api"], timeout=1), "version") == f"e{number}"
+                     or _json_version(setup.ports["api"]) == f"e{number}", 120, f"api serving e{number}", step=0.005)
+    served = time.monotonic() - began
+    time.sleep(1.0)  # let every build this edit started end, to count them
+    return served, setup.count("build") - builds_before
+
+
+def _json_version(port: int) -> str:
+    import json
+
+    body = harness.get(port, timeout=1)
+    try:
+        return str(json.loads(body or "{}").get("version", ""))
+    except ValueError:
+        return ""
+
+
+def shared_edit(setup: Setup, number: int) -> float:
+    done = {name: setup.count("done", service=name) if len(setup.hotgos) == 1 else 0 for name in ("api", "web")}
+    if len(setup.hotgos) > 1:
+        before = [hotgo.count_events("done") for hotgo in setup.hotgos[:2]]
+        began = setup.write("internal/shared/serve.go", f"shared edit {number}")
+        ends = [setup_wait_one(setup.hotgos[i], before[i] + 1) for i in range(2)]
+        return max(ends) - began
+    began = setup.write("internal/shared/serve.go", f"shared edit {number}")
+    ends = [setup.wait("done", done[name] + 1, service=name) for name in ("api", "web")]
+    return max(ends) - began
+
+
+def setup_wait_one(hotgo: harness.Hotgo, occurrences: int) -> float:
+    record = hotgo.wait_event("done", 120, occurrences)
+    return harness.event_time(record) - time.time() + time.monotonic()
+
+
+def single_builds(base: Path, edits: int) -> List[float]:
+    """The slowest of api's and web's build alone after each shared edit, hotgo's dev flags."""
+    root = copy_fixture(base, "builds")
+    slowest = []
+    for number in range(edits):
+        path = root / "internal" / "shared" / "serve.go"
+        path.write_text(path.read_text() + f"\n// build edit {number}\n")
+        times = []
+        for name in ("api", "web"):
+            began = time.monotonic()
+            subprocess.run(["go", "build", *DEV_FLAGS, "-o", str(base / f"bin-{name}"), f"./cmd/{name}"], cwd=root,
+                           check=True, capture_output=True, timeout=300)
+            times.append(time.monotonic() - began)
+        slowest.append(max(times))
+    return slowest
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edits", type=int, default=5)
+    args = parser.parse_args(argv)
+    base = Path(tempfile.mkdtemp(prefix="hotgo-bench-services-"))
+    results: Dict[str, Dict[str, List[float]]] = {}
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, base, ignore_errors=True)
+        setups = [start_one(base, stack), start_many(base, stack)]
+        log("both set-ups serving; editing")
+        for number in range(args.edits):
+            for setup in setups if number % 2 == 0 else list(reversed(setups)):
+                row = results.setdefault(setup.label, {"served": [], "builds": [], "shared": []})
+                served, builds = one_service_edit(setup, number)
+                row["served"].append(served)
+                row["builds"].append(builds)
+                row["shared"].append(shared_edit(setup, number))
+                time.sleep(0.5)
+        memory = {setup.label: (setup.watches(), setup.rss()) for setup in setups}
+    slowest = single_builds(Path(tempfile.mkdtemp(prefix="hotgo-bench-builds-")), args.edits)
+    rows = []
+    for label, row in results.items():
+        watches, rss = memory[label]
+        rows.append([label, ms(median(row["served"])), f"{median(row['builds']):.0f}", ms(median(row["shared"])),
+                     ms(median(slowest)), str(watches), f"{rss / 1e6:.1f} MB"])
+    print(f"\n{args.edits} edits of each kind, medians; 'alone' = the slower of `go build ./cmd/api` and "
+          "`./cmd/web` after the same shared edit")
+    print(table(["set-up", "api edit: save→served", "builds per api edit", "shared edit: save→both served",
+                 "slowest build alone", "inotify watches", "hotgo RSS"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
