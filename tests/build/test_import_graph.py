@@ -261,3 +261,20 @@ def test_patterns_match_as_go_s_path_match(pattern: str, name: str, matched: boo
 def test_embed_patterns_take_files_and_directories(patterns: Sequence[str], relative: str, expected: bool) -> None:
     assert embedded(patterns, relative) is expected
 
+
+
+def test_a_module_replaced_by_a_directory_outside_is_local_and_watched(project: Path) -> None:
+    """Without the go.work: go.mod requires example.com/greet and replaces it with ../greet."""
+    (project / "go.work").unlink()
+    greet = project.parent / "greet"
+    shutil.move(str(project / "libs/greet"), str(greet))
+    with (project / "go.mod").open("a", encoding="utf-8") as go_mod:
+        go_mod.write("\nrequire example.com/greet v0.0.0\n\nreplace example.com/greet => ../greet\n")
+    graph = load_graph("go", specs(project))
+    assert graph.services["web"].workspace_files == frozenset()
+    routing = graph.route([greet / "greet.go", greet / "go.mod", project / "internal/shared/serve.go"])
+    assert routing.by_service == {"api": (project / "internal/shared/serve.go",),
+                                  "web": (greet / "greet.go", greet / "go.mod", project / "internal/shared/serve.go"),
+                                  "worker": (greet / "greet.go", greet / "go.mod")}
+    assert routing.refresh == {"web", "worker"}
+    assert watch_directories(specs(project)) == [greet, project]
