@@ -1,4 +1,8 @@
-"""`hotgo init`: a commented hotgo.toml a user can read top to bottom, derived from hotgo.settings.schema."""
+"""`hotgo init`: a commented hotgo.toml a user can read top to bottom, derived from hotgo.settings.schema.
+
+With one main package, every key is written with the service's detections in place; with several,
+one [services.NAME] table each (init/services_section.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from hotgo.init.config_section import propose_config
 from hotgo.init.detect_listen import propose_listen
 from hotgo.init.go_sources import shown
 from hotgo.init.main_packages import detect_packages
+from hotgo.init.services_section import render_services
 from hotgo.init.toml_text import render
 from hotgo.settings.schema import Value, listen_list
 from hotgo.settings.toml_file import CONFIG_NAME
@@ -25,9 +30,8 @@ def _single_service(root: Path, packages: List[str], not_proposed: Optional[str]
         notes["build_package"] = not_proposed
     if packages:
         proposals["build_package"] = packages[0]
-        others = f" (also found: {', '.join(packages[1:])})" if len(packages) > 1 else ""
-        notes["build_package"] = f"main package detected{others}" + (f"; {not_proposed}" if not_proposed else "")
-        said.append(f"main package: {packages[0]}{others}")
+        notes["build_package"] = "main package detected" + (f"; {not_proposed}" if not_proposed else "")
+        said.append(f"main package: {packages[0]}")
     package_dir = root / str(proposals.get("build_package", "."))
     address, why = propose_listen(package_dir)
     if address:
@@ -48,7 +52,10 @@ def write(root: Path, force: bool, cwd: Optional[Path] = None) -> Tuple[Path, Li
     hint = directory_hint(cwd) if cwd is not None and never_built(cwd) else None
     not_proposed = f"{shown(cwd, root)}: {hint}" if cwd is not None and hint else None
     said = [f"not proposed: {not_proposed}"] if not_proposed else []
-    text, found = _single_service(root, packages, not_proposed)
+    if len(packages) > 1:
+        text, found = render_services(root, packages)
+    else:
+        text, found = _single_service(root, packages, not_proposed)
     said += found
     target.write_text(text, encoding="utf-8")
     gitignore = root / ".gitignore"
