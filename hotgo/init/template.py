@@ -1,7 +1,8 @@
 """`hotgo init`: a commented hotgo.toml a user can read top to bottom, derived from hotgo.settings.schema.
 
 With one main package, every key is written with the service's detections in place; with several,
-one [services.NAME] table each (init/services_section.py).
+one [services.NAME] table each (init/services_section.py). Either way the code generators the
+repository shows follow (init/detect_generators.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Dict, List, Optional, Tuple
 from hotgo.build.constraints import directory_hint, never_built
 from hotgo.errors import UsageError
 from hotgo.init.config_section import propose_config
+from hotgo.init.detect_generators import detect_generators, generator_lines
 from hotgo.init.detect_listen import propose_listen
 from hotgo.init.go_sources import shown
 from hotgo.init.main_packages import detect_packages
@@ -57,6 +59,11 @@ def write(root: Path, force: bool, cwd: Optional[Path] = None) -> Tuple[Path, Li
     else:
         text, found = _single_service(root, packages, not_proposed)
     said += found
+    generators = detect_generators(root)
+    if generators:
+        text += "\n" + "\n".join(generator_lines(generators))
+        said += [f"generate: {g.run} on {', '.join(g.watch)}" + ("" if g.sure else " (left commented)")
+                 for g in generators]
     target.write_text(text, encoding="utf-8")
     gitignore = root / ".gitignore"
     if gitignore.is_file():

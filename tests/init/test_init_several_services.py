@@ -1,5 +1,5 @@
 """`hotgo init` in a module with several main packages (issue 22): a [services.NAME] table each, ports
-that never clash, names that never clash.
+that never clash, names that never clash, and the code generators the repository shows.
 
 Each module is written into tmp by the test; `hotgo init` needs no Go toolchain.
 """
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
+from hotgo.init.detect_generators import detect_generators
 from hotgo.init.main_packages import service_names
 from hotgo.settings import toml_file
 
@@ -115,7 +116,7 @@ def test_shared_sections_are_defaults_without_the_keys_of_one_service(tmp_path: 
     root = shop(tmp_path)
     init(root)
     data = parsed(root)
-    assert set(data) == {"build", "run", "watch", "services"}
+    assert set(data) == {"build", "run", "watch", "services", "generate"}
     assert set(data["build"]) == {"profile", "flags", "env", "keep"}
     assert "listen" not in data["run"] and "binary" not in data["run"]
     assert data["watch"]["include"] == ["**/*.go", "go.mod", "go.sum", "go.work", "go.work.sum"]
@@ -147,6 +148,19 @@ def test_services_that_only_read_port_get_distinct_commented_ports(tmp_path: Pat
     assert "the service reads PORT" in text
 
 
+def test_generators_are_proposed_and_go_generate_left_commented_naming_its_files(tmp_path: Path) -> None:
+    root = shop(tmp_path)
+    result = init(root)
+    assert parsed(root)["generate"] == [
+        {"watch": ["**/*.templ"], "run": "templ generate"},
+        {"watch": ["db/migrations/*.sql", "db/queries/*.sql", "sqlc.yaml"], "run": "sqlc generate"},
+    ]
+    text = (root / "hotgo.toml").read_text()
+    assert ('# [[generate]]\n# watch = ["cmd/worker/main.go"]\n# run = "go generate ./..."\n') in text
+    assert "//go:generate in cmd/worker/main.go: which files its commands read is unknown" in text
+    assert "generate: go generate ./... on cmd/worker/main.go (left commented)" in result.stdout
+
+
 def test_names_come_from_the_directory_and_clashes_take_the_parents(tmp_path: Path) -> None:
     root = module(tmp_path, {}, name="example.com/api/v2")
     packages = [".", "./cmd/api", "./tools/cmd/api", "./services/billing/cmd/server",
@@ -163,12 +177,33 @@ def test_names_come_from_the_directory_and_clashes_take_the_parents(tmp_path: Pa
     }
 
 
+def test_sqlc_without_readable_paths_and_buf_outside_the_root(tmp_path: Path) -> None:
+    root = module(tmp_path, {"sqlc.json": "{not json", "api/buf.gen.yaml": "version: v2\n",
+                             "gen.go": "package shop\n\n//go:generate go run github.com/a-h/templ/cmd/templ generate\n",
+                             "page.templ": "package shop\n"})
+    by_run = {g.run: g for g in detect_generators(root)}
+    assert by_run["sqlc generate"].watch == ["**/*.sql", "sqlc.json"] and by_run["sqlc generate"].sure
+    assert by_run["buf generate"].watch == ["api/**/*.proto"] and not by_run["buf generate"].sure
+    assert "go generate ./..." not in by_run  # its one directive runs templ, proposed on its own
+    (root / "buf.gen.yaml").write_text("version: v2\n")
+    assert any(g.run == "buf generate" and g.watch == ["**/*.proto"] and g.sure for g in detect_generators(root))
+
+
 def test_one_main_package_writes_the_one_service_file_as_before(tmp_path: Path) -> None:
     root = module(tmp_path, {"cmd/svc/main.go": SERVES_ON.format(address=":8080"),
                              "examples/hello/main.go": "//go:build ignore\n\npackage main\n\nfunc main() {}\n"})
     init(root)
     text = (root / "hotgo.toml").read_text()
-    assert "[services" not in text
+    assert "[services" not in text and "[[generate]]" not in text
     values, _ = toml_file.load(root / "hotgo.toml")  # today's loader reads it as it is
     assert values["build_package"] == "./cmd/svc"
     assert [str(address) for address in values["run_listen"]] == [":8080"]  # type: ignore[union-attr]
+    # a generator the repository shows is added after it, the rest left as it was
+    (root / "page.templ").write_text("package svc\n")
+    (root / "hotgo.toml").unlink()  # else listed as a tool's config file the second time (as before)
+    init(root)
+    with_generator = (root / "hotgo.toml").read_text()
+    assert with_generator.startswith(text)
+    assert with_generator[len(text):] == ("\n# Code generators: `run` when a file matching `watch` changes.\n\n"
+                                          "# hotgo init: templ files: page.templ\n[[generate]]\n"
+                                          'watch = ["**/*.templ"]\nrun = "templ generate"\n')
