@@ -90,7 +90,7 @@ def _assign_listen(root: Path, services: List[Service]) -> None:
             service.said.append(f"listen: none named; :{suggested} left commented (the service reads PORT)")
         else:
             service.listen_note = _WORKER_NOTE
-            service.said.append("worker: no port found (socket mode none)")
+            service.said.append("no port found: a worker (socket mode none)")
 
 
 def _service_lines(service: Service) -> List[str]:
