@@ -189,8 +189,8 @@ def control_command(command: str, as_json: bool, service: str = "") -> int:
         print(f"hotgo: {command}: {reply.get('error', 'failed')}", file=sys.stderr)
         return 1
     print(reply.get("message", "ok"))
-    if command == "stop":
-        return _wait_for_exit(int(reply.get("pid", 0)))
+    if command == "stop" and reply.get("pid"):  # `hotgo stop NAME` stops one service: hotgo stays
+        return _wait_for_exit(int(reply["pid"]))
     return 0
 
 

@@ -279,6 +279,8 @@ def reply_problem(command: str, reply: object) -> str:
         return status_problem(reply.get("status"))
     if not isinstance(reply.get("message"), str):
         return "no message"
+    if command == "stop" and "service" in reply:  # one service of several stops: hotgo keeps running
+        return "" if isinstance(reply["service"], str) else "a service that is not text"
     if command == "stop" and (not isinstance(reply.get("pid"), int) or isinstance(reply.get("pid"), bool)
                               or reply["pid"] <= 0):
         return "no pid"

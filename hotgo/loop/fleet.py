@@ -100,6 +100,9 @@ class Fleet:
             reply = supervisor.control.answer(command)
             if command == "status" and reply.get("ok"):
                 reply["status"]["service"] = name
+            if command == "stop" and reply.get("ok"):  # hotgo itself keeps running the others
+                reply.pop("pid", None)
+                reply.update(message=f"draining and stopping {name}", service=name)
             return reply
         return self._answer_all(command)
 

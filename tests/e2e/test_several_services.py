@@ -149,7 +149,8 @@ def test_status_and_events_name_each_service(monorepo: Tuple[Path, Dict[str, int
 def test_one_command_line_runs_several_packages(monorepo: Tuple[Path, Dict[str, int]]) -> None:
     root, _ = monorepo
     (root / "hotgo.toml").unlink()
-    with Hotgo(["run", "./cmd/worker", "./cmd/api", "--socket", "none"], cwd=root) as hotgo:
+    with Hotgo(["run", "./cmd/worker", "./cmd/api", "--socket", "none"], cwd=root,
+               env={"PORT": str(free_port())}) as hotgo:  # the api binds it itself
         hotgo.wait_event("done", service="worker", timeout=180)
         hotgo.wait_event("done", service="api", timeout=180)
         starts: List[str] = sorted(r["service"] for r in hotgo.events("start_hotgo"))
