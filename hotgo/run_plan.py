@@ -40,11 +40,6 @@ class Planned:
 def values_from_flags(namespace: argparse.Namespace, app_args: List[str],
                       package: Optional[str] = None) -> Dict[str, Value]:
     values: Dict[str, Value] = {}
-    for flag, text in (("--config", namespace.config), ("--log-file", namespace.log_file)):
-        try:
-            limits.file_path(text or "")
-        except ValueError as err:
-            raise UsageError(f"{flag}: {err}") from None
     for setting in SETTINGS:
         raw = getattr(namespace, setting.dest, None) if setting.flag else None
         if raw is None:
@@ -83,6 +78,11 @@ def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path,
 
 
 def plan_services(namespace: argparse.Namespace, app_args: List[str], cwd: Path) -> List[Planned]:
+    for flag, text in (("--config", namespace.config), ("--log-file", namespace.log_file)):
+        try:  # before the file is read: a path no file can have is the flag's mistake
+            limits.file_path(text or "")
+        except ValueError as err:
+            raise UsageError(f"{flag}: {err}") from None
     packages = packages_of(namespace)
     candidate = settings_file(namespace, cwd)
     # Also a directory or a broken link: toml_file says what is wrong instead of using defaults.
