@@ -3,6 +3,7 @@ often not on PATH. A missing program is said with the command that installs it, 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Tuple
 
+from hotgo import platform
 from hotgo.errors import shown_name
 
 # The generators users name most, and how each is installed.
@@ -53,15 +55,26 @@ def _ask_go(env: Dict[str, str]) -> Tuple[str, ...]:
     if go is None:
         return ()
     try:
-        # A quick query that starts nothing else: run directly (a build goes through the platform seam).
-        answer = subprocess.run([go, "env", "GOBIN", "GOPATH"], env=env, capture_output=True, text=True,
-                                timeout=GO_ENV_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
-    except (OSError, subprocess.SubprocessError):
+        # Through the platform seam: a child it registers is never taken by hotgo's orphan reaper.
+        proc = platform.spawn_tool([go, "env", "-json", "GOBIN", "GOPATH"], env, os.getcwd())
+    except (OSError, ValueError):
         return ()
-    lines = answer.stdout.splitlines()
-    if answer.returncode != 0 or len(lines) < 2:
+    try:
+        answer, _ = proc.communicate(timeout=GO_ENV_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        platform.kill_tree(proc)
+        proc.communicate()
         return ()
-    gobin, gopath = lines[0].strip(), lines[1].strip()
+    finally:
+        platform.release(proc)
+    text = answer.decode(errors="replace")  # JSON: a warning on stderr shares the pipe
+    try:
+        values = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    except ValueError:
+        return ()
+    if proc.returncode != 0 or not isinstance(values, dict):
+        return ()
+    gobin, gopath = str(values.get("GOBIN") or ""), str(values.get("GOPATH") or "")
     if gobin:
         return (gobin,)
     first = gopath.split(os.pathsep)[0] if gopath else ""
