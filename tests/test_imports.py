@@ -25,8 +25,8 @@ LAYERS: List[Set[str]] = [
     {"loop"},
     # stages that serve the loop: config pushes, the browser proxy, the control socket, `hotgo init`, `hotgo helper`
     {"push", "browser", "control", "init", "helper"},
-    # one generation's life at the shared port, and building one
-    {"handoff", "build"},
+    # one generation's life at the shared port, building one, and the code generators a build waits for
+    {"handoff", "build", "generate"},
     # what the user set: declarations, hotgo.toml, and the parsers they need
     {"settings"},
     # seeing file changes (it needs nothing of the settings: they are handed to it)
