@@ -29,9 +29,10 @@ from hotgo.build.go_module import (
 from hotgo.build.head_start import HeadStart
 from hotgo.control.channel import RunDir
 from hotgo.errors import RuntimeFailure, UsageError, shown_name
+from hotgo.generate.steps import GenerateStep
 from hotgo.log import Log, colour_wanted
 from hotgo.platform.reaper import OrphanReaper
-from hotgo.run_plan import Planned, plan_services, project_root, settings_file
+from hotgo.run_plan import Planned, plan_run, project_root, settings_file
 from hotgo.settings import preflight
 from hotgo.settings.schema import Settings
 
@@ -85,7 +86,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     stop_signals.install()  # hotgo/__main__.py did already; again for a run started in-process
     platform.limit_malloc_arenas(1)  # before the first thread: RSS stays flat over a day of reloads
     cwd = current_directory()
-    planned = plan_services(namespace, app_args, cwd)
+    plan = plan_run(namespace, app_args, cwd)
+    planned = plan.services
     log = make_log(namespace)
     stack = ExitStack()
     try:
@@ -96,8 +98,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         reaper.start()
         stack.callback(_kill_left_behind, reaper, log)
         if len(planned) == 1:
-            return _run_one(planned[0], namespace, cwd, log, stack)
-        return _run_several(planned, namespace, cwd, log, stack)
+            return _run_one(planned[0], plan.generate, namespace, cwd, log, stack)
+        return _run_several(planned, plan.generate, namespace, cwd, log, stack)
     except stop_signals.Stopped as stop:
         log.info(f"{stop.name} before the first build: exiting", event="stopping", reason=stop.name,
                  generations=[])
@@ -106,7 +108,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         stack.close()
 
 
-def _run_one(planned: Planned, namespace: argparse.Namespace, cwd: Path, log: Log, stack: ExitStack) -> int:
+def _run_one(planned: Planned, steps: List[GenerateStep], namespace: argparse.Namespace, cwd: Path, log: Log,
+             stack: ExitStack) -> int:
     settings = planned.settings
     deployed = _artifact(settings, cwd)
     go = find_go() if deployed is None else ""
@@ -122,7 +125,7 @@ def _run_one(planned: Planned, namespace: argparse.Namespace, cwd: Path, log: Lo
     _preflight(planned, package.root, cwd)
     state_dir, run_dir = _lock_state(package.root, stack)
     head_start = None
-    if artifact is None:
+    if artifact is None and not steps:  # with [[generate]], the steps run first (hotgo/loop/generate_steps.py)
         head_start = _first_build(settings, package, go, state_dir, log)
         stack.callback(head_start.abandon)
     if guess is not None:  # a typo, or not `package main`: hotgo ends here, the build cancelled
@@ -136,12 +139,12 @@ def _run_one(planned: Planned, namespace: argparse.Namespace, cwd: Path, log: Lo
     from hotgo.serve import Project, Unit, serve
 
     project = Project([Unit("", settings, package, artifact)], go, cwd, state_dir, run_dir,
-                      settings_file(namespace, cwd))
+                      settings_file(namespace, cwd), generate=steps)
     return serve(project, log, stack, head_start)
 
 
-def _run_several(planned: List[Planned], namespace: argparse.Namespace, cwd: Path, log: Log,
-                 stack: ExitStack) -> int:
+def _run_several(planned: List[Planned], steps: List[GenerateStep], namespace: argparse.Namespace, cwd: Path,
+                 log: Log, stack: ExitStack) -> int:
     """Every service's package found by go list (at once: bounded by the cores), then one loop."""
     from hotgo.serve import Project, Unit, serve
 
@@ -165,7 +168,7 @@ def _run_several(planned: List[Planned], namespace: argparse.Namespace, cwd: Pat
     for plan in planned:
         _preflight(plan, root, cwd)
     state_dir, run_dir = _lock_state(root, stack)
-    project = Project(units, go, cwd, state_dir, run_dir, settings_file(namespace, cwd), root=root)
+    project = Project(units, go, cwd, state_dir, run_dir, settings_file(namespace, cwd), root=root, generate=steps)
     return serve(project, log, stack, None)
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from hotgo.build.go_module import find_module_root, module_path
-from hotgo.errors import UsageError, shown
+from hotgo.errors import UsageError, shown, shown_name
+from hotgo.generate.steps import GenerateStep, parse_generate
 from hotgo.settings import env_file, limits, toml_file
 from hotgo.settings.schema import SETTINGS, Settings, Value, resolve
 from hotgo.settings.services import NAME, ServiceValues
@@ -26,6 +27,12 @@ from hotgo.settings.toml_file import CONFIG_NAME, SettingsFile
 
 SETTING_OF = {setting.dest: setting for setting in SETTINGS}
 _FLAG_OF_OWN = {"run_listen": "--listen", "run_binary": "--binary", "run_args": "-- ARGS"}
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    services: List[Planned]
+    generate: List[GenerateStep]  # [[generate]]: the code generators, run-wide
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,10 @@ def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path,
 
 
 def plan_services(namespace: argparse.Namespace, app_args: List[str], cwd: Path) -> List[Planned]:
+    return plan_run(namespace, app_args, cwd).services
+
+
+def plan_run(namespace: argparse.Namespace, app_args: List[str], cwd: Path) -> RunPlan:
     for flag, text in (("--config", namespace.config), ("--log-file", namespace.log_file)):
         try:  # before the file is read: a path no file can have is the flag's mistake
             limits.file_path(text or "")
@@ -88,6 +99,17 @@ def plan_services(namespace: argparse.Namespace, app_args: List[str], cwd: Path)
     # Also a directory or a broken link: toml_file says what is wrong instead of using defaults.
     config_path = candidate if namespace.config or os.path.lexists(candidate) else None
     file = toml_file.load_file(config_path) if config_path else SettingsFile()
+    steps: List[GenerateStep] = []
+    if file.generate is not None:
+        try:
+            steps = parse_generate(file.generate, shown_name(str(config_path)), file.text)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    return RunPlan(_services(namespace, app_args, cwd, packages, file, config_path), steps)
+
+
+def _services(namespace: argparse.Namespace, app_args: List[str], cwd: Path, packages: List[str],
+              file: SettingsFile, config_path: Optional[Path]) -> List[Planned]:
     if not file.services and len(packages) <= 1:
         flag_values = values_from_flags(namespace, app_args, packages[0] if packages else None)
         if flag_values.get("run_binary") and packages:

@@ -16,7 +16,7 @@ import signal
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -28,6 +28,7 @@ from hotgo.build.head_start import HeadStart
 from hotgo.build.import_graph import ServiceSpec
 from hotgo.choices import SocketMode
 from hotgo.control.channel import REPLY_WAIT, ControlServer, RunDir
+from hotgo.generate.steps import GenerateStep
 from hotgo.handoff.shared_port import SharedPort
 from hotgo.handoff.sockets import bind_shared, bound_address
 from hotgo.helper.outdated import warn_outdated
@@ -35,7 +36,8 @@ from hotgo.log import Log
 from hotgo.loop.change_router import ChangeRouter
 from hotgo.loop.events import ArtifactChanged, ControlRequest, FilesChanged, ReopenLog, ReplySlot, StopRequested
 from hotgo.loop.fleet import Fleet, Lane
-from hotgo.loop.graph_updates import GraphRead, GraphUpdates
+from hotgo.loop.generate_steps import GenerateSteps
+from hotgo.loop.graph_updates import GraphUpdates
 from hotgo.loop.inbox import Inbox
 from hotgo.loop.service import Service
 from hotgo.loop.supervisor import Supervisor
@@ -68,6 +70,7 @@ class Project:
     run_dir: RunDir  # created and locked
     settings_file: Path  # hotgo.toml (or --config), watched for edits hotgo cannot apply live
     root: Optional[Path] = None  # the watched tree; the service's module root when it is one
+    generate: List[GenerateStep] = field(default_factory=list)  # [[generate]]: code generators
 
     @property
     def tree(self) -> Path:
@@ -117,7 +120,13 @@ def serve(project: Project, log: Log, stack: ExitStack, head_start: Optional[Hea
     stack.callback(_kill_generations, list(supervisors.values()))
     router = ChangeRouter(list(supervisors), project.tree, log, config_filters,
                           builds_sources=lambda name: services[name].artifact is None)
-    fleet = Fleet(supervisors, inbox, log, router, extra=_graph(project, router, inbox, log) if several else None)
+    fleet = Fleet(supervisors, inbox, log, router)
+    if several:
+        fleet.graph = _graph(project, router, inbox, log)
+    if project.generate and filters:
+        browsers = [s.browser for s in supervisors.values() if s.browser is not None]
+        fleet.generate = GenerateSteps(project.generate, project.tree, filters[0], {}, log, inbox.post,
+                                       fleet.build, browsers)
     _handle_reopen(inbox)
     if project.go:  # a copy of the Go helper older than this hotgo's: say how to update it
         warn_outdated(project.tree, project.cwd, log)
@@ -135,21 +144,14 @@ def serve(project: Project, log: Log, stack: ExitStack, head_start: Optional[Hea
     return fleet.run()
 
 
-def _graph(project: Project, router: ChangeRouter, inbox: Inbox, log: Log) -> Callable[[object], bool]:
+def _graph(project: Project, router: ChangeRouter, inbox: Inbox, log: Log) -> GraphUpdates:
     """What each service imports, read in the background; the router routes by it once known."""
     specs = {unit.name: ServiceSpec(unit.package.root, unit.package.package, unit.settings.build_env,
                                     unit.settings.build_flags) for unit in project.units if unit.artifact is None}
-    updates = GraphUpdates(project.go, specs, inbox.post, log, router.graph_loaded)  # type: ignore[arg-type]
+    updates = GraphUpdates(project.go, specs, inbox.post, log, router.graph_loaded)
     router.refresh = updates.read
     updates.read(set(specs))
-
-    def handle(event: object) -> bool:
-        if isinstance(event, GraphRead):
-            updates.done(event)
-            return True
-        return False
-
-    return handle
+    return updates
 
 
 def _poster(lane: Lane) -> Callable[[Path], None]:
@@ -178,7 +180,7 @@ def _watch_filters(project: Project) -> List[PathFilter]:
     if all(unit.artifact is not None for unit in project.units):
         # The binaries are polled (watch/artifact.py); only config files are watched.
         return [PathFilter(root, config_files, settings.watch_exclude)] if config_files else []
-    include = list(settings.watch_include) + config_files
+    include = list(settings.watch_include) + config_files + [g for step in project.generate for g in step.watch]
     include += embed_patterns(root, PathFilter(root, include, settings.watch_exclude).walk())
     filters = [PathFilter(root, include, settings.watch_exclude)]
     filters += [PathFilter((root / p).resolve(), settings.watch_include, settings.watch_exclude)

@@ -11,6 +11,8 @@ from hotgo.build.go_build import BuildResult
 from hotgo.handoff.drain import DrainReport
 from hotgo.handoff.notify import Message
 from hotgo.handoff.readiness import Observed
+from hotgo.loop.generate_steps import StepDone
+from hotgo.loop.graph_updates import GraphRead
 from hotgo.push.pusher import ConfigChecked, PushAnswered
 from hotgo.watch.change_set import ChangeSet
 
@@ -96,7 +98,15 @@ class Deferred:
     action: Callable[[], None]
 
 
+@dataclass(frozen=True)
+class ForService:
+    """An event one supervisor's own threads posted (several services: hotgo/loop/fleet.py)."""
+
+    name: str
+    event: Event
+
+
 Event = Union[
-    FilesChanged, BuildDone, Notified, ProbeReady, SocketSeen, DrainReported, Exited, StopRequested,
-    ConfigChecked, PushAnswered, ArtifactChanged, ControlRequest, ReopenLog, Deferred,
+    ForService, FilesChanged, BuildDone, Notified, ProbeReady, SocketSeen, DrainReported, Exited, StopRequested,
+    ConfigChecked, PushAnswered, ArtifactChanged, ControlRequest, ReopenLog, Deferred, StepDone, GraphRead,
 ]

@@ -11,22 +11,16 @@ things through, and nothing in its output changes.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from hotgo.log import Log
 from hotgo.loop import events as ev
 from hotgo.loop.change_router import ChangeRouter
+from hotgo.loop.generate_steps import GenerateSteps, StepDone
+from hotgo.loop.graph_updates import GraphRead, GraphUpdates
 from hotgo.loop.inbox import Inbox
 from hotgo.loop.supervisor import Supervisor
-
-
-@dataclass(frozen=True)
-class ForService:
-    """An event a supervisor's own threads posted: back to that supervisor."""
-
-    name: str
-    event: object
+from hotgo.watch.change_set import ChangeSet
 
 
 class Lane(Inbox):
@@ -38,42 +32,61 @@ class Lane(Inbox):
         self.name = name
 
     def post(self, event: ev.Event) -> None:
-        self.events.put(ForService(self.name, event))  # type: ignore[arg-type]
+        self.events.put(ev.ForService(self.name, event))
 
 
 class Fleet:
-    def __init__(self, supervisors: Dict[str, Supervisor], inbox: Inbox, log: Log, router: ChangeRouter,
-                 extra: Optional[Callable[[object], bool]] = None) -> None:
-        """`supervisors` by service name ("" for the one service of a single-service run); `extra`
-        handles the events of parts the fleet does not know (generator steps), True when it did."""
+    def __init__(self, supervisors: Dict[str, Supervisor], inbox: Inbox, log: Log, router: ChangeRouter) -> None:
+        """`supervisors` by service name ("" for the one service of a single-service run)."""
         self.supervisors = supervisors
         self.inbox = inbox
         self.log = log
         self.router = router
-        self.extra = extra
+        self.generate: Optional[GenerateSteps] = None  # [[generate]] steps, when there are any
+        self.graph: Optional[GraphUpdates] = None  # several services: what each imports, read anew
+
+    def build(self, change: ChangeSet) -> None:
+        """Hand a change to the services it concerns: they push config or rebuild."""
+        for name, routed in self.router.route(change).items():
+            self.supervisors[name].on_change(routed)
 
     @property
     def several(self) -> bool:
         return len(self.supervisors) > 1
 
     def run(self) -> int:
-        for supervisor in self.supervisors.values():
-            supervisor.begin()
+        if self.generate is not None:
+            self.generate.at_start(self._begin)
+        else:
+            self._begin()
         self.inbox.run(self.dispatch, self.done)
         return 0
 
+    def _begin(self) -> None:
+        for supervisor in self.supervisors.values():
+            supervisor.begin()
+
     def done(self) -> bool:
+        if self.generate is not None and self.generate.then is not None:
+            return False  # the steps at start have not ended: the first builds are still to come
         return all(supervisor.done() for supervisor in self.supervisors.values())
 
-    def dispatch(self, event: object) -> None:
-        if isinstance(event, ForService):
+    def dispatch(self, event: ev.Event) -> None:
+        if isinstance(event, ev.ForService):
             supervisor = self.supervisors.get(event.name)
             if supervisor is not None:
-                supervisor.dispatch(event.event)  # type: ignore[arg-type]
+                supervisor.dispatch(event.event)
         elif isinstance(event, ev.FilesChanged):
-            for name, change in self.router.route(event.change).items():
-                self.supervisors[name].on_change(change)
+            if self.generate is not None:
+                self.generate.changed(event.change)  # it builds, once its steps ran
+            else:
+                self.build(event.change)
+        elif isinstance(event, StepDone):
+            if self.generate is not None:
+                self.generate.done(event)
         elif isinstance(event, ev.StopRequested):
+            if self.generate is not None:
+                self.generate.stop()
             for supervisor in self.supervisors.values():
                 supervisor.on_stop(event.reason)
         elif isinstance(event, ev.ControlRequest):
@@ -82,11 +95,12 @@ class Fleet:
             self.log.reopen()
         elif isinstance(event, ev.Deferred):
             event.action()
-        elif self.extra is not None and self.extra(event):
-            return
+        elif isinstance(event, GraphRead):
+            if self.graph is not None:
+                self.graph.done(event)
         else:  # a single-service run posts to its supervisor directly (the scripted tests' way too)
             for supervisor in self.supervisors.values():
-                supervisor.dispatch(event)  # type: ignore[arg-type]
+                supervisor.dispatch(event)
 
     # -- hotgo status|reload|rollback|stop [NAME] --------------------------------------
     def answer(self, command: str, name: str) -> Dict[str, Any]:

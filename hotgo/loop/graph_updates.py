@@ -25,7 +25,7 @@ class GraphRead:
 
 
 class GraphUpdates:
-    def __init__(self, go: str, specs: Mapping[str, ServiceSpec], post: Callable[[object], None], log: Log,
+    def __init__(self, go: str, specs: Mapping[str, ServiceSpec], post: Callable[[GraphRead], None], log: Log,
                  loaded: Callable[[ImportGraph], None]) -> None:
         self._go = go
         self._specs = dict(specs)

@@ -27,7 +27,7 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 
 CONFIG_NAME = "hotgo.toml"
 SECTIONS = tuple(dict.fromkeys(s.section for s in SETTINGS))
-TOP_LEVEL = (*SECTIONS, "services")
+TOP_LEVEL = (*SECTIONS, "services", "generate")
 _BY_KEY: Dict[Tuple[str, str], Setting] = {(s.section, s.key): s for s in SETTINGS}
 
 _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\"' -]+?)\s*\]\s*(?:#.*)?$")
@@ -57,6 +57,9 @@ def key_lines(text: str) -> Dict[Tuple[str, ...], int]:
             table = tuple(_unquote(p) for p in header.group(1).split("."))
             found.setdefault(table, number)
             continue
+        if line.lstrip().startswith("[["):  # an array of tables ([[generate]]): its keys are its own
+            table = ("[[array]]",)
+            continue
         key = _KEY.match(line)
         if key:
             path = table + tuple(_unquote(p) for p in key.group(1).split("."))
@@ -84,6 +87,10 @@ class SettingsFile:
     values: Dict[str, Value] = field(default_factory=dict)
     locations: Dict[str, str] = field(default_factory=dict)
     services: List[ServiceValues] = field(default_factory=list)
+    # `[[generate]]` as tomllib gives it, and the file's text (for its lines): checked by
+    # hotgo/generate/steps.py, a stage above the settings
+    generate: object = None
+    text: str = ""
 
 
 def load(path: Path) -> Tuple[Dict[str, Value], Dict[str, str]]:
@@ -122,10 +129,14 @@ def load_file(path: Path) -> SettingsFile:
     values: Dict[str, Value] = {}
     locations: Dict[str, str] = {}
     services: List[ServiceValues] = []
+    generate: object = None
     for section, table in data.items():
         where = f"{name}:{lines.get((section,), '?')}"
         if section == "services":
             services = _services(table, name, lines, where)
+            continue
+        if section == "generate":
+            generate = table
             continue
         if section not in SECTIONS:
             close = difflib.get_close_matches(section, TOP_LEVEL, n=1, cutoff=0.6)
@@ -150,7 +161,7 @@ def load_file(path: Path) -> SettingsFile:
             check_clashes(services)
         except ValueError as err:
             raise UsageError(str(err)) from None
-    return SettingsFile(values, locations, services)
+    return SettingsFile(values, locations, services, generate, text)
 
 
 def _services(table: object, name: str, lines: Dict[Tuple[str, ...], int], where: str) -> List[ServiceValues]:
