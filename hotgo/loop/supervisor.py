@@ -108,8 +108,7 @@ class Supervisor:
                                    stopping=lambda: self.stopping, hand_off=self.launch,
                                    stop=lambda: self.post(ev.StopRequested("hotgo stop")))
 
-    def run(self) -> int:
-        """The loop, for a supervisor on its own (hotgo/loop/fleet.py runs one for several)."""
+    def run(self) -> int:  # on its own (the scripted tests); hotgo/loop/fleet.py runs it for hotgo
         self.begin()
         self.inbox.run(self.dispatch, self.done)
         return 0
@@ -184,12 +183,7 @@ class Supervisor:
         old = lineup.live_serving()
         stop_first = self.service.mode is SocketMode.NONE or self.own_port.stop_then_start
         if stop_first and old is not None:
-            if self.service.addresses or self.own_port.stop_then_start:
-                why = "it binds its port itself" if self.own_port.stop_then_start else "socket mode none"
-                self.log.warn(f"{why}: stopping generation {old.number} before starting {number} — connections "
-                              "are refused meanwhile (let the service take the shared socket to avoid this)")
-            else:  # a worker: no port, so nobody is refused; one at a time is what it expects
-                self.log.info(f"no port: stopping generation {old.number} before starting {number}")
+            self.own_port.say_stop_first(old.number, number)
             lineup.waiting = (number, binary)
             self.drains.stop(old, replaced_by=number)
             lineup.serving = None
