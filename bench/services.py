@@ -33,8 +33,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+import harness
 import psutil
-from common import REPO, harness, log, median, ms, table
+from common import REPO, log, median, ms, table
 
 SERVICES = ("api", "web", "worker")
 DEV_FLAGS = ["-ldflags=-s -w", "-trimpath", "-buildvcs=false"]
@@ -58,11 +59,13 @@ def toml(ports: Dict[str, int], names: Sequence[str]) -> str:
 class Setup:
     """hotgo processes over copies of the fixture; `write` edits every copy at once."""
 
-    def __init__(self, label: str, roots: List[Path], hotgos: List[harness.Hotgo], ports: Dict[str, int]) -> None:
+    def __init__(self, label: str, roots: List[Path], hotgos: List[harness.Hotgo], ports: Dict[str, int],
+                 by_service: Dict[str, Tuple[harness.Hotgo, Dict[str, str]]]) -> None:
         self.label = label
         self.roots = roots
         self.hotgos = hotgos
         self.ports = ports
+        self.by_service = by_service  # the hotgo that runs a service, and the fields of its events
 
     def write(self, relative: str, edit: str) -> float:
         texts = [(root / relative, (root / relative).read_text()) for root in self.roots]
@@ -71,14 +74,18 @@ class Setup:
             path.write_text(edit_text(text, edit))
         return began
 
-    def count(self, event: str, **fields: object) -> int:
-        return sum(hotgo.count_events(event, **fields) for hotgo in self.hotgos)
+    def builds(self) -> int:
+        return sum(hotgo.count_events("build") for hotgo in self.hotgos)
 
-    def wait(self, event: str, occurrences: int, timeout: float = 120, **fields: object) -> float:
-        """When the `occurrences`-th such event (over all hotgos) was logged, monotonic clock."""
-        harness.wait_for(lambda: self.count(event, **fields) >= occurrences, timeout, f"{occurrences} {event}")
-        records = sorted((harness.event_time(r) for hotgo in self.hotgos for r in hotgo.events(event, **fields)))
-        return records[occurrences - 1] - time.time() + time.monotonic()
+    def served(self, service: str) -> int:
+        hotgo, fields = self.by_service[service]
+        return hotgo.count_events("done", **fields)
+
+    def wait_served(self, service: str, occurrences: int) -> float:
+        """When the service's `occurrences`-th generation served, on the monotonic clock."""
+        hotgo, fields = self.by_service[service]
+        record = hotgo.wait_event("done", 120, occurrences, **fields)
+        return harness.event_time(record) - time.time() + time.monotonic()
 
     def rss(self) -> int:
         return sum(psutil.Process(hotgo.proc.pid).memory_info().rss for hotgo in self.hotgos)
@@ -99,8 +106,9 @@ def start_one(base: Path, stack: ExitStack) -> Setup:
     (root / "hotgo.toml").write_text(toml(ports, SERVICES))
     hotgo = stack.enter_context(harness.Hotgo(["run"], cwd=root))
     for name in SERVICES:
-        hotgo.wait_event("done", service=name, timeout=300)
-    return Setup("one hotgo, 3 services", [root], [hotgo], ports)
+        hotgo.wait_event("done", timeout=300, service=name)
+    return Setup("one hotgo, 3 services", [root], [hotgo], ports,
+                 {name: (hotgo, {"service": name}) for name in SERVICES})
 
 
 def start_many(base: Path, stack: ExitStack) -> Setup:
@@ -113,37 +121,26 @@ def start_many(base: Path, stack: ExitStack) -> Setup:
         roots.append(root)
     for hotgo in hotgos:
         hotgo.wait_event("done", timeout=300)
-    setup = Setup("3 hotgos, 1 service each", roots, hotgos, ports)
-    for hotgo in hotgos:  # single-service events carry no name: tag them for the counts
-        hotgo.service = ""  # type: ignore[attr-defined]
-    return setup
+    return Setup("3 hotgos, 1 service each", roots, hotgos, ports,
+                 {name: (hotgo, {}) for name, hotgo in zip(SERVICES, hotgos)})
 
 
 def one_service_edit(setup: Setup, number: int) -> Tuple[float, int]:
-    builds_before = setup.count("build")
+    """Save → the api answers the new version; and how many builds that save started."""
+    builds_before = setup.builds()
     began = setup.write("cmd/api/main.go", f"version:e{number}")
     harness.wait_for(lambda: harness.field_of(harness.get(setup.ports["api"], timeout=1), "version") == f"e{number}",
                      120, f"api serving e{number}", step=0.005)
     served = time.monotonic() - began
-    time.sleep(1.0)  # let every build this edit started end, to count them
-    return served, setup.count("build") - builds_before
+    time.sleep(1.5)  # every build this save started has begun (and most have ended): count them
+    return served, setup.builds() - builds_before
 
 
 def shared_edit(setup: Setup, number: int) -> float:
-    done = {name: setup.count("done", service=name) if len(setup.hotgos) == 1 else 0 for name in ("api", "web")}
-    if len(setup.hotgos) > 1:
-        before = [hotgo.count_events("done") for hotgo in setup.hotgos[:2]]
-        began = setup.write("internal/shared/serve.go", f"shared edit {number}")
-        ends = [setup_wait_one(setup.hotgos[i], before[i] + 1) for i in range(2)]
-        return max(ends) - began
+    """Save → both importers of internal/shared serve a new generation."""
+    before = {name: setup.served(name) for name in ("api", "web")}
     began = setup.write("internal/shared/serve.go", f"shared edit {number}")
-    ends = [setup.wait("done", done[name] + 1, service=name) for name in ("api", "web")]
-    return max(ends) - began
-
-
-def setup_wait_one(hotgo: harness.Hotgo, occurrences: int) -> float:
-    record = hotgo.wait_event("done", 120, occurrences)
-    return harness.event_time(record) - time.time() + time.monotonic()
+    return max(setup.wait_served(name, before[name] + 1) for name in ("api", "web")) - began
 
 
 def single_builds(base: Path, edits: int) -> List[float]:
