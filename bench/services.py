@@ -33,9 +33,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-import harness
 import psutil
-from common import REPO, log, median, ms, table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, log, median, ms, table  # noqa: E402 - puts tests/ on the path too
+
+import harness  # noqa: E402
 
 SERVICES = ("api", "web", "worker")
 DEV_FLAGS = ["-ldflags=-s -w", "-trimpath", "-buildvcs=false"]
