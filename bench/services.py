@@ -35,10 +35,10 @@ from typing import Dict, List, Sequence, Tuple
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, log, median, ms, table  # noqa: E402 - puts tests/ on the path too
-
-import harness  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tests/harness.py
+import harness
+from common import REPO, log, median, ms, table
 
 SERVICES = ("api", "web", "worker")
 DEV_FLAGS = ["-ldflags=-s -w", "-trimpath", "-buildvcs=false"]
