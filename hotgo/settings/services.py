@@ -87,11 +87,16 @@ def parse_service(name: str, table: object, file: str, lines: Mapping[Tuple[str,
                 raise ValueError(f"{file}:{line}: [services.{name}] {shown_name(shown_key, 60)}: unknown key"
                                  f"{_suggest(sub_table, sub_key)}")
             locations[setting.dest] = f"{file}:{line}: [services.{name}] {shown_key}"
-            try:
-                values[setting.dest] = setting.parse(value)
-            except ValueError as err:
-                raise ValueError(f"{locations[setting.dest]}: {err}") from None
+            values[setting.dest] = checked(setting, value, locations[setting.dest])
     return ServiceValues(name, values, locations, header)
+
+
+def checked(setting: Setting, raw: object, location: str) -> Value:
+    """`raw` parsed by its setting; ValueError starts with where it was set ("file:line: [section] key")."""
+    try:
+        return setting.parse(raw)
+    except ValueError as err:
+        raise ValueError(f"{location}: {err}") from None
 
 
 def check_defaults(locations: Mapping[str, str]) -> None:

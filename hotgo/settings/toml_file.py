@@ -18,7 +18,7 @@ from typing import Dict, List, Tuple
 from hotgo.errors import UsageError, shown_name
 from hotgo.settings import utf8
 from hotgo.settings.schema import SETTINGS, Setting, Value
-from hotgo.settings.services import ServiceValues, check_clashes, check_defaults, parse_service
+from hotgo.settings.services import ServiceValues, check_clashes, check_defaults, checked, parse_service
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -152,9 +152,9 @@ def load_file(path: Path) -> SettingsFile:
                                  f"{_suggest(section, key)}")
             locations[setting.dest] = f"{name}:{line}: [{section}] {key}"
             try:
-                values[setting.dest] = setting.parse(raw)
+                values[setting.dest] = checked(setting, raw, locations[setting.dest])
             except ValueError as err:
-                raise UsageError(f"{locations[setting.dest]}: {err}") from None
+                raise UsageError(str(err)) from None
     if services:
         try:
             check_defaults(locations)
