@@ -90,6 +90,16 @@ class Setup:
         record = hotgo.wait_event("done", 120, occurrences, **fields)
         return harness.event_time(record) - time.time() + time.monotonic()
 
+    def wait_idle(self) -> None:
+        """Every build this set-up started has ended and every generation it started serves or is
+        gone, and the drains are over: the next measurement starts on a quiet machine."""
+        def idle() -> bool:
+            return all(hotgo.count_events("build") == sum(hotgo.count_events(e) for e in
+                                                          ("built", "build_failed", "build_cancelled"))
+                       and hotgo.count_events("built") == hotgo.count_events("done") for hotgo in self.hotgos)
+        harness.wait_for(idle, 120, f"{self.label} idle")
+        time.sleep(1.0)  # the old generations' drains (300 ms in the fixture) and exits
+
     def rss(self) -> int:
         return sum(psutil.Process(hotgo.proc.pid).memory_info().rss for hotgo in self.hotgos)
 
@@ -135,7 +145,8 @@ def one_service_edit(setup: Setup, number: int) -> Tuple[float, int]:
     harness.wait_for(lambda: harness.field_of(harness.get(setup.ports["api"], timeout=1), "version") == f"e{number}",
                      120, f"api serving e{number}", step=0.005)
     served = time.monotonic() - began
-    time.sleep(1.5)  # every build this save started has begun (and most have ended): count them
+    time.sleep(0.5)  # every build this save started has begun: count them
+    setup.wait_idle()
     return served, setup.builds() - builds_before
 
 
@@ -180,7 +191,7 @@ def main(argv: Sequence[str]) -> int:
                 row["served"].append(served)
                 row["builds"].append(builds)
                 row["shared"].append(shared_edit(setup, number))
-                time.sleep(0.5)
+                setup.wait_idle()
         memory = {setup.label: (setup.watches(), setup.rss()) for setup in setups}
     slowest = single_builds(Path(tempfile.mkdtemp(prefix="hotgo-bench-builds-")), args.edits)
     rows = []

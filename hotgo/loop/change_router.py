@@ -67,11 +67,10 @@ class ChangeRouter:
         for name, found in routing.by_service.items():
             if name in paths:
                 paths[name].extend(found)
-        # A rebuilt service may have gained or lost an import: its part of the graph is read again.
-        again = set(routing.refresh) | {name for name, found in routing.by_service.items()
-                                        if any(p.suffix == ".go" for p in found)}
-        if again:
-            self.refresh(again)
+        # A new or deleted file, an edited import block or go.mod: those services' graphs are read
+        # again (an edit inside a function body needs no go list).
+        if routing.refresh:
+            self.refresh(set(routing.refresh))
         return list(routing.unrouted)
 
     def _say(self, change: ChangeSet, routed: Dict[str, ChangeSet], left_alone: List[Tuple[Path, str]]) -> None:
