@@ -18,7 +18,7 @@ Measured, for each of N edits (the order of the two set-ups alternates):
 * after the edits: inotify watches (hotgo's `watching` event) and hotgo's own RSS (not its services'),
   summed over the three hotgos.
 
-    python bench/services.py [--edits 5]
+    python bench/services.py [--edits 5] [--wrk-rounds 3]
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tests/harness.py
 import harness
-from common import REPO, log, median, ms, table
+from common import REPO, WrkLoad, log, median, ms, table, wrk_available
+
+from hotgo.build.go_build import go_flags
 
 SERVICES = ("api", "web", "worker")
-DEV_FLAGS = ["-ldflags=-s -w", "-trimpath", "-buildvcs=false"]
+DEV_FLAGS = go_flags("dev", [], {})  # what hotgo's default profile builds with
 
 
 def copy_fixture(base: Path, name: str) -> Path:
@@ -157,32 +159,61 @@ def shared_edit(setup: Setup, number: int) -> float:
     return max(setup.wait_served(name, before[name] + 1) for name in ("api", "web")) - began
 
 
-def single_builds(base: Path, edits: int) -> List[float]:
-    """The slowest of api's and web's build alone after each shared edit, hotgo's dev flags."""
-    root = copy_fixture(base, "builds")
-    slowest = []
-    for number in range(edits):
-        path = root / "internal" / "shared" / "serve.go"
-        path.write_text(path.read_text() + f"\n// build edit {number}\n")
-        times = []
-        for name in ("api", "web"):
-            began = time.monotonic()
-            subprocess.run(["go", "build", *DEV_FLAGS, "-o", str(base / f"bin-{name}"), f"./cmd/{name}"], cwd=root,
-                           check=True, capture_output=True, timeout=300)
-            times.append(time.monotonic() - began)
-        slowest.append(max(times))
-    return slowest
+def slowest_alone(root: Path, base: Path, number: int) -> float:
+    """The slower of api's and web's build alone after a shared edit, one at a time, hotgo's flags."""
+    path = root / "internal" / "shared" / "serve.go"
+    path.write_text(path.read_text() + f"\n// build edit {number}\n")
+    times = []
+    for name in ("api", "web"):
+        began = time.monotonic()
+        subprocess.run(["go", "build", *DEV_FLAGS, "-o", str(base / f"bin-{name}"), f"./cmd/{name}"], cwd=root,
+                       check=True, capture_output=True, timeout=300)
+        times.append(time.monotonic() - began)
+    return max(times)
+
+
+def under_wrk(setup: Setup, rounds: int) -> List[List[str]]:
+    """wrk (keep-alive GETs, no retries) on api and web while every kind of edit lands: the api's own
+    package, the shared package, the workspace's other module, a broken web build and its fix."""
+    loads = {name: WrkLoad(setup.ports[name], max_seconds=600, threads=1, connections=8) for name in ("api", "web")}
+    for load in loads.values():
+        load.__enter__()
+    try:
+        root = setup.roots[0]
+        web = root / "cmd" / "web" / "main.go"
+        for number in range(rounds):
+            good = web.read_text()
+            edits = [(root / "cmd/api/main.go", f"version:w{number}"), (root / "internal/shared/serve.go", "wrk"),
+                     (root / "libs/greet/greet.go", "wrk")]
+            for path, edit in edits:
+                path.write_text(edit_text(path.read_text(), edit))
+                time.sleep(0.2)
+                setup.wait_idle()
+            web.write_text(good + "\nfunc broken() { undefined() }\n")  # fails to build: web keeps serving
+            time.sleep(0.2)
+            setup.wait_idle()
+            web.write_text(edit_text(good, f"version:w{number}"))
+            time.sleep(0.2)
+            setup.wait_idle()
+        stats = {name: load.stop() for name, load in loads.items()}
+    finally:
+        for load in loads.values():
+            load.__exit__()
+    return [[setup.label, name, str(s.requests), str(s.failed), s.detail()] for name, s in stats.items()]
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=5)
+    parser.add_argument("--wrk-rounds", type=int, default=3, help="rounds of every kind of edit under wrk (0: none)")
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="hotgo-bench-services-"))
     results: Dict[str, Dict[str, List[float]]] = {}
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, base, ignore_errors=True)
         setups = [start_one(base, stack), start_many(base, stack)]
+        builds_root = copy_fixture(base, "builds")
+        slowest: List[float] = []
         log("both set-ups serving; editing")
         for number in range(args.edits):
             for setup in setups if number % 2 == 0 else list(reversed(setups)):
@@ -192,8 +223,9 @@ def main(argv: Sequence[str]) -> int:
                 row["builds"].append(builds)
                 row["shared"].append(shared_edit(setup, number))
                 setup.wait_idle()
+            slowest.append(slowest_alone(builds_root, base, number))  # meanwhile both set-ups are idle
         memory = {setup.label: (setup.watches(), setup.rss()) for setup in setups}
-    slowest = single_builds(Path(tempfile.mkdtemp(prefix="hotgo-bench-builds-")), args.edits)
+        wrk_rows = under_wrk(setups[0], args.wrk_rounds) if wrk_available() and args.wrk_rounds else []
     rows = []
     for label, row in results.items():
         watches, rss = memory[label]
@@ -203,6 +235,12 @@ def main(argv: Sequence[str]) -> int:
           "`./cmd/web` after the same shared edit")
     print(table(["set-up", "api edit: save→served", "builds per api edit", "shared edit: save→both served",
                  "slowest build alone", "inotify watches", "hotgo RSS"], rows))
+    if wrk_rows:
+        print(f"\nunder `wrk -t1 -c8` on api and on web, {args.wrk_rounds} rounds of: an api edit, a shared edit, an "
+              "edit of the other module, a broken web build, its fix")
+        print(table(["set-up", "service", "requests", "failed", "wrk's errors"], wrk_rows))
+    elif args.wrk_rounds:
+        print("\nno wrk on PATH: the pass under wrk is skipped")
     return 0
 
 
