@@ -26,7 +26,7 @@ from hotgo.settings.services import NAME, ServiceValues
 from hotgo.settings.toml_file import CONFIG_NAME, SettingsFile
 
 SETTING_OF = {setting.dest: setting for setting in SETTINGS}
-_FLAG_OF_OWN = {"run_listen": "--listen", "run_binary": "--binary", "run_args": "-- ARGS"}
+_FLAG_OF_OWN = {"run_listen": "--listen", "run_binary": "--binary", "run_args": "-- ARGS", "browser_listen": "--browser"}
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,8 @@ def _services(namespace: argparse.Namespace, app_args: List[str], cwd: Path, pac
     for dest, flag in _FLAG_OF_OWN.items():
         if dest in flag_values:
             raise UsageError(f"{flag} names one service's own {'words' if dest == 'run_args' else 'setting'}; "
-                             f"with several services set it in hotgo.toml, in [services.NAME] (`{dest[4:]}`)")
+                             f"with several services set it in hotgo.toml, in [services.NAME] "
+                             f"(`{dest.split('_', 1)[1] if dest != 'browser_listen' else 'browser.listen'}`)")
     tables = _chosen(file.services, packages, config_path) if file.services else _from_packages(packages, cwd)
     return [_planned(table.name, {**file.values, **table.values}, {**file.locations, **table.locations},
                      flag_values, config_path, cwd) for table in tables]

@@ -81,6 +81,7 @@ def test_flags_apply_to_every_service_but_one_services_own_flags_are_refused(tmp
     assert api.settings.build_profile == worker.settings.build_profile == "debug"
     assert "--listen" in refused(tmp_path, ["--listen", ":9999"], TWO_SERVICES)
     assert "-- ARGS" in refused(tmp_path, ["--", "-v"], TWO_SERVICES)
+    assert "`browser.listen`" in refused(tmp_path, ["--browser", "127.0.0.1:3000"], TWO_SERVICES)
 
 
 @pytest.mark.parametrize(("config", "expected"), [
