@@ -26,7 +26,8 @@ from hotgo.settings.services import NAME, ServiceValues
 from hotgo.settings.toml_file import CONFIG_NAME, SettingsFile
 
 SETTING_OF = {setting.dest: setting for setting in SETTINGS}
-_FLAG_OF_OWN = {"run_listen": "--listen", "run_binary": "--binary", "run_args": "-- ARGS", "browser_listen": "--browser"}
+_FLAG_OF_OWN = {"run_listen": "--listen", "run_binary": "--binary", "run_args": "-- ARGS",
+                "browser_listen": "--browser"}
 
 
 @dataclass(frozen=True)
