@@ -111,6 +111,9 @@ class Fleet:
             if supervisor is None:
                 known = ", ".join(sorted(self.supervisors)) or "none"
                 return {"ok": False, "error": f"no service named {name!r}; services: {known}"}
+            if supervisor.stopping and command in ("reload", "rollback") and self.several:
+                return {"ok": False, "error": f"{name} is stopped (`hotgo stop {name}` or a stop request); "
+                                             "restart hotgo to run it again"}
             reply = supervisor.control.answer(command)
             if command == "status" and reply.get("ok"):
                 reply["status"]["service"] = name
