@@ -49,6 +49,14 @@ def builds(hotgo: Hotgo) -> Dict[str, int]:
     return {name: hotgo.count_events("build", service=name) for name in SERVICES}
 
 
+def seen(client: LoadClient, version: str, hotgo: Hotgo) -> None:
+    """The client was answered by `version`; else the failure shows what hotgo did meanwhile."""
+    try:
+        client.wait_seen(version, timeout=120)
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{hotgo.transcript()}") from None
+
+
 def append(path: Path, text: str) -> None:
     path.write_text(path.read_text() + text)
 
@@ -63,12 +71,12 @@ def test_a_change_rebuilds_exactly_the_services_that_import_it_and_no_request_fa
         clients = {name: LoadClient(load_client, ports[name], clients=4) for name in ("api", "web")}
         try:
             for client in clients.values():
-                client.wait_seen("v1")
+                seen(client, "v1", hotgo)
             before = pids(root)
 
             # The api's own package: the api alone.
             set_version(root, "v2", main="cmd/api/main.go")
-            clients["api"].wait_seen("v2")
+            seen(clients["api"], "v2", hotgo)
             hotgo.wait_event("done", service="api", occurrences=2)
             after = pids(root)
             assert after["web"] == before["web"] and after["worker"] == before["worker"], hotgo.transcript()
@@ -104,9 +112,9 @@ def test_a_change_rebuilds_exactly_the_services_that_import_it_and_no_request_fa
             failed = hotgo.wait_event("build_failed", service="web")
             assert failed["generation"] == 4, failed
             set_version(root, "v3", main="cmd/api/main.go")
-            clients["api"].wait_seen("v3")  # the api still hands off while web's build is broken
+            seen(clients["api"], "v3", hotgo)  # the api still hands off while web's build is broken
             web_main.write_text(good.replace('const version = "v1"', 'const version = "v2"'))
-            clients["web"].wait_seen("v2")
+            seen(clients["web"], "v2", hotgo)
 
             # By name, on the command line.
             assert control(root, "reload", "worker").returncode == 0

@@ -156,7 +156,7 @@ def test_twenty_edits_run_the_step_twenty_times_and_build_each_change_once(
             greeting = f"hello {edit}"
             write(source, consts(greeting, comments))
             expected_builds += 1
-        wait_for(lambda edit=edit: len(loop.runs) == edit + 1 and loop.settled(), 60,
+        wait_for(lambda edit=edit: len(loop.runs) == edit + 1 and loop.settled(), 180,
                  f"edit {edit + 1}'s step and build, then quiet")
         assert len(loop.builds) == expected_builds, (edit, loop.builds)
     assert [run.ok for run in loop.runs] == [edit != 7 for edit in range(20)]
