@@ -13,93 +13,28 @@ import argparse
 import dataclasses
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from hotgo import platform, stop_signals
 from hotgo.build.go_build import Build, BuildFiles, go_flags
 from hotgo.build.go_module import (
     GoPackage,
     find_go,
-    find_module_root,
     locate_package,
     resolve_package,
 )
 from hotgo.build.head_start import HeadStart
 from hotgo.control.channel import RunDir
-from hotgo.errors import RuntimeFailure, UsageError, shown, shown_name
+from hotgo.errors import RuntimeFailure, UsageError, shown_name
+from hotgo.generate.steps import GenerateStep
 from hotgo.log import Log, colour_wanted
 from hotgo.platform.reaper import OrphanReaper
-from hotgo.settings import env_file, limits, preflight, toml_file
-from hotgo.settings.schema import SETTINGS, Settings, Value, resolve
-from hotgo.settings.toml_file import CONFIG_NAME
-
-SETTING_OF = {setting.dest: setting for setting in SETTINGS}
-
-
-# -- settings ------------------------------------------------------------------------
-def values_from_flags(namespace: argparse.Namespace, app_args: List[str]) -> Dict[str, Value]:
-    values: Dict[str, Value] = {}
-    for flag, text in (("--config", namespace.config), ("--log-file", namespace.log_file)):
-        try:
-            limits.file_path(text or "")
-        except ValueError as err:
-            raise UsageError(f"{flag}: {err}") from None
-    for setting in SETTINGS:
-        raw = getattr(namespace, setting.dest, None) if setting.flag else None
-        if raw is None:
-            continue
-        try:
-            values[setting.dest] = setting.parse(raw)
-        except ValueError as err:
-            raise UsageError(f"{setting.flag}: {err}") from None
-    # PKG and the words after `--` are checked as [build] package and [run] args are.
-    for dest, raw, named in (("build_package", namespace.package, "PKG"), ("run_args", app_args, "--")):
-        if raw:
-            try:
-                values[dest] = SETTING_OF[dest].parse(raw)
-            except ValueError as err:
-                raise UsageError(f"{named}: {err}") from None
-    return values
-
-
-def load_settings(namespace: argparse.Namespace, app_args: List[str], cwd: Path,
-                  where: Optional[Dict[str, str]] = None) -> Settings:
-    """Defaults, then hotgo.toml, then flags: the later wins. `where` gets where each value was set."""
-    flag_values = values_from_flags(namespace, app_args)
-    if flag_values.get("run_binary") and namespace.package:
-        raise UsageError(f"PKG {shown(namespace.package)} and --binary exclude each other: --binary runs a prebuilt "
-                         "binary and builds nothing; drop one of them")
-    candidate = settings_file(namespace, cwd)
-    # Also a directory or a broken link: toml_file.load says what is wrong instead of using defaults.
-    config_path = candidate if namespace.config or os.path.lexists(candidate) else None
-    file_values, locations = toml_file.load(config_path) if config_path else ({}, {})
-    flag_names = {s.dest: s.flag for s in SETTINGS if s.flag and s.dest in flag_values}
-    if where is not None:
-        where.update({**locations, **flag_names})
-    settings = resolve({**file_values, **flag_values}, {**locations, **flag_names})
-    if settings.run_env_file:
-        # A path in hotgo.toml is relative to that file; a flag's to the current directory.
-        from_flag = "run_env_file" in flag_values or config_path is None
-        base = cwd if from_flag or config_path is None else config_path.parent
-        named_in = "--env-file" if from_flag else locations["run_env_file"]
-        from_file = env_file.load(base / settings.run_env_file, named_in)
-        settings = dataclasses.replace(settings, run_env={**from_file, **settings.run_env})
-    return settings
-
-
-def settings_file(namespace: argparse.Namespace, cwd: Path) -> Path:
-    """--config, else hotgo.toml at the project root (which may not exist yet)."""
-    return (cwd / namespace.config).absolute() if namespace.config else project_root(cwd) / CONFIG_NAME
-
-
-def project_root(cwd: Path) -> Path:
-    """The Go module root; without one (a staging host holding only a binary), the directory itself."""
-    try:
-        return find_module_root(cwd)
-    except UsageError:
-        return cwd
+from hotgo.run_plan import Planned, plan_run, project_root, settings_file
+from hotgo.settings import preflight
+from hotgo.settings.schema import Settings
 
 
 def current_directory() -> Path:
@@ -151,8 +86,8 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
     stop_signals.install()  # hotgo/__main__.py did already; again for a run started in-process
     platform.limit_malloc_arenas(1)  # before the first thread: RSS stays flat over a day of reloads
     cwd = current_directory()
-    set_at: Dict[str, str] = {}
-    settings = load_settings(namespace, app_args, cwd, set_at)
+    plan = plan_run(namespace, app_args, cwd)
+    planned = plan.services
     log = make_log(namespace)
     stack = ExitStack()
     try:
@@ -162,48 +97,96 @@ def run(namespace: argparse.Namespace, app_args: List[str]) -> int:
         reaper = OrphanReaper()
         reaper.start()
         stack.callback(_kill_left_behind, reaper, log)
-        deployed = _artifact(settings, cwd)
-        go = find_go() if deployed is None else ""
-        # A directory package is known from the file system alone: its first build starts while
-        # `go list` checks it. A pattern or an import path waits for go list's answer.
-        guess = locate_package(cwd, settings.build_package) if deployed is None else None
-        if deployed is not None:
-            package, artifact = deployed
-        else:
-            package = guess or resolve_package(go, cwd, settings.build_package, settings.build_env,
-                                               settings.build_flags)
-            artifact = None
-        preflight.check_watch_paths(settings.watch_paths, package.root, set_at.get("watch_paths", "[watch] paths"))
-        preflight.check_validate_command(settings.config_validate, cwd,
-                                         set_at.get("config_validate", "[config] validate"))
-        state_dir = _state_dir(package.root)
-        run_dir = RunDir(state_dir)
-        run_dir.create()
-        run_dir.lock()
-        stack.callback(run_dir.unlock)
-        head_start = None
-        if artifact is None:
-            head_start = _first_build(settings, package, go, state_dir, log)
-            stack.callback(head_start.abandon)
-        if guess is not None:  # a typo, or not `package main`: hotgo ends here, the build cancelled
-            package = resolve_package(go, cwd, settings.build_package, settings.build_env,
-                                      settings.build_flags)
-            if package != guess and head_start is not None:
-                head_start.abandon()  # go list knows better: the loop builds generation 1 itself
-                head_start = None
-        # What matters once a binary exists: imported and set up while go builds (the import alone
-        # takes 100 to 200 ms of a cold start).
-        from hotgo.serve import Project, serve
-
-        project = Project(settings, package, go, artifact, cwd, state_dir, run_dir,
-                          settings_file(namespace, cwd))
-        return serve(project, log, stack, head_start)
+        if len(planned) == 1:
+            return _run_one(planned[0], plan.generate, namespace, cwd, log, stack)
+        return _run_several(planned, plan.generate, namespace, cwd, log, stack)
     except stop_signals.Stopped as stop:
         log.info(f"{stop.name} before the first build: exiting", event="stopping", reason=stop.name,
                  generations=[])
         return 0
     finally:
         stack.close()
+
+
+def _run_one(planned: Planned, steps: List[GenerateStep], namespace: argparse.Namespace, cwd: Path, log: Log,
+             stack: ExitStack) -> int:
+    settings = planned.settings
+    deployed = _artifact(settings, cwd)
+    go = find_go() if deployed is None else ""
+    # A directory package is known from the file system alone: its first build starts while
+    # `go list` checks it. A pattern or an import path waits for go list's answer.
+    guess = locate_package(cwd, settings.build_package) if deployed is None else None
+    if deployed is not None:
+        package, artifact = deployed
+    else:
+        package = guess or resolve_package(go, cwd, settings.build_package, settings.build_env,
+                                           settings.build_flags)
+        artifact = None
+    _preflight(planned, package.root, cwd)
+    state_dir, run_dir = _lock_state(package.root, stack)
+    head_start = None
+    if artifact is None and not steps:  # with [[generate]], the steps run first (hotgo/loop/generate_steps.py)
+        head_start = _first_build(settings, package, go, state_dir, log)
+        stack.callback(head_start.abandon)
+    if guess is not None:  # a typo, or not `package main`: hotgo ends here, the build cancelled
+        package = resolve_package(go, cwd, settings.build_package, settings.build_env,
+                                  settings.build_flags)
+        if package != guess and head_start is not None:
+            head_start.abandon()  # go list knows better: the loop builds generation 1 itself
+            head_start = None
+    # What matters once a binary exists: imported and set up while go builds (the import alone
+    # takes 100 to 200 ms of a cold start).
+    from hotgo.serve import Project, Unit, serve
+
+    project = Project([Unit("", settings, package, artifact)], go, cwd, state_dir, run_dir,
+                      settings_file(namespace, cwd), generate=steps)
+    return serve(project, log, stack, head_start)
+
+
+def _run_several(planned: List[Planned], steps: List[GenerateStep], namespace: argparse.Namespace, cwd: Path,
+                 log: Log, stack: ExitStack) -> int:
+    """Every service's package found by go list (at once: bounded by the cores), then one loop."""
+    from hotgo.serve import Project, Unit, serve
+
+    root = project_root(cwd)
+    go = find_go() if any(not p.settings.run_binary for p in planned) else ""
+
+    def unit(plan: Planned) -> Unit:
+        deployed = _artifact(plan.settings, cwd)
+        if deployed is not None:
+            package, artifact = deployed
+            return Unit(plan.name, plan.settings, dataclasses.replace(package, name=plan.name), artifact)
+        settings = plan.settings
+        try:
+            found = resolve_package(go, cwd, settings.build_package, settings.build_env, settings.build_flags)
+        except UsageError as err:
+            raise UsageError(f"service {plan.name}: {err}") from None
+        return Unit(plan.name, settings, dataclasses.replace(found, name=plan.name), None)
+
+    with ThreadPoolExecutor(max_workers=min(len(planned), os.cpu_count() or 1)) as pool:
+        units = list(pool.map(unit, planned))
+    for plan in planned:
+        _preflight(plan, root, cwd)
+    state_dir, run_dir = _lock_state(root, stack)
+    project = Project(units, go, cwd, state_dir, run_dir, settings_file(namespace, cwd), root=root, generate=steps)
+    return serve(project, log, stack, None)
+
+
+def _preflight(planned: Planned, root: Path, cwd: Path) -> None:
+    settings, set_at = planned.settings, planned.where
+    preflight.check_watch_paths(settings.watch_paths, root, set_at.get("watch_paths", "[watch] paths"))
+    preflight.check_validate_command(settings.config_validate, cwd,
+                                     set_at.get("config_validate", "[config] validate"))
+
+
+def _lock_state(root: Path, stack: ExitStack) -> Tuple[Path, RunDir]:
+    """.hotgo/ at the project root, locked: one hotgo per project."""
+    state_dir = _state_dir(root)
+    run_dir = RunDir(state_dir)
+    run_dir.create()
+    run_dir.lock()
+    stack.callback(run_dir.unlock)
+    return state_dir, run_dir
 
 
 def _first_build(settings: Settings, package: GoPackage, go: str, state_dir: Path, log: Log) -> HeadStart:

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from hotgo import __version__, app, stop_signals
+from hotgo import __version__, app, run_plan, stop_signals
 from hotgo.build.go_module import find_module_root
 from hotgo.control.channel import request
 from hotgo.control.status_text import describe_status
@@ -34,11 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     run = commands.add_parser(
         "run", help="build, run and hot-reload a Go service",
-        usage="hotgo run [PKG] [options] [-- SERVICE_ARGS...]",
+        usage="hotgo run [PKG ...] [options] [-- SERVICE_ARGS...]",
         epilog="Arguments after -- go to the service unchanged, e.g. `hotgo run ./cmd/api --listen :8080 -- "
                "-config dev.yaml -v` (also [run] args in hotgo.toml).")
-    run.add_argument("package", nargs="?", default=None, metavar="PKG",
-                     help="Go package to build (default: build.package, '.')")
+    run.add_argument("package", nargs="*", default=None, metavar="PKG",
+                     help="Go package to build (default: build.package, '.'); several: a service each; with "
+                          "[services.NAME] in hotgo.toml, the names of the services to run (default: all)")
     run.add_argument("--config", metavar="FILE", help=f"settings file (default: {CONFIG_NAME} at the module root)")
     for setting in SETTINGS:
         if setting.flag is None:
@@ -69,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("reload", "rebuild (or redeploy the binary) and hand off now"),
                        ("rollback", "hand off to the previous good build"),
                        ("stop", "drain the service and stop hotgo")):
-        commands.add_parser(name, help=text).add_argument("--json", action="store_true", help="JSON reply")
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--json", action="store_true", help="JSON reply")
+    for command in (commands.choices[name] for name in ("status", "reload", "rollback", "stop")):
+        command.add_argument("service", nargs="?", default="", metavar="NAME",
+                             help="one service of several ([services.NAME]); default: every service")
     commands.add_parser("version", help="print hotgo's version")
     return parser
 
@@ -124,7 +129,7 @@ def _command(namespace: argparse.Namespace) -> int:
     if namespace.command == "helper":
         return helper_command(namespace.dir)
     if namespace.command in ("status", "reload", "rollback", "stop"):
-        return control_command(namespace.command, namespace.json)
+        return control_command(namespace.command, namespace.json, namespace.service)
     build_parser().print_help()
     return 2
 
@@ -169,11 +174,11 @@ def _older_go(module: str, needed: str) -> bool:
     return bool(module and needed) and numbers(module) < numbers(needed)
 
 
-def control_command(command: str, as_json: bool) -> int:
-    """hotgo status / reload / rollback / stop: ask the hotgo running for this project."""
-    root = app.project_root(app.current_directory())
+def control_command(command: str, as_json: bool, service: str = "") -> int:
+    """hotgo status / reload / rollback / stop [NAME]: ask the hotgo running for this project."""
+    root = run_plan.project_root(app.current_directory())
     state_dir = root / ".hotgo"
-    reply = request(state_dir, command)
+    reply = request(state_dir, command, service=service)
     if command == "status" and reply.get("ok"):
         status = reply["status"]
         print(json.dumps(status, indent=2) if as_json else "\n".join(describe_status(status)))
@@ -184,8 +189,8 @@ def control_command(command: str, as_json: bool) -> int:
         print(f"hotgo: {command}: {reply.get('error', 'failed')}", file=sys.stderr)
         return 1
     print(reply.get("message", "ok"))
-    if command == "stop":
-        return _wait_for_exit(int(reply.get("pid", 0)))
+    if command == "stop" and reply.get("pid"):  # `hotgo stop NAME` stops one service: hotgo stays
+        return _wait_for_exit(int(reply["pid"]))
     return 0
 
 

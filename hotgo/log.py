@@ -16,6 +16,7 @@ cannot be written.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -32,6 +33,9 @@ DIM = colorama.Style.DIM
 BRIGHT = colorama.Style.BRIGHT
 RED = colorama.Fore.RED
 _GEN_COLOURS = (colorama.Fore.GREEN, colorama.Fore.MAGENTA, colorama.Fore.BLUE, colorama.Fore.YELLOW)
+_SERVICE_COLOURS = (colorama.Fore.CYAN, colorama.Fore.MAGENTA, colorama.Fore.GREEN, colorama.Fore.YELLOW,
+                    colorama.Fore.BLUE, colorama.Fore.LIGHTRED_EX, colorama.Fore.LIGHTCYAN_EX,
+                    colorama.Fore.LIGHTMAGENTA_EX)
 _LEVEL_COLOURS = {
     "info": colorama.Fore.CYAN,
     "ok": colorama.Fore.GREEN,
@@ -49,33 +53,22 @@ def colour_wanted(stream: TextIO, no_color_flag: bool) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-class Log:
-    def __init__(
-        self,
-        stream: Optional[TextIO] = None,
-        colour: bool = False,
-        json_format: bool = False,
-        path: Optional[Path] = None,
-        rotate_bytes: int = ROTATE_BYTES,
-    ) -> None:
+class _Output:
+    """Where the lines go, shared by a Log and its named views (hotgo/loop/fleet.py: one per service):
+    the stream, the queue and the one writer thread."""
+
+    def __init__(self, stream: Optional[TextIO], path: Optional[Path], rotate_bytes: int) -> None:
         self.path = path
         self.rotate_bytes = rotate_bytes
         self.stream = self._open() if path is not None else (stream or sys.stdout)
-        self.json = json_format
-        self.colour = colour and not json_format and path is None
-        self.interactive = (not json_format and path is None and hasattr(self.stream, "isatty")
-                            and self.stream.isatty())
-        self._lock = threading.Lock()  # the stream: writes, reopen, rotation, the status line
-        self._status = ""  # live status line currently shown (terminal only)
-        self._queue: Deque[str] = deque()  # formatted text waiting for the writer
-        self._queued_service_bytes = 0
-        self._dropped: Dict[str, int] = {}  # service tag -> lines dropped since the last notice
-        self._writing = False
-        self._closed = False
-        self._wake = threading.Condition()
-        self._writer: Optional[threading.Thread] = None
-        if self.colour:
-            colorama.just_fix_windows_console()
+        self.lock = threading.Lock()  # the stream: writes, reopen, rotation, the status line
+        self.status = ""  # live status line currently shown (terminal only)
+        self.queue: Deque[str] = deque()  # formatted text waiting for the writer
+        self.queued_service_bytes = 0
+        self.dropped: Dict[str, int] = {}  # service tag -> lines dropped since the last notice
+        self.writing = False
+        self.wake = threading.Condition()
+        self.writer: Optional[threading.Thread] = None
 
     def _open(self) -> TextIO:
         assert self.path is not None
@@ -83,14 +76,13 @@ class Log:
         return self.path.open("a", encoding="utf-8")
 
     def reopen(self) -> None:
-        """After logrotate moved the file (SIGUSR1): write to a fresh one at the same path."""
         if self.path is None:
             return
-        with self._lock:
+        with self.lock:
             old, self.stream = self.stream, self._open()
             old.close()
 
-    def _rotate_if_big(self) -> None:
+    def rotate_if_big(self) -> None:
         if self.path is None:
             return
         try:
@@ -102,6 +94,47 @@ class Log:
             pass
         self.stream = self._open()
 
+
+class Log:
+    def __init__(
+        self,
+        stream: Optional[TextIO] = None,
+        colour: bool = False,
+        json_format: bool = False,
+        path: Optional[Path] = None,
+        rotate_bytes: int = ROTATE_BYTES,
+    ) -> None:
+        self._out = _Output(stream, path, rotate_bytes)
+        self.json = json_format
+        self.colour = colour and not json_format and path is None
+        stream_now = self._out.stream
+        self.interactive = (not json_format and path is None and hasattr(stream_now, "isatty")
+                            and stream_now.isatty())
+        self.name = ""  # a named view's service (several services in one hotgo)
+        self._name_colour = ""
+        if self.colour:
+            colorama.just_fix_windows_console()
+
+    def named(self, name: str, index: int) -> Log:
+        """The same output, for one service of several: its lines are prefixed with its name in a
+        colour of its own, and every JSON event carries `service`."""
+        view = copy.copy(self)
+        view.name = name
+        view._name_colour = _SERVICE_COLOURS[index % len(_SERVICE_COLOURS)]
+        return view
+
+    @property
+    def stream(self) -> TextIO:
+        return self._out.stream
+
+    @property
+    def path(self) -> Optional[Path]:
+        return self._out.path
+
+    def reopen(self) -> None:
+        """After logrotate moved the file (SIGUSR1): write to a fresh one at the same path."""
+        self._out.reopen()
+
     def paint(self, text: str, *styles: str) -> str:
         if not self.colour or not styles:
             return text
@@ -112,37 +145,39 @@ class Log:
 
     def _enqueue(self, text: str, service: str = "", lines: int = 0) -> None:
         """Queue text for the writer; a service's text (`service` set) is dropped when too much waits."""
-        with self._wake:
+        out = self._out
+        with out.wake:
             if service:
-                if self._queued_service_bytes + len(text) > MAX_QUEUED_BYTES:
-                    self._dropped[service] = self._dropped.get(service, 0) + lines
+                if out.queued_service_bytes + len(text) > MAX_QUEUED_BYTES:
+                    out.dropped[service] = out.dropped.get(service, 0) + lines
                     return
-                self._queued_service_bytes += len(text)
-            self._queue.append(text)
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._write_loop, name="hotgo-log", daemon=True)
-                self._writer.start()
-            self._wake.notify()
+                out.queued_service_bytes += len(text)
+            out.queue.append(text)
+            if out.writer is None:
+                out.writer = threading.Thread(target=self._write_loop, name="hotgo-log", daemon=True)
+                out.writer.start()
+            out.wake.notify()
 
     def _write_loop(self) -> None:
+        out = self._out
         while True:
-            with self._wake:
-                while not self._queue:
-                    self._writing = False
-                    self._wake.notify_all()  # flush() waits for this
-                    self._wake.wait()
-                self._writing = True
-                batch = "".join(self._queue)
-                self._queue.clear()
-                self._queued_service_bytes = 0
-                dropped, self._dropped = self._dropped, {}
+            with out.wake:
+                while not out.queue:
+                    out.writing = False
+                    out.wake.notify_all()  # flush() waits for this
+                    out.wake.wait()
+                out.writing = True
+                batch = "".join(out.queue)
+                out.queue.clear()
+                out.queued_service_bytes = 0
+                dropped, out.dropped = out.dropped, {}
             notices = "".join(self._drop_notice(service, count) + "\n" for service, count in dropped.items())
-            with self._lock:
-                clear = "\r\033[K" if self._status else ""
+            with out.lock:
+                clear = "\r\033[K" if out.status else ""
                 try:
-                    self.stream.write(clear + notices + batch + self._status)
-                    self.stream.flush()
-                    self._rotate_if_big()
+                    out.stream.write(clear + notices + batch + out.status)
+                    out.stream.flush()
+                    out.rotate_if_big()
                 except (OSError, ValueError):
                     pass  # a closed terminal or a full disk must not kill the supervisor
 
@@ -156,12 +191,13 @@ class Log:
     def flush(self, timeout: float = 2.0) -> bool:
         """Wait until everything queued has been written; False if the output stayed blocked."""
         deadline = time.monotonic() + timeout
-        with self._wake:
-            while self._queue or self._writing:
+        out = self._out
+        with out.wake:
+            while out.queue or out.writing:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._wake.wait(left)
+                out.wake.wait(left)
         return True
 
     def _format_record(self, level: str, event: str, message: str, **fields: Any) -> str:
@@ -177,9 +213,12 @@ class Log:
 
     def say(self, level: str, message: str, event: str = "", generation: int = 0, **fields: Any) -> None:
         if self.json:
-            self._record(level, event, message, generation=generation or None, **fields)
+            named = {"service": self.name} if self.name else {}
+            self._record(level, event, message, generation=generation or None, **named, **fields)
             return
         tag = self.paint("hotgo", BRIGHT, _LEVEL_COLOURS.get(level, ""))
+        if self.name:
+            tag += " " + self.paint(self.name, BRIGHT, self._name_colour)
         if level in ("warn", "error"):
             message = self.paint(message, _LEVEL_COLOURS[level])
         self._write(f"{tag} │ {message}")
@@ -205,13 +244,15 @@ class Log:
 
     def service(self, name: str, generation: int, lines: str, pid: int = 0) -> None:
         """Whole lines a service wrote (one read's worth, each ending in a newline): queued as one
-        piece, dropped if hotgo's output is stuck."""
+        piece, dropped if hotgo's output is stuck. A named view tells its service by name and colour."""
         count = lines.count("\n")
+        name = self.name or name
+        colour = self._name_colour or _GEN_COLOURS[generation % len(_GEN_COLOURS)]
         if self.json:
             text = "".join(self._format_record("info", "output", line, generation=generation, pid=pid or None,
                                                service=name) + "\n" for line in lines[:-1].split("\n"))
         else:
-            prefix = self.paint(f"{name} {generation}", _GEN_COLOURS[generation % len(_GEN_COLOURS)]) + " │ "
+            prefix = self.paint(f"{name} {generation}", colour) + " │ "
             text = prefix + lines[:-1].replace("\n", "\n" + prefix) + "\n"
         self._enqueue(text, service=f"{name} {generation}", lines=count)
 
@@ -219,11 +260,12 @@ class Log:
         """Show or replace a live status line (terminals only; '' clears it)."""
         if not self.interactive:
             return
-        with self._lock:
+        out = self._out
+        with out.lock:
             shown = self.paint(text, DIM) if text else ""
             try:
-                self.stream.write("\r\033[K" + shown)
-                self.stream.flush()
+                out.stream.write("\r\033[K" + shown)
+                out.stream.flush()
             except (OSError, ValueError):
                 pass
-            self._status = shown
+            out.status = shown

@@ -20,13 +20,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hotgo"
 # that has no file yet is allowed (units of branches still in flight are placed ahead).
 LAYERS: List[Set[str]] = [
     # entry points: parse the command line, wire the parts, dispatch
-    {"__main__", "cli", "app", "serve"},
+    {"__main__", "cli", "app", "serve", "run_plan"},
     # the one deciding loop and what it reacts to
     {"loop"},
     # stages that serve the loop: config pushes, the browser proxy, the control socket, `hotgo init`, `hotgo helper`
     {"push", "browser", "control", "init", "helper"},
-    # one generation's life at the shared port, and building one
-    {"handoff", "build"},
+    # one generation's life at the shared port, building one, and the code generators a build waits for
+    {"handoff", "build", "generate"},
     # what the user set: declarations, hotgo.toml, and the parsers they need
     {"settings"},
     # seeing file changes (it needs nothing of the settings: they are handed to it)

@@ -60,6 +60,24 @@ def go_flags(profile: str, user_flags: Sequence[str], env: Dict[str, str]) -> Li
     return merge(profile, user_flags, env.get("GOFLAGS", os.environ.get("GOFLAGS", "")))
 
 
+class BuildSlots:
+    """How many builds of several services run at once: go already uses every core for one build,
+    so more at a time only makes each slower; the ones that wait share the build cache after."""
+
+    def __init__(self, slots: int) -> None:
+        self._free = threading.BoundedSemaphore(max(1, slots))
+
+    def take(self, cancelled: threading.Event) -> bool:
+        """Wait for a slot; False (no slot taken) if the build is cancelled meanwhile."""
+        while not self._free.acquire(timeout=0.05):
+            if cancelled.is_set():
+                return False
+        return True
+
+    def give_back(self) -> None:
+        self._free.release()
+
+
 class Build:
     """One run of `go build -o .hotgo/bin/<name>-<generation> PKG`."""
 
@@ -75,8 +93,11 @@ class Build:
         log: Log,
         on_done: Callable[[BuildResult], None],
         output: Optional[Path] = None,
+        slots: Optional[BuildSlots] = None,
     ) -> None:
-        """`output`: where go writes, if not `binary` (which then becomes a link to it)."""
+        """`output`: where go writes, if not `binary` (which then becomes a link to it); `slots`:
+        shared with the builds of other services, when several run in one hotgo."""
+        self.slots = slots
         self.output = output or binary
         # -v: go names each package it compiles, which is what progress on a long build counts.
         self.argv = [go, "build", "-v", *flags, "-o", str(self.output), package]
@@ -109,8 +130,13 @@ class Build:
         """Whatever happens, ends with `on_done`: the loop waits for that result before hotgo exits."""
         output: List[str] = []
         ok = False
+        slot = False
         try:
             self.binary.parent.mkdir(parents=True, exist_ok=True)
+            if self.slots is not None:
+                slot = self.slots.take(self._cancelled)
+                if not slot:
+                    raise _Cancelled
             with self._proc_lock:
                 if self._cancelled.is_set():
                     raise _Cancelled
@@ -134,6 +160,8 @@ class Build:
         except Exception as err:  # a bug: said as the build's failure rather than a build that never ends
             output.append(f"hotgo: go build failed inside hotgo: {err!r}")
         finally:
+            if slot and self.slots is not None:
+                self.slots.give_back()
             self.progress.finish()
             self.log.status("")
             seconds = time.monotonic() - self.started

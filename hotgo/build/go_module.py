@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Mapping, Optional, Tuple
 
 from hotgo import platform, stop_signals
 from hotgo.build.constraints import constraint_hint
@@ -130,36 +130,44 @@ _RESULT = "hotgo-package\t"  # marks go list's answer among its messages (one pi
 def _go_list(go: str, build_path: str, root: Path, env: Optional[dict[str, str]], flags: List[str]
              ) -> Tuple[Optional[int], List[Tuple[str, str]], List[str]]:
     """`go list` of the package: its exit code (None: timed out), (name, dir) of each package it
-    names (a pattern may name several), its other lines.
-
-    Started through the platform seam in a group of its own (a `go` wrapper script may start
-    children); a stop request may cut the wait short (stop_signals: hotgo is starting), and then,
-    as on a timeout, the whole tree is killed and reaped before the request goes on unwinding."""
+    names (a pattern may name several), its other lines."""
     argv = [go, "list", *flags, "-f", _RESULT + "{{.Name}}\t{{.Dir}}", build_path]
-    try:
-        proc = platform.spawn_tool(argv, {**os.environ, **(env or {})}, str(root))
-    except (OSError, ValueError) as err:  # not runnable; a NUL byte in the environment
-        raise UsageError(f"could not run `go list {build_path}`: {err}") from None
-    try:
-        with stop_signals.interruptible():
-            output, _ = proc.communicate(timeout=GO_LIST_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        _end(proc)
-        return None, [], []
-    except BaseException:  # stop_signals.Stopped, or anything else: no go left behind
-        _end(proc)
-        raise
-    finally:
-        platform.release(proc)
+    code, output = run_go(argv, root, env, f"go list {build_path}")
     found: List[Tuple[str, str]] = []
     messages: List[str] = []
-    for line in output.decode(errors="replace").splitlines():
+    for line in output.splitlines():
         if line.startswith(_RESULT):
             name, _, directory = line[len(_RESULT):].partition("\t")
             found.append((name, directory))
         elif line.strip():
             messages.append(line)
-    return proc.returncode, found, messages
+    return code, found, messages
+
+
+def run_go(argv: List[str], cwd: Path, env: Optional[Mapping[str, str]], what: str,
+           timeout: float = GO_LIST_TIMEOUT) -> Tuple[Optional[int], str]:
+    """Run a short go command (`go list`): its exit code (None: timed out) and its output, stdout and
+    stderr on one pipe. `what` names it in the UsageError raised when it cannot start.
+
+    Started through the platform seam in a group of its own (a `go` wrapper script may start
+    children); a stop request may cut the wait short (stop_signals: hotgo is starting), and then,
+    as on a timeout, the whole tree is killed and reaped before the request goes on unwinding."""
+    try:
+        proc = platform.spawn_tool(argv, {**os.environ, **(env or {})}, str(cwd))
+    except (OSError, ValueError) as err:  # not runnable; a NUL byte in the environment
+        raise UsageError(f"could not run `{what}`: {err}") from None
+    try:
+        with stop_signals.interruptible():
+            output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _end(proc)
+        return None, ""
+    except BaseException:  # stop_signals.Stopped, or anything else: no go left behind
+        _end(proc)
+        raise
+    finally:
+        platform.release(proc)
+    return proc.returncode, output.decode(errors="replace")
 
 
 def _end(proc: subprocess.Popen[bytes]) -> None:
@@ -286,8 +294,10 @@ def _local_path(word: str) -> bool:
     return word.startswith(("./", "../")) or word in (".", "..") or os.path.isabs(word)
 
 
-def _find_go_work(root: Path) -> Optional[Path]:
-    setting = os.environ.get("GOWORK", "")
+def find_go_work(root: Path, env: Optional[Mapping[str, str]] = None) -> Optional[Path]:
+    """The go.work that applies to a go command run in root: GOWORK (env over hotgo's environment),
+    else the first go.work in root or a parent; None when off or there is none."""
+    setting = {**os.environ, **(env or {})}.get("GOWORK", "")
     if setting == "off":
         return None
     if setting:
@@ -308,7 +318,7 @@ def local_module_dirs(root: Path) -> List[Path]:
     of the list.
     """
     sources: List[Tuple[Path, str]] = []
-    go_work = _find_go_work(root)
+    go_work = find_go_work(root)
     for path in [root / "go.mod", *([go_work] if go_work else [])]:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")

@@ -197,7 +197,7 @@ def _send(conn: socket.socket, reply: Reply) -> None:
     conn.sendall(json.dumps(reply).encode() + b"\n")
 
 
-def request(state_dir: Path, command: str, timeout: float = CLIENT_TIMEOUT) -> Reply:
+def request(state_dir: Path, command: str, timeout: float = CLIENT_TIMEOUT, service: str = "") -> Reply:
     """Ask the running hotgo of this project, within `timeout` seconds in all; failures are RuntimeFailure,
     one line each: nothing running, unreachable, no answer in time, or an answer that is not hotgo's."""
     run = RunDir(state_dir)
@@ -214,6 +214,8 @@ def request(state_dir: Path, command: str, timeout: float = CLIENT_TIMEOUT) -> R
         raise RuntimeFailure(f"no hotgo is running for this project ({run.endpoint_file} holds no control "
                              "endpoint; remove it)")
     message: Dict[str, Any] = {"command": command}
+    if service:
+        message["service"] = service
     deadline = time.monotonic() + timeout
     try:
         if endpoint.startswith("tcp:"):
@@ -277,6 +279,8 @@ def reply_problem(command: str, reply: object) -> str:
         return status_problem(reply.get("status"))
     if not isinstance(reply.get("message"), str):
         return "no message"
+    if command == "stop" and "service" in reply:  # one service of several stops: hotgo keeps running
+        return "" if isinstance(reply["service"], str) else "a service that is not text"
     if command == "stop" and (not isinstance(reply.get("pid"), int) or isinstance(reply.get("pid"), bool)
                               or reply["pid"] <= 0):
         return "no pid"

@@ -13,7 +13,12 @@ def iso(timestamp: float) -> str:
 
 
 def describe_status(status: Dict[str, Any]) -> List[str]:
-    """`hotgo status` for people."""
+    """`hotgo status` for people; several services: a block each, under its name."""
+    if "services" in status:
+        lines: List[str] = []
+        for name, one in status["services"].items():
+            lines += [f"── {name}", *("  " + line for line in describe_status(one))]
+        return lines
     lines = [
         f"generation {status['generation']} {status['state']} · pid {status['pid']} · since {status['started_at']}",
         f"binary      {status['binary']}",
@@ -49,6 +54,12 @@ def status_problem(status: object) -> str:
     """Why `status` is not a status hotgo sends ("" when it is one): what a foreign answer lacks."""
     if not isinstance(status, dict):
         return "no status object"
+    if "services" in status:  # several services: each one's status is checked
+        services = status["services"]
+        if not isinstance(services, dict) or not services:
+            return "status without services"
+        problems = [f"{name}: {status_problem(one)}" for name, one in services.items() if status_problem(one)]
+        return problems[0] if problems else ""
     wrong = _wrong(status, _FIELDS)
     if wrong:
         return f"status without {wrong}"

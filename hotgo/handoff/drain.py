@@ -63,7 +63,7 @@ class DrainReport:
     still_open: int = 0
     known: bool = True  # False: only `open` could be observed
     announced: bool = False  # the service sent STOPPING=1 (for the advice's wording; it changes no count)
-    protocol: Optional[str] = None  # protocol_probe.HTTP1 / HTTP2, None: not asked or no answer
+    protocol: Optional[str] = None  # protocol_probe.HTTP1 / HTTP2 / BOTH (HTTP/1 rule), None: not asked or no answer
 
     def describe(self, stop: str) -> str:
         """`16 connections open at SIGTERM: 16 closed in order`"""

@@ -8,6 +8,7 @@ service runs with. A cap keeps `hotgo init` quick on a very large module.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Iterator, List, Set, Tuple
@@ -15,6 +16,7 @@ from typing import Iterator, List, Set, Tuple
 from hotgo.build.go_module import module_path
 
 MAX_FILES = 2000
+MAX_DIRECTORIES = 5000
 _SKIPPED_DIRS = {"vendor", "testdata", ".hotgo", ".git", "node_modules"}
 
 
@@ -77,3 +79,19 @@ def read_sources(root: Path, package_dir: Path) -> Iterator[Tuple[Path, str]]:
 
 def shown(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+def module_directories(root: Path) -> Iterator[Path]:
+    """The module's directories, root first: not skipped ones, hidden ones or `_name` ones (go ignores both), nor
+    nested modules (a go.mod of their own: not built from this one). Capped, like the sources."""
+    seen = 0
+    for current, names, _files in os.walk(root):
+        directory = Path(current)
+        if directory != root and (directory / "go.mod").is_file():
+            names[:] = []
+            continue
+        seen += 1
+        if seen > MAX_DIRECTORIES:
+            return
+        names[:] = sorted(n for n in names if n not in _SKIPPED_DIRS and not n.startswith((".", "_")))
+        yield directory

@@ -6,7 +6,7 @@ hotgo.settings.schema because it renders defaults the way `hotgo init` writes th
 
 from __future__ import annotations
 
-from hotgo.init.template import toml_literal
+from hotgo.init.toml_text import toml_literal
 from hotgo.settings.schema import SETTINGS
 
 

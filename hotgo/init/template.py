@@ -1,136 +1,39 @@
-"""`hotgo init`: a commented hotgo.toml a user can read top to bottom, derived from hotgo.settings.schema."""
+"""`hotgo init`: a commented hotgo.toml a user can read top to bottom, derived from hotgo.settings.schema.
+
+With one main package, every key is written with the service's detections in place; with several,
+one [services.NAME] table each (init/services_section.py). Either way the code generators the
+repository shows follow (init/detect_generators.py).
+"""
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from hotgo.build.constraints import directory_hint, never_built
 from hotgo.errors import UsageError
 from hotgo.init.config_section import propose_config
+from hotgo.init.detect_generators import detect_generators, generator_lines
+from hotgo.init.detect_listen import propose_listen
 from hotgo.init.go_sources import shown
-from hotgo.settings.addresses import ListenAddress
-from hotgo.settings.schema import SETTINGS, Setting, Value, format_duration, listen_list
-from hotgo.settings.toml_file import CONFIG_NAME, SECTIONS
-
-_PACKAGE_MAIN = re.compile(r"^package\s+main\b", re.MULTILINE)
-_ADDRESS_LITERAL = re.compile(r'"((?:localhost|\[[0-9a-fA-F:]+\]|[0-9.]*)?:\d{2,5})"')
-_READS_PORT = re.compile(r'Getenv\(\s*"PORT"\s*\)')
-
-_SECTION_HELP = {
-    "build": "How hotgo builds the service (go build -o .hotgo/bin/<name>-<generation> PKG).",
-    "run": "How each generation runs and how one hands over to the next.",
-    "watch": "Which file changes rebuild (the module root is always watched).",
-    "browser": "Pages open in a browser: reloaded when a new generation serves, build errors shown in them.",
-}
+from hotgo.init.main_packages import detect_packages
+from hotgo.init.services_section import render_services
+from hotgo.init.toml_text import render
+from hotgo.settings.schema import Value, listen_list
+from hotgo.settings.toml_file import CONFIG_NAME
 
 
-def toml_literal(setting: Setting, value: Value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return json.dumps(format_duration(value))
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }" if value else "{}"
-    if isinstance(value, ListenAddress):
-        return json.dumps(_listen_text(value))
-    items = [_listen_text(v) if isinstance(v, ListenAddress) else v for v in value]
-    return "[" + ", ".join(json.dumps(item) for item in items) + "]"
-
-
-def _listen_text(address: ListenAddress) -> str:
-    text = str(address)
-    return text if address.name == str(address.port) else f"{address.name}={text}"
-
-
-def _has_main(directory: Path) -> bool:
-    if never_built(directory):  # examples run with `go run FILE`: no package to build
-        return False
-    for path in sorted(directory.glob("*.go")):
-        if path.name.endswith("_test.go"):
-            continue
-        try:
-            if _PACKAGE_MAIN.search(path.read_text(encoding="utf-8", errors="replace")):
-                return True
-        except OSError:
-            continue
-    return False
-
-
-def detect_packages(root: Path, cwd: Optional[Path] = None) -> List[str]:
-    """Main packages: the directory `hotgo init` runs in, ./cmd/* (the usual layout), then the module root."""
-    found = [f"./cmd/{d.name}" for d in sorted((root / "cmd").glob("*")) if d.is_dir() and _has_main(d)]
-    if _has_main(root):
-        found.append(".")
-    if cwd is not None and cwd != root and cwd.is_relative_to(root) and _has_main(cwd):
-        here = "./" + cwd.relative_to(root).as_posix()
-        found = [here, *(package for package in found if package != here)]
-    return found
-
-
-def propose_listen(package_dir: Path) -> Tuple[Optional[str], str]:
-    """An address the service listens on, read from its main package's source."""
-    reads_port = False
-    for path in sorted(package_dir.glob("*.go")):
-        if path.name.endswith("_test.go"):
-            continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        match = _ADDRESS_LITERAL.search(text)
-        if match:
-            return match.group(1), f"found \"{match.group(1)}\" in {path.name}"
-        reads_port = reads_port or bool(_READS_PORT.search(text))
-    if reads_port:
-        return ":8080", "the service reads PORT, which hotgo sets to the first listen port"
-    return None, ""
-
-
-def render(proposals: Dict[str, Value], notes: Dict[str, str], commented: Optional[Dict[str, Value]] = None) -> str:
-    """`commented`: a guess shown under its key as a commented-out line to enable."""
-    out = [
-        "# hotgo.toml — settings for `hotgo run`. Every key is shown with its default;",
-        "# command-line flags override this file. Durations: \"250ms\", \"2s\". Globs: ** spans directories.",
-        "",
-    ]
-    for section in SECTIONS:
-        out += [f"[{section}]", f"# {_SECTION_HELP.get(section, '')}"]
-        for setting in (s for s in SETTINGS if s.section == section):
-            flag = f" (flag {setting.flag})" if setting.flag else ""
-            out.append(f"# {setting.help}{flag}")
-            if setting.dest in notes:
-                out.append(f"# hotgo init: {notes[setting.dest]}")
-            value = proposals.get(setting.dest, setting.default)
-            out.append(f"{setting.key} = {toml_literal(setting, value)}")
-            if commented and setting.dest in commented:
-                out.append(f"# {setting.key} = {toml_literal(setting, commented[setting.dest])}")
-        out.append("")
-    return "\n".join(out)
-
-
-def write(root: Path, force: bool, cwd: Optional[Path] = None) -> Tuple[Path, List[str]]:
-    """Write hotgo.toml at the module root; return it and what was detected."""
-    target = root / CONFIG_NAME
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists; use `hotgo init --force` to overwrite it")
+def _single_service(root: Path, packages: List[str], not_proposed: Optional[str]) -> Tuple[str, List[str]]:
+    """hotgo.toml's text for one main package (or none found), and the lines `hotgo init` prints."""
     said: List[str] = []
     proposals: Dict[str, Value] = {}
     notes: Dict[str, str] = {}
-    packages = detect_packages(root, cwd)
-    hint = directory_hint(cwd) if cwd is not None and never_built(cwd) else None
-    if cwd is not None and hint:
-        notes["build_package"] = f"{shown(cwd, root)}: {hint}"
-        said.append(f"not proposed: {shown(cwd, root)}: {hint}")
+    if not_proposed:
+        notes["build_package"] = not_proposed
     if packages:
         proposals["build_package"] = packages[0]
-        others = f" (also found: {', '.join(packages[1:])})" if len(packages) > 1 else ""
-        notes["build_package"] = f"main package detected{others}" + (
-            f"; {notes['build_package']}" if "build_package" in notes else "")
-        said.append(f"main package: {packages[0]}{others}")
+        notes["build_package"] = "main package detected" + (f"; {not_proposed}" if not_proposed else "")
+        said.append(f"main package: {packages[0]}")
     package_dir = root / str(proposals.get("build_package", "."))
     address, why = propose_listen(package_dir)
     if address:
@@ -139,7 +42,29 @@ def write(root: Path, force: bool, cwd: Optional[Path] = None) -> Tuple[Path, Li
         said.append(f"listen: {address} ({why})")
     commented: Dict[str, Value] = {}
     said += propose_config(root, package_dir, proposals, notes, commented)
-    target.write_text(render(proposals, notes, commented), encoding="utf-8")
+    return render(proposals, notes, commented), said
+
+
+def write(root: Path, force: bool, cwd: Optional[Path] = None) -> Tuple[Path, List[str]]:
+    """Write hotgo.toml at the module root; return it and what was detected."""
+    target = root / CONFIG_NAME
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists; use `hotgo init --force` to overwrite it")
+    packages = detect_packages(root, cwd)
+    hint = directory_hint(cwd) if cwd is not None and never_built(cwd) else None
+    not_proposed = f"{shown(cwd, root)}: {hint}" if cwd is not None and hint else None
+    said = [f"not proposed: {not_proposed}"] if not_proposed else []
+    if len(packages) > 1:
+        text, found = render_services(root, packages)
+    else:
+        text, found = _single_service(root, packages, not_proposed)
+    said += found
+    generators = detect_generators(root)
+    if generators:
+        text += "\n" + "\n".join(generator_lines(generators))
+        said += [f"generate: {g.run} on {', '.join(g.watch)}" + ("" if g.sure else " (left commented)")
+                 for g in generators]
+    target.write_text(text, encoding="utf-8")
     gitignore = root / ".gitignore"
     if gitignore.is_file():
         lines = gitignore.read_text(encoding="utf-8").splitlines()

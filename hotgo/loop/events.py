@@ -12,6 +12,8 @@ from hotgo.build.go_build import BuildResult
 from hotgo.handoff.drain import DrainReport
 from hotgo.handoff.notify import Message
 from hotgo.handoff.readiness import Observed
+from hotgo.loop.generate_steps import StepDone
+from hotgo.loop.graph_updates import GraphRead
 from hotgo.push.pusher import ConfigChecked, PushAnswered
 from hotgo.watch.change_set import ChangeSet
 
@@ -77,6 +79,7 @@ class ReplySlot:
 class ControlRequest:
     command: str
     slot: ReplySlot
+    service: str = ""  # `hotgo reload NAME`: one service of several ("" = all, or the only one)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,16 @@ class Deferred:
     action: Callable[[], None]
 
 
+@dataclass(frozen=True)
+class ForService:
+    """An event one supervisor's own threads posted (several services: hotgo/loop/fleet.py)."""
+
+    name: str
+    event: Event
+
+
 Event = Union[
-    FilesChanged, BuildDone, Notified, ProbeReady, SocketSeen, DrainReported, Exited, StopRequested,
-    ConfigChecked, PushAnswered, ArtifactChanged, ControlRequest, ReopenLog, Deferred, FrontAnswered,
+    ForService, FilesChanged, BuildDone, Notified, ProbeReady, SocketSeen, DrainReported, Exited, StopRequested,
+    ConfigChecked, PushAnswered, ArtifactChanged, ControlRequest, ReopenLog, Deferred, StepDone, GraphRead,
+    FrontAnswered,
 ]

@@ -47,6 +47,11 @@ class FrontHandoff:
         self._turn = 0  # each pause or hold starts one; a resume from an older turn is dropped
         self._gone = False
 
+    @property
+    def door_open(self) -> bool:
+        """A front door stands before the service: in a stop-then-start its clients wait, not fail."""
+        return self._door is not None and not self._gone
+
     def stop_then_start(self, old: Generation, stop: Stop) -> None:
         """Before `old` is stopped with no successor yet: `stop` once its requests are answered."""
         if self._door is None:

@@ -124,6 +124,19 @@ class OwnPortWatch:
         return self._service.mode is SocketMode.INHERIT and any(
             re.search(rf":{port}\b", line) for port in self._service.ports)
 
+    def say_stop_first(self, old: int, number: int, held: bool = False) -> None:
+        """Why generation `old` stops before `number` starts, and what it costs (`held`: a front door
+        holds the requests meanwhile, so nobody is refused; they wait)."""
+        if held:
+            self._log.info(f"stopping generation {old} before starting {number}: the front door holds new "
+                           "requests meanwhile")
+        elif self._service.addresses or self.stop_then_start:
+            why = "it binds its port itself" if self.stop_then_start else "socket mode none"
+            self._log.warn(f"{why}: stopping generation {old} before starting {number} — connections "
+                           "are refused meanwhile (let the service take the shared socket to avoid this)")
+        else:  # a worker: no port, so nobody is refused; one at a time is what it expects
+            self._log.info(f"no port: stopping generation {old} before starting {number}")
+
     def hint_listen_once(self, generation: Generation) -> None:
         """No --listen: a second after the first ready, say if it listens on a port hotgo could share."""
         if self._hinted_listen or self._service.addresses:

@@ -113,11 +113,16 @@ class Supervisor:
                                    stopping=lambda: self.stopping, hand_off=self.launch,
                                    stop=lambda: self.post(ev.StopRequested("hotgo stop")))
 
-    def run(self) -> int:
-        self.builds.start(None)
-        self.inbox.run(self.dispatch, lambda: self.stopping and not self.lineup.alive()
-                       and self.builds.running is None)
+    def run(self) -> int:  # on its own (the scripted tests); hotgo/loop/fleet.py runs it for hotgo
+        self.begin()
+        self.inbox.run(self.dispatch, self.done)
         return 0
+
+    def begin(self) -> None:
+        self.builds.start(None)
+
+    def done(self) -> bool:
+        return self.stopping and not self.lineup.alive() and self.builds.running is None
 
     def dispatch(self, event: ev.Event) -> None:
         if isinstance(event, ev.FilesChanged):
@@ -185,11 +190,7 @@ class Supervisor:
         old = lineup.live_serving()
         stop_first = self.service.mode is SocketMode.NONE or self.own_port.stop_then_start
         if stop_first and old is not None:
-            why = "it binds its port itself" if self.own_port.stop_then_start else "socket mode none"
-            self.log.warn(
-                f"{why}: stopping generation {old.number} before starting {number} — "
-                "connections are refused meanwhile (let the service take the shared socket to avoid this)"
-            )
+            self.own_port.say_stop_first(old.number, number, held=self.front.door_open)
             lineup.waiting, lineup.serving = (number, binary), None
             self.front.stop_then_start(old, lambda g: self.drains.stop(g, replaced_by=number))
             return

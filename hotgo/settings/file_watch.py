@@ -32,14 +32,25 @@ def _signature(path: Path) -> Signature:
     return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
 
-def _values(path: Path) -> Dict[str, Value]:
-    return toml_file.load(path)[0] if path.is_file() else {}
+Values = Dict[str, Dict[str, Value]]  # "" (the top level) or a service's name: its values
 
 
-def changed_keys(before: Dict[str, Value], after: Dict[str, Value]) -> List[str]:
-    """`[section] key` of every setting whose value differs, in declaration order."""
-    return [f"[{s.section}] {s.key}" for s in SETTINGS
-            if before.get(s.dest, s.default) != after.get(s.dest, s.default)]
+def _values(path: Path) -> Values:
+    if not path.is_file():
+        return {}
+    loaded = toml_file.load_file(path)
+    return {"": loaded.values, **{service.name: service.values for service in loaded.services}}
+
+
+def changed_keys(before: Values, after: Values) -> List[str]:
+    """`[section] key` of every setting whose value differs, in declaration order; a service's
+    keys as `[services.NAME] key`."""
+    keys: List[str] = []
+    for table in dict.fromkeys([*before, *after]):
+        old, new = before.get(table, {}), after.get(table, {})
+        keys += [f"[services.{table}] {s.key}" if table else f"[{s.section}] {s.key}" for s in SETTINGS
+                 if old.get(s.dest, s.default) != new.get(s.dest, s.default)]
+    return keys
 
 
 class SettingsFileWatch:

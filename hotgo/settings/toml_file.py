@@ -11,12 +11,14 @@ import errno
 import os
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 from hotgo.errors import UsageError, shown_name
 from hotgo.settings import utf8
 from hotgo.settings.schema import SETTINGS, Setting, Value
+from hotgo.settings.services import ServiceValues, check_clashes, check_defaults, checked, parse_service
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,6 +27,7 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 
 CONFIG_NAME = "hotgo.toml"
 SECTIONS = tuple(dict.fromkeys(s.section for s in SETTINGS))
+TOP_LEVEL = (*SECTIONS, "services", "generate")
 _BY_KEY: Dict[Tuple[str, str], Setting] = {(s.section, s.key): s for s in SETTINGS}
 
 _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\"' -]+?)\s*\]\s*(?:#.*)?$")
@@ -54,6 +57,9 @@ def key_lines(text: str) -> Dict[Tuple[str, ...], int]:
             table = tuple(_unquote(p) for p in header.group(1).split("."))
             found.setdefault(table, number)
             continue
+        if line.lstrip().startswith("[["):  # an array of tables ([[generate]]): its keys are its own
+            table = ("[[array]]",)
+            continue
         key = _KEY.match(line)
         if key:
             path = table + tuple(_unquote(p) for p in key.group(1).split("."))
@@ -72,9 +78,29 @@ def _suggest(section: str, key: str) -> str:
     return f"; keys of [{section}]: {', '.join(here)}"
 
 
+@dataclass(frozen=True)
+class SettingsFile:
+    """What a hotgo.toml says: its top-level values keyed like Settings fields (e.g.
+    run_drain_timeout), where each was set ("file:line: [section] key") for later messages, and
+    its `[services.NAME]` tables (none: the file describes one service)."""
+
+    values: Dict[str, Value] = field(default_factory=dict)
+    locations: Dict[str, str] = field(default_factory=dict)
+    services: List[ServiceValues] = field(default_factory=list)
+    # `[[generate]]` as tomllib gives it, and the file's text (for its lines): checked by
+    # hotgo/generate/steps.py, a stage above the settings
+    generate: object = None
+    text: str = ""
+
+
 def load(path: Path) -> Tuple[Dict[str, Value], Dict[str, str]]:
-    """Values from a hotgo.toml, keyed like Settings fields (e.g. run_drain_timeout),
-    and where each was set ("file:line: [section] key"), for later messages."""
+    """The top-level values of a hotgo.toml and where each was set (see SettingsFile)."""
+    loaded = load_file(path)
+    return loaded.values, loaded.locations
+
+
+def load_file(path: Path) -> SettingsFile:
+    """A hotgo.toml read and checked; UsageError names the file, line and fix."""
     name = shown_name(str(path))  # a line break in the name does not break the message's line
     try:
         content = path.read_bytes()
@@ -102,11 +128,19 @@ def load(path: Path) -> Tuple[Dict[str, Value], Dict[str, str]]:
     lines = key_lines(text)
     values: Dict[str, Value] = {}
     locations: Dict[str, str] = {}
+    services: List[ServiceValues] = []
+    generate: object = None
     for section, table in data.items():
         where = f"{name}:{lines.get((section,), '?')}"
+        if section == "services":
+            services = _services(table, name, lines, where)
+            continue
+        if section == "generate":
+            generate = table
+            continue
         if section not in SECTIONS:
-            close = difflib.get_close_matches(section, SECTIONS, n=1, cutoff=0.6)
-            hint = f"did you mean [{close[0]}]?" if close else f"sections are {', '.join(f'[{s}]' for s in SECTIONS)}"
+            close = difflib.get_close_matches(section, TOP_LEVEL, n=1, cutoff=0.6)
+            hint = f"did you mean [{close[0]}]?" if close else f"sections are {', '.join(f'[{s}]' for s in TOP_LEVEL)}"
             raise UsageError(f"{where}: unknown section or top-level key `{shown_name(section, 60)}`; {hint}")
         if not isinstance(table, dict):
             raise UsageError(f"{where}: `{section}` must be a table: write [{section}] on its own line")
@@ -118,7 +152,22 @@ def load(path: Path) -> Tuple[Dict[str, Value], Dict[str, str]]:
                                  f"{_suggest(section, key)}")
             locations[setting.dest] = f"{name}:{line}: [{section}] {key}"
             try:
-                values[setting.dest] = setting.parse(raw)
+                values[setting.dest] = checked(setting, raw, locations[setting.dest])
             except ValueError as err:
-                raise UsageError(f"{locations[setting.dest]}: {err}") from None
-    return values, locations
+                raise UsageError(str(err)) from None
+    if services:
+        try:
+            check_defaults(locations)
+            check_clashes(services)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    return SettingsFile(values, locations, services, generate, text)
+
+
+def _services(table: object, name: str, lines: Dict[Tuple[str, ...], int], where: str) -> List[ServiceValues]:
+    if not isinstance(table, dict) or not table:
+        raise UsageError(f"{where}: write one table per service: [services.api] with its package, listen, ...")
+    try:
+        return [parse_service(service, values, name, lines) for service, values in table.items()]
+    except ValueError as err:
+        raise UsageError(str(err)) from None

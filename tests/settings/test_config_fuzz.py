@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Tuple
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from hotgo import app, cli, platform
+from hotgo import cli, platform, run_plan
 from hotgo.errors import UsageError
 from hotgo.settings import env_file, preflight
 from hotgo.settings.push_method import PushKind, parse_push
@@ -159,7 +159,7 @@ def start(argv: List[str], root: Path) -> Settings:
     if unknown:
         raise UsageError(f"unrecognized arguments: {len(unknown)}")
     set_at: Dict[str, str] = {}
-    loaded = app.load_settings(namespace, app_args, root, set_at)
+    loaded = run_plan.load_settings(namespace, app_args, root, set_at)
     preflight.check_watch_paths(loaded.watch_paths, root, set_at.get("watch_paths", "[watch] paths"))
     preflight.check_validate_command(loaded.config_validate, root, set_at.get("config_validate", "[config] validate"))
     return loaded
