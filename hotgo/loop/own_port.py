@@ -18,7 +18,7 @@ from typing import Callable, Optional, Sequence
 from hotgo.choices import SocketMode
 from hotgo.deadlines import Timer
 from hotgo.handoff.advice import address_in_use_hint, listen_hint, own_port_hint, released_hint
-from hotgo.handoff.generation import Generation, State
+from hotgo.handoff.generation import Generation, State, describe_exit
 from hotgo.handoff.readiness import OWN_PORT_GRACE, ReadinessWatch, Sockets, own_listeners, port_of
 from hotgo.log import Log
 from hotgo.loop.service import Service
@@ -85,7 +85,17 @@ class OwnPortWatch:
             own_port_hint(generation.number, tuple(own), self._service.shown_addresses, waiting, same_port),
             event="own_port", generation=generation.number, listen=list(own), queued=waiting)
 
-    def address_in_use(self, failed: Generation, line: str, old: Optional[Generation]) -> bool:
+    def failed_in_use(self, failed: Generation, code: int, old: Optional[Generation]) -> Optional[bool]:
+        """A generation exited before it was ready: None if not for an address in use; else (said)
+        whether to start the same build again, because the service binds the port itself."""
+        line = next((text for text in failed.recent if "address already in use" in text), "")
+        if not line:
+            return None
+        self._log.warn(f"generation {failed.number} exited before it was ready ({describe_exit(code)}): address "
+                       "already in use", event="failed_start", generation=failed.number, code=code)
+        return self._address_in_use(failed, line, old)
+
+    def _address_in_use(self, failed: Generation, line: str, old: Optional[Generation]) -> bool:
         """`failed` died on "address already in use". True when starting the same build again can
         work, stop-then-start: hotgo let go of its socket, or the old generation holds the port."""
         line = line.strip()

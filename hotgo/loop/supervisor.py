@@ -341,14 +341,11 @@ class Supervisor:
 
     def _failed_start(self, generation: Generation, code: int) -> None:
         number = generation.number
-        in_use = next((line for line in generation.recent if "address already in use" in line), "")
-        if in_use and not self.stopping:
-            self.log.warn(f"generation {number} exited before it was ready ({describe_exit(code)}): address "
-                          "already in use", event="failed_start", generation=number, code=code)
-            if self.own_port.address_in_use(generation, in_use, self.lineup.live_serving()):
-                # It binds the port itself: the same build again, stop-then-start (or beside the old one).
-                self.launch(self.lineup.new_number(), generation.binary)
-                return
+        in_use = None if self.stopping else self.own_port.failed_in_use(generation, code, self.lineup.live_serving())
+        if in_use:  # it binds the port itself: the same build again, stop-then-start (or beside the old one)
+            self.launch(self.lineup.new_number(), generation.binary)
+            return
+        if in_use is not None:  # said why already
             self.log.error(f"generation {number}: {self.lineup.still_serving()}")
         else:
             self.log.error(f"generation {number} exited before it was ready ({describe_exit(code)}); "
@@ -399,13 +396,9 @@ class Supervisor:
             self._abandon(self.lineup.candidate)
         live = self.lineup.alive()
         numbers = [g.number for g in live]
-        if live:
-            names = ", ".join(str(n) for n in numbers)
-            self.log.info(f"{reason}: draining generation{'s' if len(live) > 1 else ''} {names} and exiting",
-                          event="stopping", reason=reason, generations=numbers)
-        else:
-            self.log.info(f"{reason}: no generation is running; exiting", event="stopping", reason=reason,
-                          generations=numbers)
+        what = (f"draining generation{'s' if len(live) > 1 else ''} {', '.join(map(str, numbers))} and exiting"
+                if live else "no generation is running; exiting")
+        self.log.info(f"{reason}: {what}", event="stopping", reason=reason, generations=numbers)
         for generation in live:
             if generation.state is not State.DRAINING:
                 self.drains.stop(generation, replaced_by=None)
