@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from harness import REPO, Hotgo, copy_sample, free_port, kill_processes_under, set_version, wait_for
@@ -81,33 +81,42 @@ class KeepAliveLoad:
         for thread in self._threads:
             thread.start()
 
+    def _next(self, number: int) -> Tuple[str, str, Optional[bytes]]:
+        """The `number`-th request of a client: method, path, body."""
+        post = self.posts_only or number % 2 == 1
+        return ("POST", "/", b"x" * 100) if post else ("GET", "/", None)
+
+    def _version(self, text: str) -> str:
+        """The version an answer came from ("version=v2"); "" when it is not the service's answer."""
+        return text.split()[0] if text.startswith("version=") else ""
+
     def _client(self) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        post = True
+        number = 0
         while not self._stop.is_set() and time.monotonic() < self._deadline:
-            post = self.posts_only or not post
-            method, body = ("POST", b"x" * 100) if post else ("GET", None)
+            method, path, body = self._next(number)
+            number += 1
             try:
-                conn.request(method, "/", body=body)
+                conn.request(method, path, body=body)
                 response = conn.getresponse()
                 text = response.read().decode()
             except (OSError, http.client.HTTPException) as err:
                 with self._lock:
-                    self.outcome.failures.append(f"{method}: {type(err).__name__}: {err}")
+                    self.outcome.failures.append(f"{method} {path}: {type(err).__name__}: {err}")
                 conn.close()
                 continue
+            version = self._version(text)
             with self._lock:
-                if response.status != 200 or not text.startswith("version="):
-                    self.outcome.failures.append(f"{method}: {response.status} {text!r}")
-                elif post:
+                if response.status != 200 or not version:
+                    self.outcome.failures.append(f"{method} {path}: {response.status} {text[:200]!r}")
+                    continue
+                if method == "POST":
                     self.outcome.ok_posts += 1
                 else:
                     self.outcome.ok_gets += 1
-                version = text.split()[0] if text.startswith("version=") else ""
-                if version and version not in self.outcome.versions:
+                if version not in self.outcome.versions:
                     self.outcome.versions.append(version)
-                if version:
-                    self.outcome.per_version[version] = self.outcome.per_version.get(version, 0) + 1
+                self.outcome.per_version[version] = self.outcome.per_version.get(version, 0) + 1
         conn.close()
 
     def seen(self, version: str, answers: int = 1) -> bool:
@@ -195,28 +204,8 @@ def reload_under_load_gets(hotgo: Hotgo, project: Path, front: int) -> Outcome:
 class GetLoad(KeepAliveLoad):
     """GETs only (samples/plain answers nothing else)."""
 
-    def _client(self) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        while not self._stop.is_set() and time.monotonic() < self._deadline:
-            try:
-                conn.request("GET", "/")
-                response = conn.getresponse()
-                text = response.read().decode()
-            except (OSError, http.client.HTTPException) as err:
-                with self._lock:
-                    self.outcome.failures.append(f"GET: {type(err).__name__}: {err}")
-                conn.close()
-                continue
-            with self._lock:
-                if response.status != 200 or not text.startswith("version="):
-                    self.outcome.failures.append(f"GET: {response.status} {text!r}")
-                    continue
-                self.outcome.ok_gets += 1
-                version = text.split()[0]
-                if version not in self.outcome.versions:
-                    self.outcome.versions.append(version)
-                self.outcome.per_version[version] = self.outcome.per_version.get(version, 0) + 1
-        conn.close()
+    def _next(self, number: int) -> Tuple[str, str, Optional[bytes]]:
+        return "GET", "/", None
 
 
 def test_a_shutdown_service_in_mode_inherit_fails_no_request(work: Path) -> None:
@@ -243,27 +232,12 @@ def test_a_shutdown_service_in_mode_inherit_fails_no_request(work: Path) -> None
 class PageLoad(KeepAliveLoad):
     """Pages through the --browser proxy (GET /page of samples/api), each checked for the reload script."""
 
-    def _client(self) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        while not self._stop.is_set() and time.monotonic() < self._deadline:
-            try:
-                conn.request("GET", "/page")
-                response = conn.getresponse()
-                text = response.read().decode()
-            except (OSError, http.client.HTTPException) as err:
-                with self._lock:
-                    self.outcome.failures.append(f"GET: {type(err).__name__}: {err}")
-                conn.close()
-                continue
-            with self._lock:
-                found = re.search(r'<span id="version">(\w+)</span>', text)
-                if response.status != 200 or not found or "/__hotgo/" not in text:
-                    self.outcome.failures.append(f"GET /page: {response.status} {text[:200]!r}")
-                    continue
-                version = f"version={found.group(1)}"
-                self.outcome.ok_gets += 1
-                self.outcome.per_version[version] = self.outcome.per_version.get(version, 0) + 1
-        conn.close()
+    def _next(self, number: int) -> Tuple[str, str, Optional[bytes]]:
+        return "GET", "/page", None
+
+    def _version(self, text: str) -> str:
+        found = re.search(r'<span id="version">(\w+)</span>', text)
+        return f"version={found.group(1)}" if found and "/__hotgo/" in text else ""
 
 
 def test_browser_pages_go_through_the_front_door_and_are_held_across_a_stop_then_start(work: Path) -> None:

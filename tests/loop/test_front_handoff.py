@@ -54,6 +54,17 @@ def with_front(script: Script) -> FakeDoor:
     return door
 
 
+def second_is_ready(script: Script) -> int:
+    """Generation 1 serves, a change builds 2, and 2 is ready: where a handoff behind the front door
+    begins. Returns the count of actions before 2 was ready."""
+    script.serve_first()
+    script.changed()
+    script.built(2)
+    mark = len(script.actions)
+    script.post(script.ready(2))
+    return mark
+
+
 def test_the_old_generation_stops_once_answers_have_their_heads_and_requests_go_once_it_stopped_accepting(
         tmp_path: Path, listener: Listener) -> None:
     script = Script(tmp_path)
@@ -81,10 +92,7 @@ def test_a_generation_that_keeps_accepting_holds_new_requests_one_second_at_most
         tmp_path: Path, listener: Listener) -> None:
     script = Script(tmp_path)
     door = with_front(script)
-    script.serve_first()
-    script.changed()
-    script.built(2)
-    script.post(script.ready(2))
+    second_is_ready(script)
     script.post(FrontAnswered("held", door.last("hold"), 0))
     script.advance(LISTENER_WAIT - 0.05)
     assert door.commands()[-1] == "hold"
@@ -108,10 +116,7 @@ def test_an_old_generation_gone_before_the_answer_lets_requests_go_at_once(
 def test_where_the_listener_cannot_be_seen_a_fixed_wait(tmp_path: Path, listener: Listener) -> None:
     script = Script(tmp_path)
     door = with_front(script)
-    script.serve_first()
-    script.changed()
-    script.built(2)
-    script.post(script.ready(2))
+    second_is_ready(script)
     listener.accepting[40001] = None
     script.post(FrontAnswered("held", door.last("hold"), 0))
     script.advance(BLIND_WAIT - 0.01)
@@ -124,11 +129,7 @@ def test_where_the_listener_cannot_be_seen_a_fixed_wait(tmp_path: Path, listener
 def test_a_hold_unanswered_stops_the_old_generation_at_its_deadline(tmp_path: Path, listener: Listener) -> None:
     script = Script(tmp_path)
     door = with_front(script)
-    script.serve_first()
-    script.changed()
-    script.built(2)
-    mark = len(script.actions)
-    script.post(script.ready(2))
+    mark = second_is_ready(script)
     script.advance(HOLD_WAIT + 0.5)
     assert script.since(mark) == []
     script.advance(0.6)
@@ -175,11 +176,7 @@ def test_a_newer_build_replaces_the_one_waiting_for_the_old_generation_to_stop(
 def test_when_the_front_door_is_gone_the_handoff_goes_on(tmp_path: Path, listener: Listener) -> None:
     script = Script(tmp_path)
     door = with_front(script)
-    script.serve_first()
-    script.changed()
-    script.built(2)
-    mark = len(script.actions)
-    script.post(script.ready(2))
+    mark = second_is_ready(script)
     script.post(FrontAnswered("gone", 0, 0))
     assert script.since(mark) == [("stop", 1, "SIGTERM")]
     assert len(script.events("front_gone")) == 1
