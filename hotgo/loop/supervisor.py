@@ -86,10 +86,8 @@ class Supervisor:
         self.note = StatusNote()
         ready_plan = plan(settings.run_ready, listening=bool(service.addresses))
         sockets = Sockets(frozenset(linux_proc.inode_of(s) for s in service.inherited), service.ports)
-        self.readiness = ReadinessWatch(
-            ready_plan, settings.run_ready_timeout,
-            service.addresses[0].url(ready_plan.path) if service.addresses else None, self.after, sockets,
-        )
+        probe_url = service.addresses[0].url(ready_plan.path) if service.addresses else None
+        self.readiness = ReadinessWatch(ready_plan, settings.run_ready_timeout, probe_url, self.after, sockets)
         self.own_port = OwnPortWatch(service, self.readiness, self.note, log, self.after)
         self.restarts = CrashRestarts(self.history, self.note, log, clock, self.after, self._restart)
         self.binaries = ServingBinary(log, self.after, self.lineup.live_serving, service.artifact)
@@ -102,13 +100,11 @@ class Supervisor:
                              clock=clock, new_build=new_build, head_start=head_start)
         self.pusher = ConfigPusher(
             parse_push(settings.config_push), settings.config_validate or None, settings.config_ack_timeout,
-            settings.config_min_interval, settings.watch_settle,
-            service.addresses[0].port if service.addresses else None, service.workdir, service.package.root, log,
-            self.after, self.post,
+            settings.config_min_interval, settings.watch_settle, service.ports[0] if service.ports else None,
+            service.workdir, service.package.root, log, self.after, self.post,
             serving=lambda: self.lineup.serving, busy=lambda: self.lineup.candidate is not None,
             restart=self._restart_same_build, validate_log=service.state_dir / "validate.log",
-            pushed=browser.config_pushed if browser is not None else None, clock=clock,
-        )
+            pushed=browser.config_pushed if browser is not None else None, clock=clock)
         self.control = ControlView(service, self.lineup, self.builds, self.pusher, self.note, self.history, log,
                                    stopping=lambda: self.stopping, hand_off=self.launch,
                                    stop=lambda: self.post(ev.StopRequested("hotgo stop")))

@@ -231,7 +231,7 @@ def _push(value: object) -> str:
     return text
 
 
-def _browser_address(value: object) -> str:
+def _proxy_address(value: object) -> str:
     text = _text(value).strip()
     if text:
         listen_list(text)  # the same forms as listen, checked now
@@ -313,13 +313,13 @@ SETTINGS: Tuple[Setting, ...] = (
             "coalesced (the latest wins).", _duration),
     Setting("browser", "listen", "", "Live-reload proxy in front of the first listen address, e.g. "
             "\"127.0.0.1:3000\": pages opened there reload once a new generation serves and show build errors; "
-            "empty = off.", _browser_address, "--browser", metavar="ADDR"),
+            "empty = off.", _proxy_address, "--browser", metavar="ADDR"),
     Setting("browser", "reload_on_config", False, "Also reload those pages after a config push (off: a pushed "
             "config changes no page by itself).", _bool),
     Setting("front", "listen", "", "Front door in front of the first listen address, e.g. \"127.0.0.1:3000\": "
             "a small Go proxy (built once with your go) that holds requests while no generation accepts (up to "
             "ready_timeout + drain_timeout), lets the old one answer what it has first, and resends only a "
-            "request it never received; empty = off.", _browser_address,
+            "request it never received; empty = off.", _proxy_address,
             "--front", metavar="ADDR"),
 )
 
@@ -393,10 +393,8 @@ def resolve(values: Dict[str, Value], where: Optional[Dict[str, str]] = None) ->
     if not platform.CAPABILITIES.notify_socket and settings.run_ready == "notify":
         raise UsageError("ready = 'notify' needs NOTIFY_SOCKET, which hotgo does not provide on Windows; "
                          "use 'auto' (an HTTP probe there) or 'http:/healthz'")
-    if settings.browser_listen and not settings.run_listen:
-        raise UsageError("--browser ([browser] listen) stands in front of the service's shared port: "
-                         "add --listen 127.0.0.1:8080 ([run] listen) too")
-    if settings.front_listen and not settings.run_listen:
-        raise UsageError("--front ([front] listen) stands in front of the service's shared port: "
-                         "add --listen 127.0.0.1:8080 ([run] listen) too")
+    for proxy, given in (("browser", settings.browser_listen), ("front", settings.front_listen)):
+        if given and not settings.run_listen:
+            raise UsageError(f"--{proxy} ([{proxy}] listen) stands in front of the service's shared port: "
+                             "add --listen 127.0.0.1:8080 ([run] listen) too")
     return settings
