@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Optional, Tuple
 
+from hotgo.init.go_sources import go_sources
+
 _ADDRESS_LITERAL = re.compile(r'"((?:localhost|\[[0-9a-fA-F:]+\]|[0-9.]*)?:\d{2,5})"')
 _READS_PORT = re.compile(r'Getenv\(\s*"PORT"\s*\)')
 READS_PORT_NOTE = "the service reads PORT, which hotgo sets to the first listen port"
@@ -22,16 +24,19 @@ def address_in_source(package_dir: Path) -> Optional[Tuple[str, str]]:
     return None
 
 
-def reads_port(package_dir: Path) -> bool:
+def reads_port(package_dir: Path, root: Optional[Path] = None) -> bool:
+    """The main package reads PORT, or (given the module root) a package of the module it imports
+    does: a service's listening often lives in a shared package of the repository."""
+    files = go_sources(root, package_dir) if root is not None else sorted(package_dir.glob("*.go"))
     return any(_READS_PORT.search(path.read_text(encoding="utf-8", errors="replace"))
-               for path in sorted(package_dir.glob("*.go")) if not path.name.endswith("_test.go"))
+               for path in files if not path.name.endswith("_test.go"))
 
 
-def propose_listen(package_dir: Path) -> Tuple[Optional[str], str]:
+def propose_listen(package_dir: Path, root: Optional[Path] = None) -> Tuple[Optional[str], str]:
     """An address the service listens on, read from its main package's source."""
     found = address_in_source(package_dir)
     if found:
         return found
-    if reads_port(package_dir):
+    if reads_port(package_dir, root):
         return ":8080", READS_PORT_NOTE
     return None, ""

@@ -81,7 +81,7 @@ def _assign_listen(root: Path, services: List[Service]) -> None:
             service.address = found[0]
             service.listen_note = f"{found[1]}; the service must take the shared socket (see the Go helper)"
             service.said.append(f"listen: {found[0]} ({found[1]})")
-        elif reads_port(root / service.package):
+        elif reads_port(root / service.package, root):
             suggested = _free_port(taken)
             taken.add(suggested)
             service.commented_address = f":{suggested}"

@@ -35,7 +35,7 @@ def _single_service(root: Path, packages: List[str], not_proposed: Optional[str]
         notes["build_package"] = "main package detected" + (f"; {not_proposed}" if not_proposed else "")
         said.append(f"main package: {packages[0]}")
     package_dir = root / str(proposals.get("build_package", "."))
-    address, why = propose_listen(package_dir)
+    address, why = propose_listen(package_dir, root)
     if address:
         proposals["run_listen"] = listen_list(address)
         notes["run_listen"] = f"{why}; the service must take the shared socket (see the Go helper)"

@@ -207,3 +207,17 @@ def test_one_main_package_writes_the_one_service_file_as_before(tmp_path: Path) 
     assert with_generator[len(text):] == ("\n# Code generators: `run` when a file matching `watch` changes.\n\n"
                                           "# hotgo init: templ files: page.templ\n[[generate]]\n"
                                           'watch = ["**/*.templ"]\nrun = "templ generate"\n')
+
+
+def test_a_port_read_in_a_shared_package_makes_a_service_not_a_worker(tmp_path: Path) -> None:
+    """Listening often lives in a package of the repository that each main imports."""
+    shared = ('package shared\n\nimport (\n\t"net/http"\n\t"os"\n)\n\n'
+              'func Serve() { http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil) }\n')
+    main = 'package main\n\nimport "example.com/shop/internal/shared"\n\nfunc main() { shared.Serve() }\n'
+    root = module(tmp_path, {"internal/shared/shared.go": shared, "cmd/api/main.go": main,
+                             "cmd/web/main.go": main, "cmd/worker/main.go": WORKER})
+    said = init(root).stdout
+    text = (root / "hotgo.toml").read_text()
+    assert '# listen = [":8080"]' in text.split("[services.api]", 1)[1].split("[services.web]", 1)[0]
+    assert '# listen = [":8081"]' in text.split("[services.web]", 1)[1].split("[services.worker]", 1)[0]
+    assert "worker: no port found" in said and "api: no port found" not in said
