@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Tuple
+import dataclasses
+from typing import Callable, Dict, Optional, Set, Tuple
 
 from hotgo import platform
 from hotgo.deadlines import Timer
@@ -29,6 +30,7 @@ class Drains:
         self._after = after
         self._post = post
         self._watches: Dict[int, DrainWatch] = {}  # old generation -> its drain watch
+        self._announced: Set[int] = set()  # old generations that sent STOPPING=1
         self._exited: Dict[int, Tuple[Generation, float]] = {}  # exited, its drain report not in yet
         self._timeouts: Dict[int, Timer] = {}  # draining generation -> its drain timeout
         self._warned_cut = False
@@ -67,7 +69,10 @@ class Drains:
         old.kill()
 
     def announced(self, number: int) -> None:
-        """STOPPING=1 from a draining generation: it says it closes connections in order."""
+        """STOPPING=1 from a draining generation: it says it closes connections in order. Kept here
+        too: the message may be read (Generation.finished delivers what is left) after its watch
+        built the report, and the report's advice is worded by it."""
+        self._announced.add(number)
         watch = self._watches.get(number)
         if watch is not None:
             watch.announced()
@@ -77,6 +82,8 @@ class Drains:
         timeout = self._timeouts.pop(number, None)
         if timeout is not None:
             timeout.cancel()
+        if number not in self._watches:  # no report to word: nothing to keep for it
+            self._announced.discard(number)
 
     def exited(self, old: Generation) -> None:
         """A replaced generation exited: report now, or once its drain watch has settled."""
@@ -90,6 +97,9 @@ class Drains:
 
     def reported(self, number: int, report: DrainReport) -> None:
         exited = self._exited.pop(number, None)
+        if number in self._announced:
+            self._announced.discard(number)
+            report = dataclasses.replace(report, announced=True)
         if exited is not None:
             self._finished(exited[0], exited[1], report)
 
