@@ -7,7 +7,7 @@ github.com/rakyll/hey@latest`), while the version line is edited `--reloads` tim
 
 * plain, mode none: an ordinary `http.ListenAndServe` (no hotgo helper), stopped before the next
   one starts: the gap is held by the front door;
-* a service that takes the shared socket (mode inherit) and drains with `Shutdown(ctx)`.
+* tests/fixtures/wild, which takes the shared socket (mode inherit) and drains with `Shutdown(ctx)`.
 
     python bench/front_reloads.py [--reloads 10]
 """
@@ -29,85 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from common import WrkLoad, free_port, go_version, log, table, wait_for_sample, wrk_available
-from harness import Hotgo, LoadClient, build_load_client
+from harness import REPO, Hotgo, LoadClient, build_load_client, load_client_service
 from harness import set_version as set_version_in
-
-PLAIN = '''package main
-
-import (
-	"flag"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-)
-
-const version = "v1"
-
-func main() {
-	addr := flag.String("addr", "127.0.0.1:8090", "listen address")
-	flag.Parse()
-	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
-		fmt.Fprintf(w, "version=%s pid=%d bytes=%d\\n", version, os.Getpid(), n)
-	})
-	http.ListenAndServe(*addr, nil)
-}
-'''
-
-# The same answers from a service that takes hotgo's shared socket (fd 3, LISTEN_FDS) and drains
-# with Shutdown(ctx) on SIGTERM.
-SHUTDOWN = '''package main
-
-import (
-	"context"
-	"flag"
-	"fmt"
-	"io"
-	"log"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
-)
-
-const version = "v1"
-
-func main() {
-	addr := flag.String("addr", "127.0.0.1:8090", "listen address without a shared socket")
-	flag.Parse()
-	var ln net.Listener
-	var err error
-	if os.Getenv("LISTEN_FDS") != "" {
-		ln, err = net.FileListener(os.NewFile(3, "listen"))
-	} else {
-		ln, err = net.Listen("tcp", *addr)
-	}
-	if err != nil {
-		log.Fatal(err)
-	}
-	server := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
-		fmt.Fprintf(w, "version=%s pid=%d bytes=%d\\n", version, os.Getpid(), n)
-	})}
-	stopped := make(chan struct{})
-	go func() {
-		signals := make(chan os.Signal, 1)
-		signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
-		<-signals
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		server.Shutdown(ctx)
-		close(stopped)
-	}()
-	if err := server.Serve(ln); err != http.ErrServerClosed {
-		log.Fatal(err)
-	}
-	<-stopped
-}
-'''
 
 
 def find_hey() -> Optional[str]:
@@ -135,11 +58,10 @@ class HeyLoad:
         return sum(answered.values()) + sum(int(n) for n, _ in errors), failed, "; ".join(e for _, e in errors[:2])
 
 
-def run(name: str, project: Path, package: str, main: str, args: List[str], reloads: int,
+def run(name: str, project: Path, port: int, main: str, args: List[str], reloads: int,
         loadclient: Path, hey: Optional[str]) -> List[str]:
-    port, front = free_port(), free_port()
-    argv = [a.replace("{port}", str(port)) for a in args]
-    hotgo = Hotgo(["run", package, "--listen", f"127.0.0.1:{port}", "--front", f"127.0.0.1:{front}", *argv], project)
+    front = free_port()
+    hotgo = Hotgo(["run", ".", "--listen", f"127.0.0.1:{port}", "--front", f"127.0.0.1:{front}", *args], project)
     try:
         hotgo.wait_serving(1, timeout=600)
         client = LoadClient(loadclient, front, clients=4)
@@ -184,18 +106,18 @@ def main() -> int:
     try:
         loadclient = build_load_client("go", tmp)
         hey = find_hey()
-        plain = tmp / "plain"
+        # The answers the load client reads (version=… bytes=…), from a plain ListenAndServe on its port:
+        plain, port = tmp / "plain", free_port()
         plain.mkdir()
         (plain / "go.mod").write_text("module example.com/plain\n\ngo 1.22\n")
-        (plain / "main.go").write_text(PLAIN)
-        rows.append(run("plain ListenAndServe, mode none", plain, ".", "main.go",
-                        ["--socket", "none", "--", "-addr", "127.0.0.1:{port}"], args.reloads, loadclient, hey))
-        drains = tmp / "shutdown"
-        drains.mkdir()
-        (drains / "go.mod").write_text("module example.com/shutdown\n\ngo 1.22\n")
-        (drains / "main.go").write_text(SHUTDOWN)
-        rows.append(run("Shutdown(ctx) on the shared socket, mode inherit", drains, ".", "main.go",
-                        ["--socket", "inherit"], args.reloads, loadclient, hey))
+        (plain / "main.go").write_text(load_client_service(f"127.0.0.1:{port}"))
+        rows.append(run("plain ListenAndServe, mode none", plain, port, "main.go", ["--socket", "none"],
+                        args.reloads, loadclient, hey))
+        # tests/fixtures/wild takes the shared socket and drains with Shutdown(ctx) on SIGTERM.
+        wild = tmp / "wild"
+        shutil.copytree(REPO / "tests" / "fixtures" / "wild", wild)
+        rows.append(run("Shutdown(ctx) on the shared socket, mode inherit", wild, free_port(), "main.go",
+                        ["--socket", "inherit", "--", "-stop", "shutdown"], args.reloads, loadclient, hey))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"through the --front door, {args.reloads} reloads each, wrk -t1 -c4 GET, loadclient -c 4 GET+POST and "
