@@ -42,6 +42,7 @@ from hotgo.loop.graph_updates import GraphUpdates
 from hotgo.loop.inbox import Inbox
 from hotgo.loop.service import Service
 from hotgo.loop.supervisor import Supervisor
+from hotgo.loop.wakeup import SignalWakeup
 from hotgo.settings.file_watch import SettingsFileWatch
 from hotgo.settings.profiles import profile_line
 from hotgo.settings.schema import Settings
@@ -141,6 +142,9 @@ def serve(project: Project, log: Log, stack: ExitStack, head_start: Optional[Hea
     settings_watch = SettingsFileWatch(project.settings_file, log)
     settings_watch.start()
     stack.callback(settings_watch.stop)
+    wakeup = SignalWakeup(inbox.nudge)  # a signal another thread was given still wakes the loop
+    if wakeup.start():
+        stack.callback(wakeup.stop)
     stop_signals.check()  # a request that came during a step that cannot be cut short
     # From here on the handlers only post; the loop decides (a second request kills).
     stop_signals.deliver_to(lambda name: inbox.post(StopRequested(name)))

@@ -112,6 +112,15 @@ def parse_records(text: str) -> List[Record]:
     return found
 
 
+def _short(line: str) -> str:
+    """A JSON event line as `event [generation] message`; any other line as it is."""
+    records = parse_records(line)
+    if not records:
+        return line
+    r = records[0]
+    return f"{r.get('event')}{' ' + str(r['generation']) if 'generation' in r else ''}: {r.get('message', '')}"
+
+
 def matches(record: Record, name: Optional[str], fields: Dict[str, Any]) -> bool:
     """`record` is event `name` (any, if None) and has each of `fields`: equal, or, for a compiled
     regex, a value it finds (str() of the value), or, for a callable, a value it accepts."""
@@ -228,12 +237,11 @@ class OutputLines(Generic[AnyStr]):
         return len(self.events(name, **fields))
 
     def transcript(self) -> str:
-        """The JSON output, short: one `event [generation] message` line per record (for failure messages)."""
-        records = self.records()
-        if not records:
-            return self.output
-        return "\n".join(f"{r.get('event')}{' ' + str(r['generation']) if 'generation' in r else ''}: "
-                         f"{r.get('message', '')}" for r in records)
+        """The output, short, for failure messages: one `event [generation] message` line per JSON
+        record, and every other line as it is (a Python warning or a crash is no JSON)."""
+        with self._lock:
+            lines = list(self.lines)
+        return "\n".join(_short(line) for line in lines)
 
     def wait_event(self, name: Optional[str], timeout: float = 60, occurrences: int = 1, **fields: Any) -> Record:
         """Wait until `occurrences` events named `name` with `fields` were written; the last of them."""
@@ -321,10 +329,14 @@ class Hotgo(OutputLines[str]):
 
     def interrupt(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
         self.proc.send_signal(sig)
+        return self.wait_exit(timeout, f"{sig!r}")
+
+    def wait_exit(self, timeout: float, after: str) -> int:
+        """hotgo's exit code, once it exits (a failure naming `after` if it does not within `timeout`)."""
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"hotgo did not exit after {sig!r}:\n{self.output}") from None
+            raise AssertionError(f"hotgo did not exit after {after}:\n{self.output}") from None
         self._reader.join(timeout=5)  # its last lines may still be in the pipe: `output` must have them
         return code
 

@@ -11,12 +11,17 @@ from hotgo.loop.events import Event
 
 class Inbox:
     def __init__(self, clock: Callable[[], float]) -> None:
-        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()  # safe from signal handlers
+        # Safe from signal handlers; None is an empty turn (`nudge`).
+        self.events: queue.SimpleQueue[Optional[Event]] = queue.SimpleQueue()
         self.timers = Timers(clock)
 
     def post(self, event: Event) -> None:
         """From any thread (or a signal handler): the loop sees it on its next turn."""
         self.events.put(event)
+
+    def nudge(self) -> None:
+        """From any thread: the loop takes a turn with no event (a signal's handler runs then)."""
+        self.events.put(None)
 
     def after(self, delay: float, action: Callable[[], None]) -> Timer:
         """On the loop only: run `action` on the loop once `delay` seconds have passed."""
@@ -25,7 +30,7 @@ class Inbox:
     def run(self, dispatch: Callable[[Event], None], done: Callable[[], bool]) -> None:
         while not done():
             try:
-                event: Optional[Event] = self.events.get(timeout=self.timers.next_wait())
+                event = self.events.get(timeout=self.timers.next_wait())
             except queue.Empty:
                 event = None
             self.turn(dispatch, event)

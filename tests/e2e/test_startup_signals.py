@@ -17,6 +17,7 @@ hotgo's to handle.
 from __future__ import annotations
 
 import os
+import platform
 import random
 import shutil
 import signal
@@ -127,3 +128,34 @@ def test_a_stop_signal_at_any_moment_of_the_start_ends_hotgo_cleanly(api_project
     print(f"\n{len(runs)} runs in {time.monotonic() - started:.0f}s (HOTGO_SIGNAL_SEED={seed}); "
           f"signalled during: {dict(phases)}")
     assert phases["build"] >= 1, phases  # the first build was hit at least once
+
+
+TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())  # the syscall's number: no stdlib wrapper
+
+
+@pytest.mark.skipif(TGKILL is None, reason="tgkill's number on this machine is not known here")
+@pytest.mark.parametrize("phase", ["first build", "serving"])
+def test_a_stop_signal_the_os_gives_to_another_thread_stops_hotgo_at_once(api_project: Path, tmp_path: Path,
+                                                                            go_toolchain: str, phase: str) -> None:
+    """The OS gives a process's signal to any of its threads that does not block it. Python runs the
+    handler on the main thread, the loop's, which sleeps until its next event: during a long first
+    build that is the build's end. Whichever thread is given the signal, hotgo stops at once."""
+    import ctypes
+
+    wrapper = tmp_path / "slowbuild"
+    wrapper.mkdir()
+    (wrapper / "go").write_text(f'#!/bin/sh\n[ "$1" = build ] && sleep 60\nexec "{go_toolchain}" "$@"\n')
+    (wrapper / "go").chmod(0o755)
+    env = {"PATH": f"{wrapper}{os.pathsep}{os.environ['PATH']}"} if phase == "first build" else {}
+    with Hotgo(["run", "./cmd/api", "--listen", "127.0.0.1:0"], cwd=api_project, env=env) as hotgo:
+        if phase == "first build":
+            hotgo.wait_event("build", timeout=60)
+        else:
+            hotgo.wait_serving()
+        pid = hotgo.proc.pid
+        others = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+        assert others, "hotgo runs threads besides the main one"
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.syscall(TGKILL, pid, others[0], int(signal.SIGTERM)) == 0, ctypes.get_errno()
+        assert hotgo.wait_exit(10, f"SIGTERM to its thread {others[0]}") == 0, hotgo.transcript()
+        assert hotgo.events("stopping"), hotgo.transcript()
