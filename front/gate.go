@@ -17,31 +17,69 @@ type gate struct {
 	mu     sync.Mutex
 	open   chan struct{} // closed when not paused
 	pauses int           // which pause an automatic resume belongs to
-	relays map[*relay]struct{}
+	relays map[idler]struct{}
+}
+
+// idler holds upstream connections: a relay, or the event loop (for all of its connections).
+type idler interface {
+	// closeIfIdle closes the upstream connections dialled before generation gen that no request
+	// uses. The event loop also lets requests it parked while paused go, if no longer paused.
+	closeIfIdle(gen int64)
 }
 
 func newGate() *gate {
-	g := &gate{open: make(chan struct{}), relays: map[*relay]struct{}{}}
+	g := &gate{open: make(chan struct{}), relays: map[idler]struct{}{}}
 	close(g.open)
 	return g
 }
 
 // enter lets a request in, waiting while paused.
 func (g *gate) enter() {
-	for {
-		g.inflight.Add(1)
-		g.asking.Add(1)
-		if !g.paused.Load() { // seen after the counts: a pause either sees them or is seen here
-			return
-		}
-		g.inflight.Add(-1)
-		g.asking.Add(-1)
+	for !g.tryEnter() {
 		g.mu.Lock()
 		open := g.open
 		g.mu.Unlock()
 		<-open
 	}
 }
+
+// tryEnter lets a request in unless paused.
+func (g *gate) tryEnter() bool {
+	g.inflight.Add(1)
+	g.asking.Add(1)
+	if !g.paused.Load() { // seen after the counts: a pause either sees them or is seen here
+		return true
+	}
+	g.inflight.Add(-1)
+	g.asking.Add(-1)
+	return false
+}
+
+// turn is one request let in: what of it the gate still counts.
+type turn struct {
+	g                *gate
+	asking, inFlight bool
+}
+
+// headCame: the answer's head came (a hold no longer waits for it).
+func (t *turn) headCame() {
+	if t.asking {
+		t.asking = false
+		t.g.asking.Add(-1)
+	}
+}
+
+// upgraded: the connection is a tunnel now, no request in flight (a pause does not wait for it).
+func (t *turn) upgraded() {
+	t.headCame()
+	if t.inFlight {
+		t.inFlight = false
+		t.g.inflight.Add(-1)
+	}
+}
+
+// end: the whole answer was passed on, or never will be.
+func (t *turn) end() { t.upgraded() }
 
 // stop holds new requests, makes every upstream connection open now stale, waits (at most wait)
 // until the count reaches 0, closes the stale connections that are idle and returns what is left.
@@ -90,13 +128,13 @@ func (g *gate) resume(pause int) {
 	g.closeIdle()
 }
 
-func (g *gate) add(r *relay) {
+func (g *gate) add(r idler) {
 	g.mu.Lock()
 	g.relays[r] = struct{}{}
 	g.mu.Unlock()
 }
 
-func (g *gate) remove(r *relay) {
+func (g *gate) remove(r idler) {
 	g.mu.Lock()
 	delete(g.relays, r)
 	g.mu.Unlock()
@@ -107,7 +145,7 @@ func (g *gate) remove(r *relay) {
 func (g *gate) closeIdle() {
 	gen := g.gen.Load()
 	g.mu.Lock()
-	relays := make([]*relay, 0, len(g.relays))
+	relays := make([]idler, 0, len(g.relays))
 	for r := range g.relays {
 		relays = append(relays, r)
 	}

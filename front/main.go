@@ -3,8 +3,10 @@
 //
 //	front -listen 127.0.0.1:8080 -upstream 127.0.0.1:8081 -hold 30s
 //
-// Each client connection has an upstream connection of its own (relay.go), and the front door
-// copies raw bytes, reading of each message's head only what says where it ends (head.go).
+// Each client connection has an upstream connection of its own, and the front door copies raw
+// bytes, reading of each message's head only what says where it ends (head.go). On Linux an event
+// loop serves the common exchange (loop_linux.go); a relay (relay.go), a goroutine per client
+// connection, serves what the loop hands over and, elsewhere, every connection.
 //
 // What it guarantees:
 //
@@ -72,7 +74,8 @@ func dialHeld(addr string, hold time.Duration) (net.Conn, error) {
 	}
 }
 
-func (f *front) serve(ln net.Listener) error {
+// serveRelays accepts on ln and serves each client connection with a relay of its own.
+func (f *front) serveRelays(ln net.Listener) error {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -83,7 +86,7 @@ func (f *front) serve(ln net.Listener) error {
 			}
 			return err
 		}
-		go newRelay(f, conn).serve()
+		go newRelay(f, conn, nil).serve(nil)
 	}
 }
 

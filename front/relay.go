@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -44,8 +45,13 @@ func (c *counter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func newRelay(f *front, client net.Conn) *relay {
-	r := &relay{f: f, client: client, cbr: bufio.NewReaderSize(client, readBuffer),
+// newRelay serves client; read is what was already read from it (by the event loop), if anything.
+func newRelay(f *front, client net.Conn, read []byte) *relay {
+	var from io.Reader = client
+	if len(read) > 0 {
+		from = io.MultiReader(bytes.NewReader(read), client)
+	}
+	r := &relay{f: f, client: client, cbr: bufio.NewReaderSize(from, readBuffer),
 		cbw: bufio.NewWriterSize(client, writeBuffer)}
 	if ip, _, err := net.SplitHostPort(client.RemoteAddr().String()); err == nil {
 		r.fwd = []byte("X-Forwarded-For: " + ip + "\r\n")
@@ -53,7 +59,9 @@ func newRelay(f *front, client net.Conn) *relay {
 	return r
 }
 
-func (r *relay) serve() {
+// serve passes the client's requests on until its connection ends; first, if not nil, is a step
+// to take before (an answer the event loop handed over half way).
+func (r *relay) serve(first func() bool) {
 	r.f.gate.add(r)
 	defer func() {
 		r.f.gate.remove(r)
@@ -62,6 +70,9 @@ func (r *relay) serve() {
 		r.mu.Unlock()
 		r.client.Close()
 	}()
+	if first != nil && !first() {
+		return
+	}
 	var req head
 	for {
 		if err := readHead(r.cbr, &req); err != nil {
@@ -85,14 +96,19 @@ func isNetErr(err error) bool {
 
 // fail answers the client itself (502 and the like).
 func (r *relay) fail(status int, why string, closing bool) {
+	io.WriteString(r.cbw, failAnswer(status, why, closing))
+	r.cbw.Flush()
+}
+
+// failAnswer is the whole answer the front door gives itself.
+func failAnswer(status int, why string, closing bool) string {
 	text := "front door: " + why + "\n"
 	conn := ""
 	if closing {
 		conn = "Connection: close\r\n"
 	}
-	io.WriteString(r.cbw, "HTTP/1.1 "+itoa(int64(status))+" "+statusText(status)+"\r\n"+conn+
-		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: "+itoa(int64(len(text)))+"\r\n\r\n"+text)
-	r.cbw.Flush()
+	return "HTTP/1.1 " + itoa(int64(status)) + " " + statusText(status) + "\r\n" + conn +
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + itoa(int64(len(text))) + "\r\n\r\n" + text
 }
 
 func statusText(status int) string {
@@ -183,17 +199,9 @@ func (r *relay) dial() error {
 
 // exchange passes one request on and its answer back; false: the client connection ends.
 func (r *relay) exchange(req *head) bool {
-	g := r.f.gate
-	g.enter()
-	asking, inFlight := true, true
-	defer func() {
-		if asking {
-			g.asking.Add(-1)
-		}
-		if inFlight {
-			g.inflight.Add(-1)
-		}
-	}()
+	r.f.gate.enter()
+	t := turn{g: r.f.gate, asking: true, inFlight: true}
+	defer t.end()
 	isHead := string(req.method) == "HEAD" // req's slices may not outlive a streamed body
 	if req.expect {                        // the client waits for this before it sends the body
 		io.WriteString(r.cbw, "HTTP/1.1 100 Continue\r\n\r\n")
@@ -241,31 +249,38 @@ func (r *relay) exchange(req *head) bool {
 		r.fail(502, "the service did not take the request: "+err.Error(), true)
 		return false
 	}
+	var goOn bool
+	goOn, keep = r.answer(&t, req.expect, isHead, req.close)
+	return goOn
+}
+
+// answer passes the answer to a request that was sent (by the relay, or by the event loop, which
+// handed it over half way) back to the client. goOn: the client connection can carry another
+// request; keep: the upstream one too.
+func (r *relay) answer(t *turn, expect, isHead, reqClose bool) (goOn, keep bool) {
 	var resp head
 	for {
 		if err := readHead(r.ubr, &resp); err != nil {
 			r.fail(502, "the service did not answer: "+err.Error(), false)
-			return true
+			return true, false
 		}
 		if resp.status >= 200 || resp.status == 101 {
 			break
 		}
-		if !(resp.status == 100 && req.expect) { // 103 Early Hints and the like pass; our 100 went already
+		if !(resp.status == 100 && expect) { // 103 Early Hints and the like pass; our 100 went already
 			r.cbw.Write(resp.raw)
 		}
 		r.ubr.Discard(len(resp.raw))
 	}
-	g.asking.Add(-1)
-	asking = false
+	t.headCame()
 	r.cbw.Write(resp.raw)
 	r.ubr.Discard(len(resp.raw))
 	if resp.status == 101 {
-		g.inflight.Add(-1) // an upgraded connection is no request in flight: a pause does not wait for it
-		inFlight = false
+		t.upgraded() // an upgraded connection is no request in flight: a pause does not wait for it
 		if r.cbw.Flush() == nil {
 			r.tunnel()
 		}
-		return false
+		return false, false
 	}
 	var err error
 	delimited := false
@@ -283,10 +298,29 @@ func (r *relay) exchange(req *head) bool {
 		err = ferr
 	}
 	if err != nil {
-		return false // the answer is cut: so is the client's connection
+		return false, false // the answer is cut: so is the client's connection
 	}
-	keep = !req.close && !resp.close && !delimited
-	return keep
+	keep = !reqClose && !resp.close && !delimited
+	return keep, keep
+}
+
+// handedOver takes an answer the event loop began: the request was written on up (dialled for
+// gate generation stamp), and read is what was read of it already.
+func (r *relay) handedOver(up net.Conn, stamp int64, read []byte, t *turn, expect, isHead, reqClose bool) bool {
+	var from io.Reader = up
+	if len(read) > 0 {
+		from = io.MultiReader(bytes.NewReader(read), up)
+	}
+	r.mu.Lock()
+	r.up, r.stamp, r.busy = up, stamp, true
+	r.sent = counter{w: up}
+	r.ubr = bufio.NewReaderSize(from, readBuffer)
+	r.ubw = bufio.NewWriterSize(&r.sent, writeBuffer)
+	r.mu.Unlock()
+	goOn, keep := r.answer(t, expect, isHead, reqClose)
+	r.release(keep)
+	t.end()
+	return goOn
 }
 
 // skip discards a request the front door answered itself.
