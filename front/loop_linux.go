@@ -617,7 +617,7 @@ func (l *loop) closeConn(c *lconn) {
 // handOff gives c to a relay with what was read: before its request was sent (midAnswer false),
 // or once it was and the answer is one the loop does not pass (midAnswer true).
 func (l *loop) handOff(c *lconn, midAnswer bool) {
-	client, err := connOf(c.cfd)
+	client, err := l.connOf(c.cfd)
 	delete(l.conns, c.cfd)
 	c.cfd = -1
 	if err != nil {
@@ -633,7 +633,7 @@ func (l *loop) handOff(c *lconn, midAnswer bool) {
 		go r.serve(nil)
 		return
 	}
-	up, err := connOf(c.ufd)
+	up, err := l.connOf(c.ufd)
 	delete(l.conns, c.ufd)
 	c.ufd = -1
 	if err != nil {
@@ -646,8 +646,10 @@ func (l *loop) handOff(c *lconn, midAnswer bool) {
 	go r.serve(func() bool { return r.handedOver(up, stamp, read, &t, false, isHead, reqClose) })
 }
 
-// connOf makes fd a net.Conn (a copy of it: fd itself is closed, and so out of the epoll set).
-func connOf(fd int) (net.Conn, error) {
+// connOf makes fd a net.Conn: out of the loop's epoll set first (the copy net.FileConn makes
+// shares the socket, and closing fd alone would leave the socket watched), then copied, then closed.
+func (l *loop) connOf(fd int) (net.Conn, error) {
+	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, fd, nil)
 	file := os.NewFile(uintptr(fd), "")
 	defer file.Close()
 	return net.FileConn(file)
