@@ -8,10 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -19,22 +17,8 @@ import (
 // The event loop's own exchanges (no hand-over to a relay): answers framed by a length or with
 // no body, on one upstream connection, whatever the pace of either side.
 
-func countingUpstream(t *testing.T, handler http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
-	t.Helper()
-	var dialled atomic.Int64
-	up := httptest.NewUnstartedServer(handler)
-	up.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			dialled.Add(1)
-		}
-	}
-	up.Start()
-	t.Cleanup(up.Close)
-	return up, &dialled
-}
-
 func TestKeepAliveExchangesShareOneUpstreamConnection(t *testing.T) {
-	up, dialled := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+	up, dialled := countingUpstream(t, http.StateNew, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if r.URL.Path == "/empty" {
 			w.WriteHeader(http.StatusNoContent)
@@ -73,7 +57,7 @@ func TestKeepAliveExchangesShareOneUpstreamConnection(t *testing.T) {
 
 func TestALargeAnswerReachesASlowReaderWhole(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 512<<10) // 8 MiB: more than any socket buffer holds
-	up, dialled := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+	up, dialled := countingUpstream(t, http.StateNew, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
 		w.Write(big)
 	})
@@ -116,7 +100,7 @@ func TestALargeAnswerReachesASlowReaderWhole(t *testing.T) {
 }
 
 func TestARequestArrivingInPiecesGoesWhole(t *testing.T) {
-	up, _ := countingUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+	up, _ := countingUpstream(t, http.StateNew, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		io.WriteString(w, "got "+string(body))
 	})
@@ -143,17 +127,9 @@ func TestARequestArrivingInPiecesGoesWhole(t *testing.T) {
 }
 
 func TestAHoldClosesTheLoopsIdleUpstreamConnectionsFirst(t *testing.T) {
-	var closed atomic.Int64
-	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up, closed := countingUpstream(t, http.StateClosed, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
-	}))
-	up.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateClosed {
-			closed.Add(1)
-		}
-	}
-	up.Start()
-	t.Cleanup(up.Close)
+	})
 	f, url := frontTo(t, upstreamOf(up), time.Second)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	resp, err := client.Get(url)

@@ -38,6 +38,21 @@ func frontTo(t *testing.T, addr string, hold time.Duration) (*front, string) {
 
 func upstreamOf(srv *httptest.Server) string { return strings.TrimPrefix(srv.URL, "http://") }
 
+// countingUpstream is a service that counts its connections entering state (new, closed).
+func countingUpstream(t *testing.T, state http.ConnState, handler http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var count atomic.Int64
+	up := httptest.NewUnstartedServer(handler)
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == state {
+			count.Add(1)
+		}
+	}
+	up.Start()
+	t.Cleanup(up.Close)
+	return up, &count
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for start := time.Now(); !cond(); time.Sleep(2 * time.Millisecond) {
@@ -152,17 +167,9 @@ func TestPauseWaitsForWholeAnswersAndHoldForTheirHeads(t *testing.T) {
 }
 
 func TestARequestWaitsWhilePausedAndGoesOnANewConnection(t *testing.T) {
-	var conns atomic.Int64
-	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up, conns := countingUpstream(t, http.StateNew, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
-	}))
-	up.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	up.Start()
-	defer up.Close()
+	})
 	f, url := frontTo(t, upstreamOf(up), 5*time.Second)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	get := func() string {

@@ -9,9 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The handler raises inside a weakref callback, where Python drops exceptions (the import system
-# has such callbacks): the request must still end the step, and nothing be printed about the drop.
-DROPPED_IN_A_CALLBACK = r'''
+# A weakref callback that sends hotgo's process a stop signal; each case goes on with its body.
+CALLBACK_THAT_SIGNALS = r'''
 import signal, weakref
 from hotgo import stop_signals
 stop_signals.install()
@@ -20,7 +19,11 @@ class Thing:
     pass
 
 def callback(_ref):
-    signal.raise_signal(signal.SIGINT)
+    signal.raise_signal(signal.SIGINT)'''
+
+# The handler raises inside a weakref callback, where Python drops exceptions (the import system
+# has such callbacks): the request must still end the step, and nothing be printed about the drop.
+DROPPED_IN_A_CALLBACK = CALLBACK_THAT_SIGNALS + r'''
     for _ in range(100):  # the handler runs between two of these bytecodes: inside the callback
         pass
 
@@ -36,16 +39,7 @@ except stop_signals.Stopped as stop:
 '''
 
 # The same drop outside any step that may be cut short: the loop, once it runs, gets the request.
-DROPPED_BEFORE_THE_LOOP = r'''
-import signal, weakref
-from hotgo import stop_signals
-stop_signals.install()
-
-class Thing:
-    pass
-
-def callback(_ref):
-    signal.raise_signal(signal.SIGINT)
+DROPPED_BEFORE_THE_LOOP = CALLBACK_THAT_SIGNALS + r'''
     with stop_signals.interruptible():  # the handler raises in here, and the callback drops it
         for _ in range(100):
             pass
