@@ -1,10 +1,11 @@
 """What the `--browser` proxy and the `--front` door cost a keep-alive client, against the service direct.
 
 hotgo runs samples/api with `--browser` and `--front`; wrk (`-t1 --latency`, keep-alive connections, bounded in
-time, 127.0.0.1 only) measures, in turn, the service's port, the proxy's and the front door's, with 1 and with 16
-connections: median latency and requests per second. Prints one table and the two targets the
-front door is held to (issue 21), for each: at most ~1 ms added at the median, and at least half the
-direct throughput at 16 connections.
+time, 127.0.0.1 only) measures, in turn, the service's port, the front door's, the same front door binary run
+again with `-relays` (a goroutine per connection, no event loop: what it was before the loop), and the `--browser`
+proxy's, with 1 and with 16 connections: median latency and requests per second. Prints one table and
+the two targets the front door is held to (issue 21), for each: at most ~1 ms added at the median, and at
+least half the direct throughput at 16 connections.
 
 Every row is measured in each of `--rounds` rounds (direct and the proxies one after the other),
 and the table gives medians: the machine's other work changes from minute to minute.
@@ -18,10 +19,11 @@ import argparse
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -54,6 +56,20 @@ def measure(port: int, connections: int, seconds: float) -> Tuple[float, float]:
     return latency_ms(done.raw), done.rps
 
 
+def relays_only_front(project: Path, service_port: int) -> Tuple[subprocess.Popen[str], int]:
+    """The front door hotgo built, started again in front of the service with `-relays`; its port."""
+    binary = next((project / ".hotgo" / "front").glob("front-*"))
+    proc = subprocess.Popen([str(binary), "-listen", "127.0.0.1:0", "-upstream", f"127.0.0.1:{service_port}",
+                             "-relays"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # "listening 127.0.0.1:PORT"; stdin stays open: closing it ends the proxy
+    found = re.search(r":(\d+)\s*$", line)
+    if not found:
+        proc.kill()
+        raise RuntimeError(f"the front door did not say where it listens: {line!r}")
+    return proc, int(found.group(1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description="The --browser proxy's and the --front door's cost per request, against direct.")
@@ -68,23 +84,28 @@ def main() -> int:
     hotgo = None
     rows: List[List[str]] = []
     figures: Dict[Tuple[str, int], List[Tuple[float, float]]] = {}  # (to, connections) -> per round
-    targets = ("direct", "through --front", "through --browser")  # direct and front back to back
+    targets = ("direct", "through --front", "through --front -relays", "through --browser")
+    relays: Optional[subprocess.Popen[str]] = None
     try:
         project = copy_sample(tmp)
         port, browser, front = free_port(), free_port(), free_port()
         log(f"starting hotgo on 127.0.0.1:{port} with --browser 127.0.0.1:{browser} --front 127.0.0.1:{front}")
         hotgo = Hotgo(project, port, "--browser", f"127.0.0.1:{browser}", "--front", f"127.0.0.1:{front}")
         hotgo.wait_summary(1, timeout=300)
+        relays, relays_port = relays_only_front(project, port)
         # Rounds, each measuring every target in turn: what else runs on the machine changes from one
         # minute to the next, so direct and front are compared within a round, then over rounds.
         for round_number in range(1, args.rounds + 1):
             for connections in (1, 16):
-                for name, target in zip(targets, (port, front, browser)):
+                for name, target in zip(targets, (port, front, relays_port, browser)):
                     latency, rps = measure(target, connections, args.seconds)
                     figures.setdefault((name, connections), []).append((latency, rps))
                     log(f"round {round_number}: {name}, {connections} connection(s): median {latency:.3f} ms, "
                         f"{rps:,.0f} requests/s")
     finally:
+        if relays is not None:
+            relays.kill()
+            relays.wait()
         if hotgo is not None:
             hotgo.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -94,8 +115,9 @@ def main() -> int:
             rows.append([name, str(connections), f"{median([r[0] for r in runs]):.3f} ms",
                          f"{median([r[1] for r in runs]):,.0f}",
                          ", ".join(f"{r[1]:,.0f}" for r in runs)])
-    print(f"the --browser proxy and the --front door against direct, samples/api GET /, wrk -t1 --latency, "
-          f"{args.seconds:g} s per row, {args.rounds} rounds (medians); {go_version()}, {os.cpu_count()} CPUs")
+    print(f"the --front door (event loop, and -relays) and the --browser proxy against direct, samples/api GET /, "
+          f"wrk -t1 --latency, {args.seconds:g} s per row, {args.rounds} rounds (medians); {go_version()}, "
+          f"{os.cpu_count()} CPUs")
     print()
     print(table(["to", "keep-alive connections", "median latency", "requests/s", "requests/s by round"], rows))
     print()

@@ -128,6 +128,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "the address clients connect to")
 	target := flag.String("upstream", "", "the service's address, host:port")
 	hold := flag.Duration("hold", 30*time.Second, "how long a request waits for a generation to accept")
+	relaysOnly := flag.Bool("relays", false, "a relay for every connection, no event loop (to compare them)")
 	flag.Parse()
 	if *target == "" {
 		fmt.Fprintln(os.Stderr, "front: -upstream is required")
@@ -144,7 +145,11 @@ func main() {
 		commands(os.Stdin, os.Stdout, f)
 		os.Exit(0)
 	}()
-	if err := f.serve(ln); err != nil {
+	serve := f.serve
+	if *relaysOnly {
+		serve = f.serveRelays
+	}
+	if err := serve(ln); err != nil {
 		fmt.Fprintf(os.Stderr, "front: %v\n", err)
 		os.Exit(1)
 	}

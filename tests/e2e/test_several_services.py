@@ -126,7 +126,9 @@ def test_a_change_rebuilds_exactly_the_services_that_import_it_and_no_request_fa
                 client.close()
         print(f"\nload: {summaries}")
         for summary in summaries.values():
-            assert summary["failures"] == 0 and summary["retried"] == 0, summaries
+            assert summary["failures"] == 0 and summary["retried"] == 0, (
+                f"{ {n: (s['failures'], s['retried'], s.get('errors')) for n, s in summaries.items()} }\n"
+                f"{hotgo.transcript()}")
             assert isinstance(summary["posts"], int) and summary["posts"] > 0, summaries
         assert builds(hotgo) == {"api": 4, "web": 5, "worker": 3}, hotgo.transcript()
         # No build ran for the test file, the unused package or a change that touched no service.
