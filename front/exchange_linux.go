@@ -34,17 +34,17 @@ type lconn struct {
 	outN                 int
 	uReadable, uWritable bool
 
-	phase                   phase
-	t                       turn
-	whole                   int    // the request's bytes in `in`
-	msg                     []byte // the request as sent: its head with the forwarded headers, its body
-	wrote                   int    // bytes of msg written
-	attempt                 int
-	isHead, reqClose, close bool  // close: the answer says Connection: close
-	left                    int64 // the answer's bytes still to read from the upstream
-	toClient                []byte
-	consumed                int  // bytes of `out` toClient came from
-	closeAfter              bool // close the client once toClient is out
+	phase                       phase
+	t                           turn
+	whole                       int    // the request's bytes in `in`
+	msg                         []byte // the request as sent: its head with the forwarded headers, its body
+	wrote                       int    // bytes of msg written
+	attempt                     int
+	isHead, reqClose, respClose bool  // the request is HEAD; either side says Connection: close
+	left                        int64 // the answer's bytes still to read from the upstream
+	toClient                    []byte
+	consumed                    int  // bytes of `out` toClient came from
+	closeAfter                  bool // close the client once toClient is out
 }
 
 func (l *loop) readRequest(c *lconn) bool {
@@ -76,23 +76,12 @@ func (l *loop) readRequest(c *lconn) bool {
 			return false
 		}
 	}
-	if !c.cReadable {
-		return false
-	}
-	n, err := readFd(c.cfd, c.in[c.inN:])
-	if err == syscall.EAGAIN {
-		c.cReadable = false
-		return false
-	}
-	if err != nil || n == 0 {
+	moved, err := fill(c.cfd, c.in, &c.inN, &c.cReadable)
+	if err != nil {
 		l.closeConn(c)
 		return false
 	}
-	if n < len(c.in)-c.inN { // a short read: the socket had no more
-		c.cReadable = false
-	}
-	c.inN += n
-	return true
+	return moved
 }
 
 // begin takes a whole request in: through the gate, onto an upstream connection.
@@ -103,7 +92,7 @@ func (l *loop) begin(c *lconn, req *head, end, whole int) {
 		return
 	}
 	c.t = turn{g: l.f.gate, asking: true, inFlight: true}
-	c.isHead, c.reqClose, c.close = string(req.method) == "HEAD", req.close, false
+	c.isHead, c.reqClose, c.respClose = string(req.method) == "HEAD", req.close, false
 	c.whole, c.attempt = whole, 0
 	m := append(c.msg[:0], req.raw[:len(req.raw)-eolLen(req.raw)]...)
 	m = append(m, c.fwd...)
@@ -233,7 +222,7 @@ func (l *loop) readAnswerHead(c *lconn) bool {
 				return false
 			}
 			c.t.headCame()
-			c.close = resp.close
+			c.respClose = resp.close
 			total := int64(end)
 			if !c.isHead && resp.status != 204 && resp.status != 304 {
 				total += resp.length
@@ -247,34 +236,44 @@ func (l *loop) readAnswerHead(c *lconn) bool {
 			return true
 		}
 	}
-	return l.readUpstream(c, l.noAnswer)
+	moved, err := l.readUpstream(c)
+	if err != nil {
+		l.noAnswer(c, err)
+		return true
+	}
+	return moved
 }
 
-// readUpstream reads what the upstream has into out; failed says what an EOF or error means now.
-func (l *loop) readUpstream(c *lconn, failed func(*lconn, error)) bool {
-	if !c.uReadable {
-		return false
-	}
+// readUpstream reads what the upstream has into out (made at the first answer).
+func (l *loop) readUpstream(c *lconn) (bool, error) {
 	if c.out == nil {
 		c.out = make([]byte, readBuffer)
 	}
-	n, err := readFd(c.ufd, c.out[c.outN:])
-	if err == syscall.EAGAIN {
-		c.uReadable = false
-		return false
+	return fill(c.ufd, c.out, &c.outN, &c.uReadable)
+}
+
+// fill reads what fd has into buf[*n:]. moved: bytes came; err: the peer ended (errEOF) or failed.
+// A short read means the socket had no more: readable is cleared without a read that finds nothing.
+func fill(fd int, buf []byte, n *int, readable *bool) (moved bool, err error) {
+	if !*readable {
+		return false, nil
 	}
-	if err == nil && n == 0 {
+	got, err := readFd(fd, buf[*n:])
+	if err == syscall.EAGAIN {
+		*readable = false
+		return false, nil
+	}
+	if err == nil && got == 0 {
 		err = errEOF
 	}
 	if err != nil {
-		failed(c, err)
-		return true
+		return false, err
 	}
-	if n < len(c.out)-c.outN {
-		c.uReadable = false
+	if got < len(buf)-*n {
+		*readable = false
 	}
-	c.outN += n
-	return true
+	*n += got
+	return true, nil
 }
 
 var errEOF = errors.New("EOF")
@@ -299,7 +298,7 @@ func (l *loop) queueAnswer(c *lconn, total int64) {
 func (l *loop) passBody(c *lconn) bool {
 	if c.left == 0 {
 		c.t.end()
-		if c.reqClose || c.close {
+		if c.reqClose || c.respClose {
 			l.closeConn(c)
 			return false
 		}
@@ -313,9 +312,12 @@ func (l *loop) passBody(c *lconn) bool {
 		l.queueAnswer(c, c.left)
 		return true
 	}
-	return l.readUpstream(c, func(c *lconn, _ error) { // the answer is cut: so is the client's connection
+	moved, err := l.readUpstream(c)
+	if err != nil { // the answer is cut: so is the client's connection
 		l.closeConn(c)
-	})
+		return false
+	}
+	return moved
 }
 
 func (l *loop) flushClient(c *lconn) bool {
