@@ -19,7 +19,7 @@ from typing import Callable, Optional
 class SignalWakeup:
     def __init__(self, nudge: Callable[[], None]) -> None:
         self._nudge = nudge
-        self._sockets: Optional[socket.socket] = None
+        self._writer: Optional[socket.socket] = None
         self._previous = -1
         self._thread: Optional[threading.Thread] = None
 
@@ -30,7 +30,7 @@ class SignalWakeup:
         reader, writer = socket.socketpair()  # a socket: what Windows takes as a wakeup fd
         writer.setblocking(False)  # the interpreter's handler never waits on it
         self._previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
-        self._sockets = writer
+        self._writer = writer
         self._thread = threading.Thread(target=self._read, args=(reader,), name="hotgo-signal-wakeup", daemon=True)
         self._thread.start()
         return True
@@ -47,10 +47,10 @@ class SignalWakeup:
                 self._nudge()
 
     def stop(self) -> None:
-        if self._sockets is None:
+        if self._writer is None:
             return
         signal.set_wakeup_fd(self._previous)
-        self._sockets.close()
-        self._sockets = None
+        self._writer.close()
+        self._writer = None
         if self._thread is not None:
             self._thread.join(timeout=1)
